@@ -1,0 +1,54 @@
+/**
+ * Names of the environment variables the functions read: one place, used by CDK to set them and by the code to
+ * read them. No variable ever holds a token, secret or password: those live only in the SecretStore.
+ */
+import { ForbiddenInputError } from './errors.ts';
+import { type TableKey, tableEnvVar } from './tables.ts';
+
+export const ENV = {
+  environmentName: 'ENVIRONMENT_NAME',
+  inboundQueueUrl: 'INBOUND_QUEUE_URL',
+  virtuousBaseUrl: 'VIRTUOUS_BASE_URL',
+  virtuousSignatureHeader: 'VIRTUOUS_SIGNATURE_HEADER',
+  maxWebhookBodyBytes: 'MAX_WEBHOOK_BODY_BYTES',
+  webhookPublicBaseUrl: 'WEBHOOK_PUBLIC_BASE_URL',
+  customerSecretsRoleArn: 'CUSTOMER_SECRETS_ROLE_ARN',
+  secretsKmsKeyArn: 'SECRETS_KMS_KEY_ARN',
+  dataKmsKeyArn: 'DATA_KMS_KEY_ARN',
+  customerNotificationsTopicArn: 'CUSTOMER_NOTIFICATIONS_TOPIC_ARN',
+  operatorAlertsTopicArn: 'OPERATOR_ALERTS_TOPIC_ARN',
+  hourlyRequestBudget: 'VIRTUOUS_HOURLY_REQUEST_BUDGET',
+  secretRecoveryWindowDays: 'SECRET_RECOVERY_WINDOW_DAYS',
+  stateMachineArnPrefix: 'STATE_MACHINE_ARN_',
+} as const;
+
+export function tableNameFromEnv(key: TableKey, env: NodeJS.ProcessEnv = process.env): string {
+  return requireSetting(tableEnvVar(key), env);
+}
+
+/** Reads a required setting; a missing one is a deployment fault, reported by its name (never its value). */
+export function requireSetting(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  if (value === undefined || value === '') {
+    throw new ForbiddenInputError('MISSING_SETTING', `setting ${name} is not set`);
+  }
+  return value;
+}
+
+export function integerSetting(
+  name: string,
+  fallback: number,
+  bounds: { min: number; max: number },
+  env: NodeJS.ProcessEnv = process.env,
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < bounds.min || value > bounds.max) {
+    throw new ForbiddenInputError(
+      'INVALID_SETTING',
+      `setting ${name} must be an integer between ${bounds.min} and ${bounds.max}`,
+    );
+  }
+  return value;
+}

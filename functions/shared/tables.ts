@@ -1,0 +1,109 @@
+/**
+ * The one declaration of every DynamoDB table: its keys and its expiry attribute. CDK creates the tables from it,
+ * the code reads and writes through it, and the tests (dynalite) create their tables from it.
+ */
+
+export type KeyType = 'S' | 'N';
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: KeyType;
+}
+
+export interface TableSchema {
+  /** Part of the physical name: `virtuous-{environment}-{suffix}`. */
+  readonly suffix: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  /** Epoch-seconds attribute DynamoDB's TTL deletes on; absent where data is kept while the customer is active. */
+  readonly timeToLiveAttribute?: string;
+  /** Partitioned by customer id, so offboarding deletes the customer's items with one Query per table. */
+  readonly holdsCustomerData: boolean;
+  /** Why this table exists and how long its items live: shown in docs and the deletion record. */
+  readonly retention: string;
+}
+
+const customerId: KeyAttribute = { name: 'customerId', type: 'S' };
+
+export const TABLES = {
+  customers: {
+    suffix: 'customers',
+    partitionKey: customerId,
+    holdsCustomerData: true,
+    retention: 'while the customer is connected; the offboarded record keeps status and timestamps only',
+  },
+  syncRecords: {
+    suffix: 'sync-records',
+    partitionKey: customerId,
+    sortKey: { name: 'recordKey', type: 'S' },
+    holdsCustomerData: true,
+    retention: 'indefinite while the customer is active',
+  },
+  deliveries: {
+    suffix: 'deliveries',
+    partitionKey: customerId,
+    sortKey: { name: 'deliveryId', type: 'S' },
+    timeToLiveAttribute: 'expiresAt',
+    holdsCustomerData: true,
+    retention: 'webhook delivery captures (de-duplication): 30 days',
+  },
+  deadLetters: {
+    suffix: 'dead-letters',
+    partitionKey: customerId,
+    sortKey: { name: 'deadLetterId', type: 'S' },
+    timeToLiveAttribute: 'expiresAt',
+    holdsCustomerData: true,
+    retention: '90 days after resolution',
+  },
+  reconciliationLog: {
+    suffix: 'reconciliation-log',
+    partitionKey: customerId,
+    sortKey: { name: 'runId', type: 'S' },
+    timeToLiveAttribute: 'expiresAt',
+    holdsCustomerData: true,
+    retention: '1 year',
+  },
+  checkpoints: {
+    suffix: 'checkpoints',
+    partitionKey: customerId,
+    sortKey: { name: 'checkpointName', type: 'S' },
+    holdsCustomerData: true,
+    retention: 'while the customer is active (bulk-load and reconciliation positions)',
+  },
+  rateBudgets: {
+    suffix: 'rate-budgets',
+    partitionKey: customerId,
+    sortKey: { name: 'windowStart', type: 'N' },
+    timeToLiveAttribute: 'expiresAt',
+    holdsCustomerData: true,
+    retention: 'two hours (one request-budget window and its successor)',
+  },
+  secretAudit: {
+    suffix: 'secret-audit',
+    partitionKey: customerId,
+    sortKey: { name: 'auditKey', type: 'S' },
+    timeToLiveAttribute: 'expiresAt',
+    holdsCustomerData: true,
+    retention: '1 year',
+  },
+  deletionRecords: {
+    suffix: 'deletion-records',
+    partitionKey: customerId,
+    sortKey: { name: 'deletedAt', type: 'S' },
+    holdsCustomerData: false,
+    retention: 'kept for the customer compliance file; holds counts and timestamps, no personal data',
+  },
+} as const satisfies Record<string, TableSchema>;
+
+export type TableKey = keyof typeof TABLES;
+
+export const TABLE_KEYS = Object.keys(TABLES) as TableKey[];
+
+export function tableName(environment: string, key: TableKey): string {
+  return `virtuous-${environment}-${TABLES[key].suffix}`;
+}
+
+/** The environment variable through which a function learns a table's physical name, e.g. TABLE_SYNC_RECORDS. */
+export function tableEnvVar(key: TableKey): string {
+  return `TABLE_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
