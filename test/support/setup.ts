@@ -29,6 +29,8 @@ afterAll(() => {
   if (leaks.length > 0) {
     const all = forbiddenValues();
     const positions = leaks.map((leak) => all.indexOf(leak)).join(', ');
-    throw new Error(`output of this test file contains ${leaks.length} forbidden value(s) (canary indexes ${positions})`);
+    throw new Error(
+      `output of this test file contains ${leaks.length} forbidden value(s) (canary indexes ${positions})`,
+    );
   }
 });
