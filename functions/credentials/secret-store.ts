@@ -7,14 +7,21 @@
  * access produces an audit record. Values never leave through logs, errors, or return values other than `read`.
  */
 
-export type SecretKind = 'api_token' | 'webhook_secret' | 'refresh_token';
+/**
+ * `api_token` and `webhook_secret` are the customer's Virtuous secrets; `refresh_token` (OAuth) and
+ * `source_webhook_secret` (the signing secret a source platform such as Stripe uses for its webhooks) belong to a source.
+ */
+export type SecretKind = 'api_token' | 'webhook_secret' | 'refresh_token' | 'source_webhook_secret';
 
 export type SecretStage = 'current' | 'pending' | 'previous';
 
-/** Which secret: Virtuous secrets (`api_token`, `webhook_secret`) have no source; `refresh_token` names its source. */
+/**
+ * Which secret. Names: `virtuous/{env}/{customer}/api_token`, `virtuous/{env}/{customer}/webhook_secret`,
+ * `{source}/{env}/{customer}/refresh_token`, `{source}/{env}/{customer}/webhook_secret`.
+ */
 export type SecretRef =
   | { readonly customerId: string; readonly kind: 'api_token' | 'webhook_secret' }
-  | { readonly customerId: string; readonly kind: 'refresh_token'; readonly source: string };
+  | { readonly customerId: string; readonly kind: 'refresh_token' | 'source_webhook_secret'; readonly source: string };
 
 export interface SecretVersion {
   readonly value: string;

@@ -107,3 +107,22 @@ export function tableName(environment: string, key: TableKey): string {
 export function tableEnvVar(key: TableKey): string {
   return `TABLE_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 }
+
+/**
+ * CreateTable input for a table (plain data, the shape of the DynamoDB API), used by the one-machine runtime and the
+ * tests to create in dynalite exactly the tables CDK deploys. TTL cannot be enabled there (dynalite lacks
+ * UpdateTimeToLive); tests check the expiry attribute values instead.
+ */
+export function createTableInput(environment: string, key: TableKey) {
+  const schema: TableSchema = TABLES[key];
+  const keys = schema.sortKey ? [schema.partitionKey, schema.sortKey] : [schema.partitionKey];
+  return {
+    TableName: tableName(environment, key),
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: keys.map((k) => ({ AttributeName: k.name, AttributeType: k.type })),
+    KeySchema: keys.map((k, index) => ({
+      AttributeName: k.name,
+      KeyType: index === 0 ? ('HASH' as const) : ('RANGE' as const),
+    })),
+  };
+}

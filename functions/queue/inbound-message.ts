@@ -1,0 +1,102 @@
+/**
+ * The message the webhook verifier puts on the inbound queue and the processor takes off it: one verified delivery.
+ * Shared contract between the two; change it only by adding optional fields or by a new `version`.
+ *
+ * The raw body travels Base64-encoded, always. The processor needs the exact bytes that were signed (to parse
+ * them and, for de-duplication, to hash them again), and an SQS message body only carries a subset of Unicode:
+ * a UTF-8 string would fail or be altered for bodies with invalid UTF-8 or control characters. Base64 of the
+ * largest accepted body (MAX_WEBHOOK_BODY_BYTES, 256 KiB by default) is 342 KiB, which needs the queue's maximum
+ * message size above the old 256 KiB default (SQS allows up to 1 MiB).
+ *
+ * The SQS message attributes repeat the routing fields (customer id, provider, delivery id, version) so a consumer,
+ * a redrive tool or an operator can route and de-duplicate without decoding the body. They hold identifiers only.
+ */
+import { z } from 'zod';
+import { ForbiddenInputError } from '../shared/errors.ts';
+import { isCustomerId } from '../shared/identifiers.ts';
+
+export const INBOUND_MESSAGE_VERSION = 1;
+
+export const WEBHOOK_PROVIDERS = ['virtuous', 'stripe'] as const;
+export type WebhookProvider = (typeof WEBHOOK_PROVIDERS)[number];
+
+export interface InboundMessage {
+  readonly version: typeof INBOUND_MESSAGE_VERSION;
+  /** Lowercase hex SHA-256 over provider, customer id and raw body (see delivery-id.ts): equal for a re-delivery. */
+  readonly deliveryId: string;
+  readonly customerId: string;
+  readonly provider: WebhookProvider;
+  /** ISO-8601 UTC time the verifier accepted the delivery. */
+  readonly receivedAt: string;
+  /** The raw request body exactly as signed, Base64-encoded (standard alphabet, padded). */
+  readonly body: string;
+  readonly bodyEncoding: 'base64';
+}
+
+/** SQS message attribute names (String data type each). */
+export const INBOUND_MESSAGE_ATTRIBUTES = {
+  version: 'version',
+  deliveryId: 'deliveryId',
+  customerId: 'customerId',
+  provider: 'provider',
+} as const;
+
+const DELIVERY_ID = /^[0-9a-f]{64}$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+export const inboundMessageSchema = z.object({
+  version: z.literal(INBOUND_MESSAGE_VERSION),
+  deliveryId: z.string().regex(DELIVERY_ID),
+  customerId: z.string().refine(isCustomerId),
+  provider: z.enum(WEBHOOK_PROVIDERS),
+  receivedAt: z.iso.datetime(),
+  body: z.string().regex(BASE64),
+  bodyEncoding: z.literal('base64'),
+});
+
+export function createInboundMessage(input: {
+  deliveryId: string;
+  customerId: string;
+  provider: WebhookProvider;
+  receivedAt: Date;
+  rawBody: Buffer;
+}): InboundMessage {
+  return {
+    version: INBOUND_MESSAGE_VERSION,
+    deliveryId: input.deliveryId,
+    customerId: input.customerId,
+    provider: input.provider,
+    receivedAt: input.receivedAt.toISOString(),
+    body: input.rawBody.toString('base64'),
+    bodyEncoding: 'base64',
+  };
+}
+
+/** The SQS message body for a message. */
+export function serializeInboundMessage(message: InboundMessage): string {
+  return JSON.stringify(message);
+}
+
+/**
+ * Parses an SQS message body. A body that is not a valid version-1 message is ForbiddenInput: retrying cannot fix
+ * it, so the consumer sends it to the dead-letter path. The error names the shape problem only, never content.
+ */
+export function parseInboundMessage(sqsBody: string): InboundMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(sqsBody);
+  } catch {
+    throw new ForbiddenInputError('INVALID_INBOUND_MESSAGE', 'inbound message is not JSON');
+  }
+  const result = inboundMessageSchema.safeParse(json);
+  if (!result.success) {
+    const fields = [...new Set(result.error.issues.map((issue) => issue.path.join('.') || '(root)'))].join(',');
+    throw new ForbiddenInputError('INVALID_INBOUND_MESSAGE', `inbound message has invalid fields: ${fields}`);
+  }
+  return result.data as InboundMessage;
+}
+
+/** The raw body bytes of a message, exactly as the sender signed them. */
+export function inboundMessageRawBody(message: InboundMessage): Buffer {
+  return Buffer.from(message.body, 'base64');
+}
