@@ -35,6 +35,11 @@ export interface CustomerRecord {
   readonly previousWebhookSecretValidUntil?: string;
   readonly tokenPromotedAt?: string;
   readonly lock?: WorkflowLock;
+  /**
+   * Step Functions task token of a token rotation waiting for the customer's new key. Lives only here (never in a
+   * response or a log) so the lifecycle API can complete the waiting task when the key is submitted.
+   */
+  readonly awaitingTokenTaskToken?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
 }

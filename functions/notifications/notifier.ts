@@ -10,7 +10,11 @@ export type CustomerNotificationType =
   | 'sync_resumed'
   | 'token_rotation_requested'
   | 'token_rotated'
+  | 'token_rotation_failed'
+  | 'token_revocation_requested'
   | 'webhook_secret_rotated'
+  | 'webhook_secret_rotation_failed'
+  | 'offboarding_failed'
   | 'offboarding_complete'
   | 'incident_report_ready';
 

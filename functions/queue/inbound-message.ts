@@ -11,9 +11,6 @@
  * The SQS message attributes repeat the routing fields (customer id, provider, delivery id, version) so a consumer,
  * a redrive tool or an operator can route and de-duplicate without decoding the body. They hold identifiers only.
  */
-import { z } from 'zod';
-import { ForbiddenInputError } from '../shared/errors.ts';
-import { isCustomerId } from '../shared/identifiers.ts';
 
 export const INBOUND_MESSAGE_VERSION = 1;
 
@@ -33,26 +30,13 @@ export interface InboundMessage {
   readonly bodyEncoding: 'base64';
 }
 
-/** SQS message attribute names (String data type each). */
+/** SQS message attribute names: `version` is a Number attribute, the others String. */
 export const INBOUND_MESSAGE_ATTRIBUTES = {
   version: 'version',
   deliveryId: 'deliveryId',
   customerId: 'customerId',
   provider: 'provider',
 } as const;
-
-const DELIVERY_ID = /^[0-9a-f]{64}$/;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-export const inboundMessageSchema = z.object({
-  version: z.literal(INBOUND_MESSAGE_VERSION),
-  deliveryId: z.string().regex(DELIVERY_ID),
-  customerId: z.string().refine(isCustomerId),
-  provider: z.enum(WEBHOOK_PROVIDERS),
-  receivedAt: z.iso.datetime(),
-  body: z.string().regex(BASE64),
-  bodyEncoding: z.literal('base64'),
-});
 
 export function createInboundMessage(input: {
   deliveryId: string;
@@ -75,25 +59,6 @@ export function createInboundMessage(input: {
 /** The SQS message body for a message. */
 export function serializeInboundMessage(message: InboundMessage): string {
   return JSON.stringify(message);
-}
-
-/**
- * Parses an SQS message body. A body that is not a valid version-1 message is ForbiddenInput: retrying cannot fix
- * it, so the consumer sends it to the dead-letter path. The error names the shape problem only, never content.
- */
-export function parseInboundMessage(sqsBody: string): InboundMessage {
-  let json: unknown;
-  try {
-    json = JSON.parse(sqsBody);
-  } catch {
-    throw new ForbiddenInputError('INVALID_INBOUND_MESSAGE', 'inbound message is not JSON');
-  }
-  const result = inboundMessageSchema.safeParse(json);
-  if (!result.success) {
-    const fields = [...new Set(result.error.issues.map((issue) => issue.path.join('.') || '(root)'))].join(',');
-    throw new ForbiddenInputError('INVALID_INBOUND_MESSAGE', `inbound message has invalid fields: ${fields}`);
-  }
-  return result.data as InboundMessage;
 }
 
 /** The raw body bytes of a message, exactly as the sender signed them. */

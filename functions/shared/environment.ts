@@ -19,7 +19,16 @@ export const ENV = {
   operatorAlertsTopicArn: 'OPERATOR_ALERTS_TOPIC_ARN',
   hourlyRequestBudget: 'VIRTUOUS_HOURLY_REQUEST_BUDGET',
   secretRecoveryWindowDays: 'SECRET_RECOVERY_WINDOW_DAYS',
+  /** Comma-separated role ARNs the secrets' resource policy lets read values (the customer-secrets roles). */
+  secretAccessRoleArns: 'SECRET_ACCESS_ROLE_ARNS',
   stateMachineArnPrefix: 'STATE_MACHINE_ARN_',
+  webhookSecretOverlapSeconds: 'WEBHOOK_SECRET_OVERLAP_SECONDS',
+  incidentLookbackHours: 'INCIDENT_LOOKBACK_HOURS',
+  expectedSecretAccessors: 'EXPECTED_SECRET_ACCESSORS',
+  secretAccessHourlyThreshold: 'SECRET_ACCESS_HOURLY_THRESHOLD',
+  tokenRotationDaysHigh: 'TOKEN_ROTATION_DAYS_HIGH',
+  tokenRotationDaysStandard: 'TOKEN_ROTATION_DAYS_STANDARD',
+  debugCaptureBucket: 'DEBUG_CAPTURE_BUCKET',
 } as const;
 
 export function tableNameFromEnv(key: TableKey, env: NodeJS.ProcessEnv = process.env): string {

@@ -63,6 +63,14 @@ export const TABLES = {
     holdsCustomerData: true,
     retention: '1 year',
   },
+  heldMessages: {
+    suffix: 'held-messages',
+    partitionKey: customerId,
+    sortKey: { name: 'heldId', type: 'S' },
+    holdsCustomerData: true,
+    retention:
+      'while the customer is paused: released to the queue on resume, deleted with the customer (payload sealed)',
+  },
   checkpoints: {
     suffix: 'checkpoints',
     partitionKey: customerId,
@@ -85,6 +93,14 @@ export const TABLES = {
     timeToLiveAttribute: 'expiresAt',
     holdsCustomerData: true,
     retention: '1 year',
+  },
+  incidentReports: {
+    suffix: 'incident-reports',
+    partitionKey: customerId,
+    sortKey: { name: 'reportId', type: 'S' },
+    timeToLiveAttribute: 'expiresAt',
+    holdsCustomerData: true,
+    retention: 'incident-response reports (counts, identifiers, principals; no personal data): 1 year',
   },
   deletionRecords: {
     suffix: 'deletion-records',

@@ -1,0 +1,136 @@
+/**
+ * Key-encryption keys (KEKs) for the local encrypted store. The keyring file lives outside the repository
+ * (default `.local/keyring.json`, git-ignored), is created with mode 0600 on first use, and is refused when other
+ * users can read it. Every key has an id; entries record the id that wrapped them, so a new key can become active
+ * while entries wrapped by an older one stay readable until they are re-wrapped.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { ForbiddenInputError, PermanentError } from '../shared/errors.ts';
+import { writeFileAtomically } from './atomic-file.ts';
+
+export interface KeyEncryptionKey {
+  readonly id: string;
+  readonly key: Buffer;
+}
+
+export interface Keyring {
+  active(): Promise<KeyEncryptionKey>;
+  /** The key with this id; PermanentError when the keyring no longer has it. */
+  byId(id: string): Promise<KeyEncryptionKey>;
+  /** Adds a new key and makes it the active one. */
+  addActiveKey(): Promise<KeyEncryptionKey>;
+  /** Removes every key but the active one: call only once every entry is wrapped by the active key. */
+  retireAllButActive(): Promise<void>;
+}
+
+interface KeyringDocument {
+  format: 1;
+  activeKeyId: string;
+  keys: { id: string; key: string; createdAt: string }[];
+}
+
+export const DEFAULT_KEYRING_PATH = '.local/keyring.json';
+
+function newKeyEntry(): KeyringDocument['keys'][number] {
+  return {
+    id: `kek-${randomBytes(8).toString('hex')}`,
+    key: randomBytes(32).toString('base64'),
+    createdAt: new Date().toISOString(),
+  };
+}
+
+abstract class DocumentKeyring implements Keyring {
+  protected abstract load(): Promise<KeyringDocument>;
+  protected abstract save(document: KeyringDocument): Promise<void>;
+
+  async active(): Promise<KeyEncryptionKey> {
+    const document = await this.load();
+    return this.find(document, document.activeKeyId);
+  }
+
+  async byId(id: string): Promise<KeyEncryptionKey> {
+    return this.find(await this.load(), id);
+  }
+
+  async addActiveKey(): Promise<KeyEncryptionKey> {
+    const document = await this.load();
+    const entry = newKeyEntry();
+    await this.save({ ...document, activeKeyId: entry.id, keys: [...document.keys, entry] });
+    return { id: entry.id, key: Buffer.from(entry.key, 'base64') };
+  }
+
+  async retireAllButActive(): Promise<void> {
+    const document = await this.load();
+    await this.save({ ...document, keys: document.keys.filter((k) => k.id === document.activeKeyId) });
+  }
+
+  private find(document: KeyringDocument, id: string): KeyEncryptionKey {
+    const entry = document.keys.find((k) => k.id === id);
+    if (entry === undefined) {
+      throw new PermanentError('UNKNOWN_KEY_ENCRYPTION_KEY', 'the keyring has no key with the id an entry names');
+    }
+    const key = Buffer.from(entry.key, 'base64');
+    if (key.length !== 32) throw new PermanentError('INVALID_KEYRING', 'a keyring key is not 256 bits');
+    return { id: entry.id, key };
+  }
+}
+
+/** A keyring in memory (tests): starts with one fresh key. */
+export class MemoryKeyring extends DocumentKeyring {
+  private document: KeyringDocument;
+
+  constructor() {
+    super();
+    const entry = newKeyEntry();
+    this.document = { format: 1, activeKeyId: entry.id, keys: [entry] };
+  }
+
+  protected async load(): Promise<KeyringDocument> {
+    return this.document;
+  }
+
+  protected async save(document: KeyringDocument): Promise<void> {
+    this.document = document;
+  }
+}
+
+/** A keyring file, created with one fresh key on first use. */
+export class FileKeyring extends DocumentKeyring {
+  readonly path: string;
+
+  constructor(path: string = DEFAULT_KEYRING_PATH) {
+    super();
+    this.path = resolve(path);
+  }
+
+  protected async load(): Promise<KeyringDocument> {
+    let info: Awaited<ReturnType<typeof stat>>;
+    try {
+      info = await stat(this.path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      const entry = newKeyEntry();
+      const document: KeyringDocument = { format: 1, activeKeyId: entry.id, keys: [entry] };
+      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+      await this.save(document);
+      return document;
+    }
+    if ((info.mode & 0o077) !== 0) {
+      throw new ForbiddenInputError(
+        'KEYRING_PERMISSIONS',
+        'the keyring file must be readable by its owner only (0600)',
+      );
+    }
+    const parsed = JSON.parse(await readFile(this.path, 'utf8')) as KeyringDocument;
+    if (parsed.format !== 1 || !Array.isArray(parsed.keys) || typeof parsed.activeKeyId !== 'string') {
+      throw new PermanentError('INVALID_KEYRING', 'the keyring file is not in the expected format');
+    }
+    return parsed;
+  }
+
+  protected async save(document: KeyringDocument): Promise<void> {
+    await writeFileAtomically(this.path, `${JSON.stringify(document, null, 2)}\n`);
+  }
+}

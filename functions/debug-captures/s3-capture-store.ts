@@ -1,0 +1,53 @@
+import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { TransientError } from '../shared/errors.ts';
+import { assertCustomerId } from '../shared/identifiers.ts';
+import { captureCustomerPrefix, type DebugCaptureStore } from './debug-capture-store.ts';
+
+/** S3 allows at most 1000 keys per DeleteObjects call. */
+const DELETE_BATCH = 1000;
+const MAX_PAGES = 10_000;
+
+/** AWS: captures are objects under `captures/{customerId}/` in the debug bucket (lifecycle rule expires them). */
+export class S3CaptureStore implements DebugCaptureStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  async list(customerId: string): Promise<string[]> {
+    const prefix = captureCustomerPrefix(assertCustomerId(customerId));
+    const keys: string[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const answer = await this.s3.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const object of answer.Contents ?? []) {
+        if (object.Key !== undefined) keys.push(object.Key.slice(prefix.length));
+      }
+      token = answer.IsTruncated ? answer.NextContinuationToken : undefined;
+      if (token === undefined) return keys;
+    }
+    throw new TransientError('CAPTURE_LISTING_TOO_LONG', `listing captures of ${customerId} did not finish`);
+  }
+
+  async deleteCustomer(customerId: string): Promise<{ deleted: number }> {
+    const prefix = captureCustomerPrefix(assertCustomerId(customerId));
+    const keys = await this.list(customerId);
+    let deleted = 0;
+    for (let start = 0; start < keys.length; start += DELETE_BATCH) {
+      const batch = keys.slice(start, start + DELETE_BATCH);
+      const answer = await this.s3.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: batch.map((key) => ({ Key: `${prefix}${key}` })), Quiet: true },
+        }),
+      );
+      if ((answer.Errors ?? []).length > 0) {
+        throw new TransientError('CAPTURE_DELETE_INCOMPLETE', `some captures of ${customerId} were not deleted`);
+      }
+      deleted += batch.length;
+    }
+    return { deleted };
+  }
+}

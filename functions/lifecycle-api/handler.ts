@@ -1,0 +1,149 @@
+/**
+ * Lambda entry of the lifecycle API (API Gateway REST, `/lifecycle/{proxy+}`):
+ *
+ *   POST /lifecycle/customers/{customerId}/api-token            {token, sensitivity?, tokenRotationDays?} → 202
+ *   POST /lifecycle/customers/{customerId}/rotation-token       {token}                                   → 202
+ *   POST /lifecycle/customers/{customerId}/workflows/{workflow} {expedited?}                              → 202
+ *   GET  /lifecycle/executions/{executionId}                                                              → 200
+ *
+ * Thin: parse the shape (a 400 names what is wrong with it, never the data), call the domain, map the result.
+ * No answer, log or error carries a key.
+ */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { z } from 'zod';
+import type { WorkflowName } from '../customers/customer.ts';
+import { isClassified, TransientError } from '../shared/errors.ts';
+import { isCustomerId } from '../shared/identifiers.ts';
+import { logger } from '../shared/observability.ts';
+import {
+  ApiRefusal,
+  describeExecution,
+  type LifecycleApiDeps,
+  receiveOnboardingToken,
+  receiveRotationToken,
+  STARTABLE,
+  startWorkflow,
+} from './lifecycle-api.ts';
+
+/** Virtuous API keys are opaque; this bounds them without describing them. */
+const Token = z.string().min(16).max(4096).regex(/^[\x21-\x7e]+$/);
+
+const OnboardingBody = z.strictObject({
+  token: Token,
+  sensitivity: z.enum(['high', 'standard']).default('standard'),
+  tokenRotationDays: z.number().int().min(1).max(365).optional(),
+});
+
+const RotationBody = z.strictObject({ token: Token });
+
+const StartBody = z.strictObject({ expedited: z.boolean().optional() });
+
+const MAX_BODY_BYTES = 16 * 1024;
+
+function answer(statusCode: number, body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+    body: JSON.stringify(body),
+  } satisfies APIGatewayProxyResult;
+}
+
+/** Parses a JSON body against a schema; the refusal names the offending fields and the rule, never a value. */
+function parseBody<T>(event: APIGatewayProxyEvent, schema: z.ZodType<T>, optional = false): T {
+  const raw = event.body ?? '';
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) throw new ApiRefusal(413, 'BODY_TOO_LARGE', 'body too large');
+  let json: unknown;
+  if (text.trim() === '') {
+    if (!optional) throw new ApiRefusal(400, 'BODY_REQUIRED', 'a JSON body is required');
+    json = {};
+  } else {
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new ApiRefusal(400, 'BODY_NOT_JSON', 'the body is not valid JSON');
+    }
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const where = issue.path.length > 0 ? issue.path.join('.') : '(body)';
+      return issue.code === 'unrecognized_keys' ? `${where}: unknown field(s)` : `${where}: ${issue.code}`;
+    });
+    throw new ApiRefusal(400, 'INVALID_BODY', `invalid body: ${[...new Set(problems)].join('; ')}`);
+  }
+  return parsed.data;
+}
+
+function routePath(event: APIGatewayProxyEvent): string[] {
+  const proxy = event.pathParameters?.proxy;
+  const path = proxy !== undefined ? `lifecycle/${proxy}` : event.path;
+  return path.split('/').filter((segment) => segment !== '');
+}
+
+function customerIdFrom(segment: string | undefined): string {
+  if (!isCustomerId(segment)) throw new ApiRefusal(400, 'INVALID_CUSTOMER_ID', 'the customer id has the wrong shape');
+  return segment;
+}
+
+async function route(deps: LifecycleApiDeps, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  const [root, collection, id, action, name, ...rest] = routePath(event);
+  const method = event.httpMethod.toUpperCase();
+  if (root !== 'lifecycle' || rest.length > 0) throw new ApiRefusal(404, 'NOT_FOUND', 'no such route');
+  if (collection === 'executions' && id !== undefined && action === undefined) {
+    if (method !== 'GET') throw new ApiRefusal(405, 'METHOD_NOT_ALLOWED', 'use GET');
+    return answer(200, { ...(await describeExecution(deps, decodeURIComponent(id))) });
+  }
+  if (collection !== 'customers' || method !== 'POST') throw new ApiRefusal(404, 'NOT_FOUND', 'no such route');
+  const customerId = customerIdFrom(id);
+  if (action === 'api-token' && name === undefined) {
+    const body = parseBody(event, OnboardingBody);
+    const started = await receiveOnboardingToken(deps, { customerId, ...body });
+    return answer(202, { customerId, workflow: 'onboarding', executionId: started.executionId });
+  }
+  if (action === 'rotation-token' && name === undefined) {
+    const body = parseBody(event, RotationBody);
+    await receiveRotationToken(deps, { customerId, token: body.token });
+    return answer(202, { customerId, accepted: true });
+  }
+  if (action === 'workflows' && name !== undefined) {
+    if (!STARTABLE.has(name as WorkflowName)) throw new ApiRefusal(404, 'UNKNOWN_WORKFLOW', 'no such workflow');
+    const body = parseBody(event, StartBody, true);
+    const started = await startWorkflow(deps, { customerId, workflow: name as WorkflowName, ...body });
+    return answer(202, { customerId, workflow: name, executionId: started.executionId });
+  }
+  throw new ApiRefusal(404, 'NOT_FOUND', 'no such route');
+}
+
+export function createLifecycleApiHandler(deps: LifecycleApiDeps) {
+  return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    try {
+      return await route(deps, event);
+    } catch (error) {
+      if (error instanceof ApiRefusal) return answer(error.statusCode, { error: error.code, message: error.message });
+      if (error instanceof TransientError) {
+        logger.warn('lifecycle request deferred', { errorCode: error.code });
+        return answer(503, { error: 'TRY_AGAIN' }, { 'retry-after': String(error.retryAfterSeconds ?? 5) });
+      }
+      if (isClassified(error) && error.name === 'ForbiddenInputError') {
+        return answer(400, { error: error.code, message: error.message });
+      }
+      if (isClassified(error) && error.name === 'PermanentError') {
+        return answer(409, { error: error.code });
+      }
+      logger.error('lifecycle request failed', { errorCode: isClassified(error) ? error.code : 'UNCLASSIFIED' });
+      return answer(500, { error: 'INTERNAL' });
+    }
+  };
+}
+
+let awsHandler: ((event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>) | undefined;
+
+/** AWS entry: dependencies are built on the first call, from the environment. */
+export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+  if (awsHandler === undefined) {
+    const { createAwsLifecycleApiDeps } = await import('../lifecycle-tasks/aws-deps.ts');
+    awsHandler = createLifecycleApiHandler(createAwsLifecycleApiDeps());
+  }
+  return awsHandler(event);
+};

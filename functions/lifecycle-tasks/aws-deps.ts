@@ -1,0 +1,82 @@
+/**
+ * AWS wiring for the lifecycle Lambdas (tasks, lifecycle API, rotation scheduler), built lazily on the first
+ * invocation from environment variables named in functions/shared/environment.ts. Every client has a timeout and a
+ * bounded number of attempts.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDbAuditLog } from '../credentials/dynamodb-audit-log.ts';
+import { createSecretsManagerStore } from '../credentials/secrets-manager-store.ts';
+import { DynamoCustomerRepository } from '../customers/dynamo-customer-repository.ts';
+import { S3CaptureStore } from '../debug-captures/s3-capture-store.ts';
+import type { LifecycleApiDeps } from '../lifecycle-api/lifecycle-api.ts';
+import { DynamoCustomerDataStore } from '../lifecycle/dynamo-customer-data-store.ts';
+import {
+  DynamoIncidentReportStore,
+  DynamoRecentWritesSource,
+  DynamoSyncControl,
+} from '../lifecycle/dynamo-lifecycle-stores.ts';
+import { systemClock } from '../lifecycle/ports.ts';
+import { lifecycleSettingsFromEnv } from '../lifecycle/settings.ts';
+import { SfnWorkflowStarter } from '../lifecycle/sfn-workflow-starter.ts';
+import { createVirtuousConnector } from '../lifecycle/virtuous-connector.ts';
+import { createNotifierFromEnv } from '../notifications/aws-notifier.ts';
+import { ENV, requireSetting, tableNameFromEnv } from '../shared/environment.ts';
+import { TABLE_KEYS, type TableKey } from '../shared/tables.ts';
+import { createRateBudgetFromEnv } from '../virtuous/rate-budget.ts';
+import type { LifecycleDeps } from './deps.ts';
+
+const CLIENT_SETTINGS = {
+  maxAttempts: 3,
+  requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
+} as const;
+
+function documentClient(): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_SETTINGS), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+}
+
+export function createAwsLifecycleDeps(env: NodeJS.ProcessEnv = process.env): LifecycleDeps {
+  const client = documentClient();
+  const tableNames = Object.fromEntries(TABLE_KEYS.map((key) => [key, tableNameFromEnv(key, env)])) as Record<
+    TableKey,
+    string
+  >;
+  const secrets = createSecretsManagerStore(env);
+  return {
+    customers: new DynamoCustomerRepository(client, tableNames.customers),
+    secrets,
+    virtuous: createVirtuousConnector({
+      baseUrl: requireSetting(ENV.virtuousBaseUrl, env),
+      secrets,
+      budget: createRateBudgetFromEnv(env),
+    }),
+    notifier: createNotifierFromEnv(env),
+    clock: systemClock,
+    settings: lifecycleSettingsFromEnv(env),
+    syncControl: new DynamoSyncControl(client, tableNames.checkpoints),
+    customerData: new DynamoCustomerDataStore(client, tableNames),
+    debugCaptures: new S3CaptureStore(new S3Client(CLIENT_SETTINGS), requireSetting(ENV.debugCaptureBucket, env)),
+    recentWrites: new DynamoRecentWritesSource(client, tableNames.syncRecords),
+    audit: new DynamoDbAuditLog(client, tableNames.secretAudit),
+    incidentReports: new DynamoIncidentReportStore(client, tableNames.incidentReports),
+  };
+}
+
+export function createAwsLifecycleApiDeps(env: NodeJS.ProcessEnv = process.env): LifecycleApiDeps {
+  const secrets = createSecretsManagerStore(env);
+  return {
+    customers: new DynamoCustomerRepository(documentClient(), tableNameFromEnv('customers', env)),
+    secrets,
+    virtuous: createVirtuousConnector({
+      baseUrl: requireSetting(ENV.virtuousBaseUrl, env),
+      secrets,
+      budget: createRateBudgetFromEnv(env),
+    }),
+    starter: new SfnWorkflowStarter(env),
+    clock: systemClock,
+    settings: lifecycleSettingsFromEnv(env),
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * Everything the lifecycle tasks talk to. The AWS entry points build it from the environment (aws-deps.ts); tests
+ * and the one-machine runtime pass local implementations.
+ */
+import type { AuditLog } from '../credentials/audit-log.ts';
+import type { SecretStore } from '../credentials/secret-store.ts';
+import type { CustomerRepository } from '../customers/customer.ts';
+import type { DebugCaptureStore } from '../debug-captures/debug-capture-store.ts';
+import type {
+  Clock,
+  CustomerDataStore,
+  IncidentReportStore,
+  RecentWritesSource,
+  SyncControl,
+  VirtuousConnector,
+} from '../lifecycle/ports.ts';
+import type { LifecycleSettings } from '../lifecycle/settings.ts';
+import type { Notifier } from '../notifications/notifier.ts';
+
+export interface LifecycleDeps {
+  readonly customers: CustomerRepository;
+  readonly secrets: SecretStore;
+  readonly virtuous: VirtuousConnector;
+  readonly notifier: Notifier;
+  readonly clock: Clock;
+  readonly settings: LifecycleSettings;
+  readonly syncControl: SyncControl;
+  readonly customerData: CustomerDataStore;
+  readonly debugCaptures: DebugCaptureStore;
+  readonly recentWrites: RecentWritesSource;
+  readonly audit: Pick<AuditLog, 'accessesBetween'>;
+  readonly incidentReports: IncidentReportStore;
+}

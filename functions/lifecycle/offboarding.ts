@@ -1,0 +1,171 @@
+/**
+ * Offboarding with provable deletion: pause at once, delete the webhook subscription while the key still works, ask
+ * the customer's admin to revoke the key (Virtuous has no revocation endpoint), delete every secret, every debug
+ * capture and every item of the customer in every table that holds customer data (the secret-access audit included),
+ * reduce the customer record to an offboarded marker, and keep a deletion record: counts and timestamps, no PII.
+ */
+import type { SecretStore } from '../credentials/secret-store.ts';
+import type { CustomerRepository } from '../customers/customer.ts';
+import type { DebugCaptureStore } from '../debug-captures/debug-capture-store.ts';
+import type { Notifier } from '../notifications/notifier.ts';
+import { CredentialRevokedError, PermanentError, RecoverableError } from '../shared/errors.ts';
+import { logger } from '../shared/observability.ts';
+import type { TableKey } from '../shared/tables.ts';
+import { requireCustomer } from './lock.ts';
+import type { Step } from './onboarding.ts';
+import type { Clock, CustomerDataStore, DeletionRecord, VirtuousConnector } from './ports.ts';
+
+export interface OffboardingDeps {
+  readonly customers: CustomerRepository;
+  readonly secrets: SecretStore;
+  readonly virtuous: VirtuousConnector;
+  readonly notifier: Notifier;
+  readonly clock: Clock;
+  readonly customerData: CustomerDataStore;
+  readonly debugCaptures: DebugCaptureStore;
+}
+
+/** Items deleted per task invocation: keeps each Lambda run short; the state machine loops until done. */
+export const PURGE_BATCH_ITEMS = 2_000;
+
+export async function pauseForOffboarding(deps: OffboardingDeps, step: Step): Promise<{ startedAt: string }> {
+  const record = await requireCustomer(deps.customers, step.customerId);
+  if (record.status === 'offboarded') {
+    throw new PermanentError('ALREADY_OFFBOARDED', `customer ${step.customerId} is already offboarded`);
+  }
+  const startedAt = deps.clock.now().toISOString();
+  if (record.status !== 'offboarding') {
+    await deps.customers.update(step.customerId, {
+      status: 'offboarding',
+      statusReason: 'offboarding',
+      updatedAt: startedAt,
+    });
+  }
+  return { startedAt };
+}
+
+export type SubscriptionOutcome = DeletionRecord['webhookSubscription'];
+
+/**
+ * Deletes the subscription so Virtuous stops delivering. A key the customer already revoked cannot delete it: that
+ * is recorded (and the operators alerted) rather than blocking the deletion of the customer's data.
+ */
+export async function deleteWebhookSubscription(
+  deps: OffboardingDeps,
+  step: Step,
+): Promise<{ webhookSubscription: SubscriptionOutcome }> {
+  const record = await requireCustomer(deps.customers, step.customerId);
+  if (record.webhookSubscriptionId === undefined) return { webhookSubscription: 'none' };
+  try {
+    await deps.virtuous
+      .forCustomer(step.customerId, { stage: 'current', reason: 'offboarding:delete-subscription' })
+      .deleteWebhook(record.webhookSubscriptionId);
+  } catch (error) {
+    if (
+      !(error instanceof RecoverableError || error instanceof CredentialRevokedError || error instanceof PermanentError)
+    ) {
+      throw error;
+    }
+    await deps.notifier.alertOperators({
+      customerId: step.customerId,
+      code: 'OFFBOARDING_SUBSCRIPTION_NOT_DELETED',
+      severity: 'warning',
+      details: { webhookSubscriptionId: record.webhookSubscriptionId, error: error.code },
+    });
+    return { webhookSubscription: 'not_deleted_credential_rejected' };
+  }
+  await deps.customers.update(step.customerId, { webhookSubscriptionId: undefined });
+  return { webhookSubscription: 'deleted' };
+}
+
+export async function requestTokenRevocation(deps: OffboardingDeps, step: Step): Promise<void> {
+  await deps.notifier.notifyCustomer({
+    customerId: step.customerId,
+    type: 'token_revocation_requested',
+    details: { executionId: step.executionId, offboarding: true },
+  });
+}
+
+export async function deleteCustomerSecrets(deps: OffboardingDeps, step: Step): Promise<{ secretsDeleted: number }> {
+  const { deletedSecrets } = await deps.secrets.deleteCustomer(step.customerId, {
+    reason: 'offboarding:delete-secrets',
+    requestId: step.executionId,
+  });
+  return { secretsDeleted: deletedSecrets };
+}
+
+/**
+ * Counted after every secret access of the workflow, so the audit entries those accesses wrote are counted and then
+ * deleted too. A retry re-counts the same data (nothing writes for a customer that is offboarding).
+ */
+export async function inventoryCustomerData(
+  deps: OffboardingDeps,
+  step: Step,
+): Promise<{ tables: Partial<Record<TableKey, number>>; debugCaptures: number }> {
+  const [tables, captures] = await Promise.all([
+    deps.customerData.inventory(step.customerId),
+    deps.debugCaptures.list(step.customerId),
+  ]);
+  return { tables, debugCaptures: captures.length };
+}
+
+export async function purgeCustomerData(
+  deps: OffboardingDeps,
+  step: Step,
+): Promise<{ done: boolean; deletedThisRound: number }> {
+  const [{ deleted, done }] = await Promise.all([
+    deps.customerData.purge(step.customerId, PURGE_BATCH_ITEMS),
+    deps.debugCaptures.deleteCustomer(step.customerId),
+  ]);
+  return { done, deletedThisRound: deleted };
+}
+
+export async function finishOffboarding(
+  deps: OffboardingDeps,
+  step: Step & {
+    readonly startedAt: string;
+    readonly tables: Partial<Record<TableKey, number>>;
+    readonly debugCaptures: number;
+    readonly secretsDeleted: number;
+    readonly webhookSubscription: SubscriptionOutcome;
+  },
+): Promise<{ deletedAt: string }> {
+  const deletedAt = deps.clock.now().toISOString();
+  const remaining = await deps.customerData.inventory(step.customerId);
+  const left = Object.values(remaining).reduce((sum, count) => sum + (count ?? 0), 0);
+  if (left > 0) throw new PermanentError('PURGE_INCOMPLETE', `${left} item(s) of ${step.customerId} remain`);
+  await deps.customerData.reduceToOffboardedMarker(step.customerId, deletedAt);
+  await deps.customerData.putDeletionRecord({
+    customerId: step.customerId,
+    deletedAt,
+    executionId: step.executionId,
+    startedAt: step.startedAt,
+    tables: step.tables,
+    secretsDeleted: step.secretsDeleted,
+    debugCapturesDeleted: step.debugCaptures,
+    webhookSubscription: step.webhookSubscription,
+    tokenRevocation: 'requested_from_customer_admin',
+    customerRecord: 'reduced_to_offboarded_marker',
+  });
+  logger.info('customer offboarded', { customerId: step.customerId, deletedAt });
+  return { deletedAt };
+}
+
+export async function notifyOffboarded(deps: OffboardingDeps, step: Step & { readonly deletedAt: string }) {
+  await deps.notifier.notifyCustomer({
+    customerId: step.customerId,
+    type: 'offboarding_complete',
+    details: { deletionRecordId: step.deletedAt },
+  });
+}
+
+/** A failed offboarding leaves the customer paused (status offboarding, nothing syncs); it is safe to run again. */
+export async function markOffboardingFailed(deps: OffboardingDeps, step: Step & { readonly failedWith: string }) {
+  const record = await deps.customers.get(step.customerId);
+  if (record === undefined || record.status === 'offboarded') return;
+  await deps.customers.update(step.customerId, {
+    status: 'offboarding',
+    statusReason: 'offboarding_failed',
+    updatedAt: deps.clock.now().toISOString(),
+  });
+}

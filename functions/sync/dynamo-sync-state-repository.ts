@@ -1,0 +1,310 @@
+/** SyncStateRepository on DynamoDB (TABLES.syncRecords: pk customerId, sk recordKey). Works unchanged on dynalite. */
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TransientError } from '../shared/errors.ts';
+import { ConditionFailed, send, sendConditional } from './dynamo-call.ts';
+import { SETTLED_STATES, type SyncRecord, type SyncState } from './sync-record.ts';
+import type { ClaimRequest, ClaimResult, RefundFacts, SyncStateRepository } from './sync-state-repository.ts';
+
+const CLAIMABLE: readonly SyncState[] = ['pending', 'deferred'];
+/** States a newer source version may leave again (a contact changed after we submitted it). */
+const REVISABLE: readonly SyncState[] = ['submitted', 'confirmed', 'needs_update', 'failed'];
+
+export function createDynamoSyncStateRepository(client: DynamoDBDocumentClient, table: string): SyncStateRepository {
+  const key = (customerId: string, recordKey: string) => ({ customerId, recordKey });
+
+  async function get(customerId: string, recordKey: string): Promise<SyncRecord | undefined> {
+    const result = await send<{ Item?: SyncRecord }>(
+      client,
+      new GetCommand({ TableName: table, Key: key(customerId, recordKey), ConsistentRead: true }),
+      'GetItem',
+    );
+    return result.Item;
+  }
+
+  async function transition(
+    customerId: string,
+    recordKey: string,
+    update: string,
+    condition: string,
+    values: Record<string, unknown>,
+    operation: string,
+  ): Promise<SyncRecord | undefined> {
+    const result = await sendConditional<{ Attributes?: SyncRecord }>(
+      client,
+      new UpdateCommand({
+        TableName: table,
+        Key: key(customerId, recordKey),
+        UpdateExpression: update,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }),
+      operation,
+    );
+    return result instanceof ConditionFailed ? undefined : result.Attributes;
+  }
+
+  return {
+    get,
+
+    async claim(request: ClaimRequest): Promise<ClaimResult> {
+      const now = request.now.toISOString();
+      const values: Record<string, unknown> = {
+        ':submitting': 'submitting',
+        ':owner': request.owner,
+        ':leaseUntil': new Date(request.now.getTime() + request.leaseMs).toISOString(),
+        ':now': now,
+        ':zero': 0,
+        ':one': 1,
+        ':version': request.version,
+        ':kind': request.kind,
+        ':source': request.source,
+        ':sourceId': request.sourceId,
+      };
+      CLAIMABLE.forEach((state, index) => {
+        values[`:c${index}`] = state;
+      });
+      REVISABLE.forEach((state, index) => {
+        values[`:r${index}`] = state;
+      });
+      const sets = [
+        '#state = :submitting',
+        'leaseOwner = :owner',
+        'leaseUntil = :leaseUntil',
+        'attempts = if_not_exists(attempts, :zero) + :one',
+        'version = :version',
+        'kind = :kind',
+        '#source = :source',
+        'sourceId = :sourceId',
+        'createdAt = if_not_exists(createdAt, :now)',
+        'updatedAt = :now',
+      ];
+      if (request.amount !== undefined) {
+        sets.push('amount = :amount');
+        values[':amount'] = request.amount;
+      }
+      if (request.currencyCode !== undefined) {
+        sets.push('currencyCode = :currencyCode');
+        values[':currencyCode'] = request.currencyCode;
+      }
+      const claimable = CLAIMABLE.map((_, index) => `:c${index}`).join(', ');
+      const revisable = REVISABLE.map((_, index) => `:r${index}`).join(', ');
+      const condition = [
+        'attribute_not_exists(recordKey)',
+        `#state IN (${claimable})`,
+        '(#state = :submitting AND leaseUntil < :now)',
+        `(#state IN (${revisable}) AND version < :version)`,
+      ].join(' OR ');
+      const result = await sendConditional<{ Attributes?: SyncRecord }>(
+        client,
+        new UpdateCommand({
+          TableName: table,
+          Key: key(request.customerId, request.recordKey),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#state': 'state', '#source': 'source' },
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+        'UpdateItem(claim)',
+      );
+      if (!(result instanceof ConditionFailed) && result.Attributes) {
+        return { outcome: 'claimed', record: result.Attributes };
+      }
+      // dynalite ignores ReturnValuesOnConditionCheckFailure, so the reason is read back.
+      const current = await get(request.customerId, request.recordKey);
+      if (!current) {
+        // Deleted between the write and the read: only offboarding deletes records, so retrying later is right.
+        throw new TransientError('CLAIM_RACE', 'sync record vanished during claim');
+      }
+      if (SETTLED_STATES.has(current.state)) return { outcome: 'settled', record: current };
+      return { outcome: 'in_flight', record: current };
+    },
+
+    async markSubmitted(customerId, recordKey, owner, now) {
+      const updated = await transition(
+        customerId,
+        recordKey,
+        'SET #state = :submitted, submittedAt = :now, updatedAt = :now REMOVE leaseOwner, leaseUntil, lastErrorCode',
+        '#state = :submitting AND leaseOwner = :owner',
+        { ':submitted': 'submitted', ':submitting': 'submitting', ':owner': owner, ':now': now.toISOString() },
+        'UpdateItem(submitted)',
+      );
+      return updated !== undefined;
+    },
+
+    async markApplied(customerId, recordKey, owner, now) {
+      const updated = await transition(
+        customerId,
+        recordKey,
+        'SET #state = :confirmed, submittedAt = :now, confirmedAt = :now, updatedAt = :now REMOVE leaseOwner, leaseUntil, lastErrorCode',
+        '#state = :submitting AND leaseOwner = :owner',
+        { ':confirmed': 'confirmed', ':submitting': 'submitting', ':owner': owner, ':now': now.toISOString() },
+        'UpdateItem(applied)',
+      );
+      return updated !== undefined;
+    },
+
+    async release(customerId, recordKey, owner, to, errorCode, now) {
+      await transition(
+        customerId,
+        recordKey,
+        'SET #state = :to, lastErrorCode = :code, updatedAt = :now REMOVE leaseOwner, leaseUntil',
+        '#state = :submitting AND leaseOwner = :owner',
+        { ':to': to, ':code': errorCode, ':submitting': 'submitting', ':owner': owner, ':now': now.toISOString() },
+        'UpdateItem(release)',
+      );
+    },
+
+    async confirm(customerId, recordKey, virtuousId, now) {
+      const result = await sendConditional<{ Attributes?: SyncRecord }>(
+        client,
+        new UpdateCommand({
+          TableName: table,
+          Key: key(customerId, recordKey),
+          UpdateExpression:
+            'SET #state = :confirmed, virtuousId = :id, confirmedAt = if_not_exists(confirmedAt, :now), updatedAt = :now REMOVE leaseOwner, leaseUntil',
+          ConditionExpression: 'attribute_exists(recordKey)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':confirmed': 'confirmed', ':id': virtuousId, ':now': now.toISOString() },
+          ReturnValues: 'ALL_OLD',
+        }),
+        'UpdateItem(confirm)',
+      );
+      if (result instanceof ConditionFailed || !result.Attributes) return undefined;
+      const before = result.Attributes;
+      const { leaseOwner: _owner, leaseUntil: _until, ...rest } = before;
+      const record: SyncRecord = {
+        ...rest,
+        state: 'confirmed',
+        virtuousId,
+        confirmedAt: before.confirmedAt ?? now.toISOString(),
+        updatedAt: now.toISOString(),
+      };
+      return { record, changed: before.state !== 'confirmed' || before.virtuousId !== virtuousId };
+    },
+
+    async markNeedsUpdate(customerId, recordKey, now) {
+      const updated = await transition(
+        customerId,
+        recordKey,
+        'SET #state = :needs, updatedAt = :now',
+        '#state = :submitted',
+        { ':needs': 'needs_update', ':submitted': 'submitted', ':now': now.toISOString() },
+        'UpdateItem(needs_update)',
+      );
+      return updated !== undefined;
+    },
+
+    async deferRefund(facts: RefundFacts) {
+      const now = facts.now.toISOString();
+      const values: Record<string, unknown> = {
+        ':deferred': 'deferred',
+        ':kind': 'refund',
+        ':source': facts.source,
+        ':sourceId': facts.sourceId,
+        ':reverses': facts.reversesRecordKey,
+        ':refundDate': facts.refundDate,
+        ':zero': 0,
+        ':now': now,
+      };
+      const sets = [
+        '#state = if_not_exists(#state, :deferred)',
+        'kind = :kind',
+        '#source = :source',
+        'sourceId = :sourceId',
+        'reversesRecordKey = :reverses',
+        'refundDate = :refundDate',
+        'attempts = if_not_exists(attempts, :zero)',
+        'version = if_not_exists(version, :zero)',
+        'createdAt = if_not_exists(createdAt, :now)',
+        'updatedAt = :now',
+      ];
+      if (facts.amount !== undefined) {
+        sets.push('amount = :amount');
+        values[':amount'] = facts.amount;
+      }
+      if (facts.currencyCode !== undefined) {
+        sets.push('currencyCode = :currencyCode');
+        values[':currencyCode'] = facts.currencyCode;
+      }
+      const result = await send<{ Attributes?: SyncRecord }>(
+        client,
+        new UpdateCommand({
+          TableName: table,
+          Key: key(facts.customerId, facts.recordKey),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ExpressionAttributeNames: { '#state': 'state', '#source': 'source' },
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+        'UpdateItem(defer refund)',
+      );
+      // The gift remembers its waiting refunds, so its confirmation can apply them without a scan.
+      await send(
+        client,
+        new UpdateCommand({
+          TableName: table,
+          Key: key(facts.customerId, facts.reversesRecordKey),
+          UpdateExpression:
+            'SET deferredRefunds = list_append(if_not_exists(deferredRefunds, :empty), :refund), updatedAt = :now, ' +
+            '#state = if_not_exists(#state, :pending), attempts = if_not_exists(attempts, :zero), ' +
+            'version = if_not_exists(version, :zero), createdAt = if_not_exists(createdAt, :now)',
+          ConditionExpression: 'attribute_not_exists(deferredRefunds) OR NOT contains(deferredRefunds, :refundKey)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':empty': [],
+            ':refund': [facts.recordKey],
+            ':refundKey': facts.recordKey,
+            ':pending': 'pending',
+            ':zero': 0,
+            ':now': now,
+          },
+        }),
+        'UpdateItem(link refund)',
+      ).catch((error: unknown) => {
+        // Already linked: a re-delivery of the same refund.
+        if ((error as { code?: string }).code !== 'STATE_STORE_CONFLICT') throw error;
+      });
+      return result.Attributes as SyncRecord;
+    },
+
+    async resetForReplay(customerId, recordKey, now) {
+      await transition(
+        customerId,
+        recordKey,
+        'SET #state = :pending, updatedAt = :now REMOVE lastErrorCode',
+        '#state = :failed',
+        { ':pending': 'pending', ':failed': 'failed', ':now': now.toISOString() },
+        'UpdateItem(reset)',
+      );
+    },
+
+    async listByState(customerId, states) {
+      const records: SyncRecord[] = [];
+      const values: Record<string, unknown> = { ':customer': customerId };
+      states.forEach((state, index) => {
+        values[`:s${index}`] = state;
+      });
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await send<{ Items?: SyncRecord[]; LastEvaluatedKey?: Record<string, unknown> }>(
+          client,
+          new QueryCommand({
+            TableName: table,
+            KeyConditionExpression: 'customerId = :customer',
+            FilterExpression: `#state IN (${states.map((_, index) => `:s${index}`).join(', ')})`,
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: values,
+            ExclusiveStartKey: startKey,
+          }),
+          'Query(by state)',
+        );
+        records.push(...(page.Items ?? []));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+      return records;
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/** One record per reconciliation run (TABLES.reconciliationLog, kept one year): counts and codes only. */
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { send } from './dynamo-call.ts';
+
+export const RECONCILIATION_LOG_RETENTION_DAYS = 365;
+
+export interface ReconciliationCounts {
+  /** Records found in Virtuous by the modified-since query that we had not seen confirmed (missed webhooks). */
+  readonly missedWebhooksRecovered: number;
+  /** Submitted records older than the batch window that a lookup found (confirmed). */
+  readonly stuckConfirmed: number;
+  /** Submitted records older than the batch window still unknown to Virtuous (needs update: reported). */
+  readonly needsUpdate: number;
+  readonly refundsApplied: number;
+  readonly virtuousCalls: number;
+}
+
+export interface ReconciliationRun extends ReconciliationCounts {
+  readonly customerId: string;
+  readonly runId: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly outcome: 'completed' | 'failed';
+  readonly errorCode?: string;
+  /** The modified-since position the run looked from. */
+  readonly since: string;
+  /** Record keys that need an admin's attention in Virtuous (identifiers only, at most a few dozen). */
+  readonly needsUpdateKeys: readonly string[];
+}
+
+export interface ReconciliationLog {
+  put(run: ReconciliationRun): Promise<void>;
+  list(customerId: string): Promise<ReconciliationRun[]>;
+}
+
+export function createDynamoReconciliationLog(client: DynamoDBDocumentClient, table: string): ReconciliationLog {
+  return {
+    async put(run) {
+      const expiresAt = Math.floor(Date.parse(run.finishedAt) / 1000) + RECONCILIATION_LOG_RETENTION_DAYS * 86_400;
+      await send(client, new PutCommand({ TableName: table, Item: { ...run, expiresAt } }), 'PutItem(reconciliation)');
+    },
+    async list(customerId) {
+      const result = await send<{ Items?: ReconciliationRun[] }>(
+        client,
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'customerId = :customer',
+          ExpressionAttributeValues: { ':customer': customerId },
+        }),
+        'Query(reconciliation)',
+      );
+      return result.Items ?? [];
+    },
+  };
+}

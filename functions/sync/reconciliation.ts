@@ -1,0 +1,183 @@
+/**
+ * Reconciliation of one customer: what the webhooks did not tell us, asked of Virtuous directly.
+ *
+ * 1. Missed webhooks: gifts and contacts modified in Virtuous since the checkpoint (Query by modifiedDateTimeUtc,
+ *    paged, bounded) that carry our transaction source/id or reference are confirmed with their Virtuous id.
+ * 2. Stuck submissions: records `submitted` longer than the batch window (default 36 h: one nightly batch plus
+ *    margin) are looked up by source and id; found → confirmed; still 404 → needs_update and reported (Virtuous
+ *    parked the transaction for an admin, e.g. a contact it could not match).
+ * 3. Refunds waiting for a gift that is now confirmed are applied.
+ * Every run writes one log record (counts only) and a failed run is counted (metric ReconciliationFailures).
+ */
+import { errorCode } from '../shared/errors.ts';
+import { logger } from '../shared/observability.ts';
+import type { VirtuousApi } from '../virtuous/api.ts';
+import type { CheckpointStore } from './checkpoints.ts';
+import type { ReconciliationLog, ReconciliationRun } from './reconciliation-log.ts';
+import { SYNC_METRICS, type SyncMetrics } from './sync-metrics.ts';
+import { recordKey, type SyncRecord } from './sync-record.ts';
+import type { SyncStateRepository } from './sync-state-repository.ts';
+
+export const RECONCILIATION_CHECKPOINT = 'reconciliation:modified-since';
+const MAX_REPORTED_KEYS = 50;
+
+export interface ReconciliationConfig {
+  /** How long a transaction may wait for Virtuous's nightly batch before it counts as stuck. */
+  readonly batchWindowMs: number;
+  /** First run without a checkpoint looks back this far. */
+  readonly initialLookbackMs: number;
+  /** Re-read this much before the checkpoint: Virtuous's clock and ours differ, re-confirming is idempotent. */
+  readonly overlapMs: number;
+  readonly queryPageSize: number;
+  /** Bound on query pages per kind per run; the checkpoint only advances past what was read. */
+  readonly maxQueryPages: number;
+}
+
+export const DEFAULT_RECONCILIATION_CONFIG: ReconciliationConfig = {
+  batchWindowMs: 36 * 3_600_000,
+  initialLookbackMs: 7 * 24 * 3_600_000,
+  overlapMs: 15 * 60_000,
+  queryPageSize: 1_000,
+  maxQueryPages: 20,
+};
+
+export interface ReconciliationDeps {
+  readonly syncState: SyncStateRepository;
+  readonly checkpoints: CheckpointStore;
+  readonly log: ReconciliationLog;
+  readonly virtuousFor: (customerId: string) => VirtuousApi;
+  /** Sends the reversing transaction of a deferred refund (the processor's own path, so claims are shared). */
+  readonly applyDeferredRefund: (customerId: string, refundKey: string, giftVirtuousId: number) => Promise<void>;
+  readonly metrics: SyncMetrics;
+  readonly clock: () => Date;
+  readonly config?: Partial<ReconciliationConfig>;
+}
+
+export async function reconcileCustomer(deps: ReconciliationDeps, customerId: string): Promise<ReconciliationRun> {
+  const config = { ...DEFAULT_RECONCILIATION_CONFIG, ...deps.config };
+  const started = deps.clock();
+  const runId = `${started.toISOString()}#${Math.random().toString(36).slice(2, 10)}`;
+  const counts = { missedWebhooksRecovered: 0, stuckConfirmed: 0, needsUpdate: 0, refundsApplied: 0, virtuousCalls: 0 };
+  const needsUpdateKeys: string[] = [];
+  const checkpoint = await deps.checkpoints.get(customerId, RECONCILIATION_CHECKPOINT);
+  const since =
+    checkpoint?.position ?? new Date(started.getTime() - config.initialLookbackMs).toISOString();
+  const api = deps.virtuousFor(customerId);
+  const confirmedGifts = new Map<string, number>();
+
+  const finish = async (outcome: 'completed' | 'failed', error?: unknown): Promise<ReconciliationRun> => {
+    const run: ReconciliationRun = {
+      customerId,
+      runId,
+      startedAt: started.toISOString(),
+      finishedAt: deps.clock().toISOString(),
+      outcome,
+      ...(error === undefined ? {} : { errorCode: errorCode(error) }),
+      since,
+      ...counts,
+      needsUpdateKeys: needsUpdateKeys.slice(0, MAX_REPORTED_KEYS),
+    };
+    await deps.log.put(run);
+    return run;
+  };
+
+  try {
+    let complete = true;
+    // 1. Missed webhooks.
+    const querySince = new Date(Date.parse(since) - config.overlapMs).toISOString();
+    for (let page = 0; ; page += 1) {
+      if (page === config.maxQueryPages) {
+        complete = false;
+        break;
+      }
+      const skip = page * config.queryPageSize;
+      counts.virtuousCalls += 1;
+      const result = await api.queryGiftsModifiedSince(querySince, skip, config.queryPageSize);
+      for (const gift of result.list) {
+        if (!gift.transactionSource || !gift.transactionId) continue;
+        const key = recordKey('gift', gift.transactionSource, gift.transactionId);
+        const confirmed = await deps.syncState.confirm(customerId, key, gift.id, deps.clock());
+        if (!confirmed) continue;
+        confirmedGifts.set(key, gift.id);
+        if (confirmed.changed) {
+          counts.missedWebhooksRecovered += 1;
+          deps.metrics.count(SYNC_METRICS.recordsConfirmed);
+          deps.metrics.count(SYNC_METRICS.missedWebhooksRecovered);
+        }
+      }
+      if (result.list.length < config.queryPageSize || skip + result.list.length >= result.total) break;
+    }
+    for (let page = 0; ; page += 1) {
+      if (page === config.maxQueryPages) {
+        complete = false;
+        break;
+      }
+      const skip = page * config.queryPageSize;
+      counts.virtuousCalls += 1;
+      const result = await api.queryContactsModifiedSince(querySince, skip, config.queryPageSize);
+      for (const contact of result.list) {
+        if (!contact.referenceSource || !contact.referenceId) continue;
+        const key = recordKey('contact', contact.referenceSource, contact.referenceId);
+        const confirmed = await deps.syncState.confirm(customerId, key, contact.id, deps.clock());
+        if (confirmed?.changed) {
+          counts.missedWebhooksRecovered += 1;
+          deps.metrics.count(SYNC_METRICS.recordsConfirmed);
+          deps.metrics.count(SYNC_METRICS.missedWebhooksRecovered);
+        }
+      }
+      if (result.list.length < config.queryPageSize || skip + result.list.length >= result.total) break;
+    }
+
+    // 2. Stuck submissions.
+    const cutoff = started.getTime() - config.batchWindowMs;
+    const stuck = (await deps.syncState.listByState(customerId, ['submitted'])).filter(
+      (record) => record.kind !== 'refund' && Date.parse(record.submittedAt ?? record.updatedAt) < cutoff,
+    );
+    for (const record of stuck) {
+      counts.virtuousCalls += 1;
+      const found = await lookup(api, record);
+      if (found !== undefined) {
+        const confirmed = await deps.syncState.confirm(customerId, record.recordKey, found, deps.clock());
+        if (confirmed?.changed) {
+          counts.stuckConfirmed += 1;
+          deps.metrics.count(SYNC_METRICS.recordsConfirmed);
+        }
+        if (record.kind === 'gift') confirmedGifts.set(record.recordKey, found);
+      } else if (await deps.syncState.markNeedsUpdate(customerId, record.recordKey, deps.clock())) {
+        counts.needsUpdate += 1;
+        needsUpdateKeys.push(record.recordKey);
+        deps.metrics.count(SYNC_METRICS.recordsNeedingUpdate);
+      }
+    }
+
+    // 3. Refunds whose gift is now known.
+    for (const refund of await deps.syncState.listByState(customerId, ['deferred', 'pending'])) {
+      if (refund.kind !== 'refund' || !refund.reversesRecordKey) continue;
+      const giftId =
+        confirmedGifts.get(refund.reversesRecordKey) ??
+        (await deps.syncState.get(customerId, refund.reversesRecordKey))?.virtuousId;
+      if (giftId === undefined) continue;
+      counts.virtuousCalls += 1;
+      await deps.applyDeferredRefund(customerId, refund.recordKey, giftId);
+      counts.refundsApplied += 1;
+    }
+
+    if (complete) {
+      await deps.checkpoints.put(customerId, RECONCILIATION_CHECKPOINT, { position: started.toISOString(), status: 'completed' }, deps.clock());
+    }
+    const run = await finish('completed');
+    if (counts.needsUpdate > 0) {
+      logger.warn('reconciliation found records needing update', { customerId, needsUpdate: counts.needsUpdate, runId });
+    }
+    return run;
+  } catch (error) {
+    deps.metrics.count(SYNC_METRICS.reconciliationFailures);
+    logger.error('reconciliation failed', { customerId, runId, errorCode: errorCode(error) });
+    return finish('failed', error);
+  }
+}
+
+async function lookup(api: VirtuousApi, record: SyncRecord): Promise<number | undefined> {
+  if (record.kind === 'gift') return (await api.findGiftByTransaction(record.source, record.sourceId))?.id;
+  return (await api.findContactByReference(record.source, record.sourceId))?.id;
+}

@@ -1,0 +1,675 @@
+/**
+ * The submitter: takes a batch of queue messages (webhook deliveries and bulk-load pages) and brings Virtuous in line
+ * with them, each source record at most once. Knows nothing of Lambda: it gets plain records and reports, per
+ * message id, which ones must be retried.
+ *
+ * Per message: route by the customer's status (active/onboarding → process; paused/failed → hold, sealed, until
+ * resume; offboarding/offboarded/unknown → discard without keeping content); drop re-deliveries (delivery log);
+ * parse; act. Failures: TransientError → retry through the queue until `maxReceiveCount`, then dead letter;
+ * PermanentError / ForbiddenInputError → dead letter at once; Virtuous 401 after the client's token re-read
+ * (RecoverableError VIRTUOUS_UNAUTHORIZED) or a revoked source grant → pause the customer (alert once) and hold.
+ *
+ * Exactly once, honestly: Virtuous has no idempotency key and a transaction is invisible until its nightly batch, so
+ * the guarantee rests on the sync-state claim. A record is claimed (conditional write, with a lease) before the call
+ * and marked submitted after it; no claim is granted for a submitted version, so re-deliveries, replays, concurrent
+ * containers and bulk re-runs never send it again. What remains is one in-flight call: if Virtuous accepted a
+ * transaction but we never learnt it (our process died after the call and before the mark, or the answer was lost to
+ * a timeout or 5xx after Virtuous stored it), the lease lapses or the claim is released and the record is sent again.
+ * That window is one call wide per record and is visible afterwards (reconciliation compares by source id).
+ */
+import type { CustomerRecord, CustomerRepository } from '../customers/customer.ts';
+import type { Notifier } from '../notifications/notifier.ts';
+import type { InboundMessage } from '../queue/inbound-message.ts';
+import { inboundMessageRawBody } from '../queue/inbound-message.ts';
+import { parseInboundMessage } from '../queue/parse-inbound-message.ts';
+import {
+  CredentialRevokedError,
+  errorCode,
+  ForbiddenInputError,
+  PermanentError,
+  RecoverableError,
+  TransientError,
+} from '../shared/errors.ts';
+import { logger } from '../shared/observability.ts';
+import type { VirtuousApi } from '../virtuous/api.ts';
+import {
+  type BulkMessage,
+  bulkEvents,
+  bulkUnitId,
+  createBulkMessage,
+  isBulkMessageJson,
+  parseBulkMessage,
+} from './bulk-message.ts';
+import type { DeadLetters } from './dead-letters.ts';
+import type { DeliveryLog } from './delivery-log.ts';
+import type { HeldMessages } from './held-messages.ts';
+import { commandFromDelivery, commandFromStripeEvent, type SyncCommand } from './inbound-events.ts';
+import { mapLimit, SYNC_METRICS, type SyncMetrics } from './sync-metrics.ts';
+import { recordKey } from './sync-record.ts';
+import type { SyncStateRepository } from './sync-state-repository.ts';
+
+export interface QueueRecord {
+  readonly messageId: string;
+  readonly body: string;
+  /** SQS ApproximateReceiveCount: 1 on the first delivery. */
+  readonly receiveCount: number;
+}
+
+export interface SyncProcessorConfig {
+  /** Receives after which a transient failure becomes a dead letter; below the queue's redrive maxReceiveCount. */
+  readonly maxReceiveCount: number;
+  /** How long a claim stays exclusive; longer than the processor's own timeout, so a live worker never loses it. */
+  readonly leaseMs: number;
+  /** Identifies this worker's claims (e.g. the Lambda request id plus a random part). */
+  readonly workerId: () => string;
+  /** Gifts per batch-endpoint call (Virtuous publishes no limit; partners send 100). */
+  readonly bulkChunkSize: number;
+  /** Records worked on at the same time within a batch. */
+  readonly concurrency: number;
+}
+
+export const DEFAULT_SYNC_PROCESSOR_CONFIG: Omit<SyncProcessorConfig, 'workerId'> = {
+  maxReceiveCount: 4,
+  leaseMs: 5 * 60_000,
+  bulkChunkSize: 100,
+  concurrency: 8,
+};
+
+export interface SyncProcessorDeps {
+  readonly customers: CustomerRepository;
+  readonly syncState: SyncStateRepository;
+  readonly deliveries: DeliveryLog;
+  readonly deadLetters: DeadLetters;
+  readonly held: HeldMessages;
+  readonly virtuousFor: (customerId: string) => VirtuousApi;
+  readonly notifier: Notifier;
+  readonly metrics: SyncMetrics;
+  readonly clock: () => Date;
+  readonly config: SyncProcessorConfig;
+}
+
+/** What happened to one message. Only `retry` makes the queue deliver it again. */
+export type MessageOutcome =
+  | { readonly status: 'done' }
+  | { readonly status: 'duplicate' }
+  | { readonly status: 'held' }
+  | { readonly status: 'discarded' }
+  | { readonly status: 'retry'; readonly error: unknown };
+
+/** `dead_lettered` items leave their delivery unrecorded, so a replay of the dead letter is not taken for a duplicate. */
+type ItemOutcome = 'done' | 'dead_lettered' | 'hold' | { readonly retry: unknown };
+
+/** One unit of work: a webhook delivery, or one event of a bulk page. */
+interface WorkItem {
+  readonly record: QueueRecord;
+  readonly customerId: string;
+  readonly command: SyncCommand;
+  readonly deadLetterId: string;
+  /** The queue body that replays exactly this unit. */
+  readonly replayBody: () => string;
+}
+
+type Envelope =
+  | { readonly kind: 'delivery'; readonly message: InboundMessage }
+  | { readonly kind: 'bulk'; readonly message: BulkMessage };
+
+const PAUSE_REASON_VIRTUOUS = 'credential_revoked:virtuous';
+/** Dead letters of messages whose envelope could not even be read are kept under this id (a valid customer id). */
+export const UNROUTABLE_CUSTOMER = '_unroutable';
+const HOLDING_STATUSES = new Set(['paused', 'failed']);
+const PROCESSING_STATUSES = new Set(['active', 'onboarding']);
+
+function isPermanent(error: unknown): boolean {
+  return error instanceof PermanentError || error instanceof ForbiddenInputError;
+}
+
+function pauseReasonOf(error: unknown): string | undefined {
+  if (error instanceof RecoverableError && error.code === 'VIRTUOUS_UNAUTHORIZED') return PAUSE_REASON_VIRTUOUS;
+  if (error instanceof CredentialRevokedError) return `credential_revoked:${error.source}`;
+  return undefined;
+}
+
+function statusCodeOf(error: unknown): number | undefined {
+  return (error as { statusCode?: number }).statusCode;
+}
+
+function decodeEnvelope(body: string): Envelope {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new ForbiddenInputError('INVALID_INBOUND_MESSAGE', 'queue message is not JSON');
+  }
+  if (isBulkMessageJson(json)) return { kind: 'bulk', message: parseBulkMessage(json) };
+  return { kind: 'delivery', message: parseInboundMessage(body) };
+}
+
+export class SyncProcessor {
+  readonly #deps: SyncProcessorDeps;
+
+  constructor(deps: SyncProcessorDeps) {
+    this.#deps = deps;
+  }
+
+  /** Processes a batch; every record gets an outcome, none throws. */
+  async processBatch(records: readonly QueueRecord[]): Promise<Map<string, MessageOutcome>> {
+    const outcomes = new Map<string, MessageOutcome>();
+    const customerCache = new Map<string, Promise<CustomerRecord | undefined>>();
+    const customerOf = (customerId: string) => {
+      let pending = customerCache.get(customerId);
+      if (!pending) {
+        pending = this.#deps.customers.get(customerId);
+        customerCache.set(customerId, pending);
+      }
+      return pending;
+    };
+
+    const routed: { record: QueueRecord; envelope: Envelope; unitId: string; items: WorkItem[] }[] = [];
+    const unitsInBatch = new Set<string>();
+    const firstOfBatch = (unitId: string) => {
+      if (unitsInBatch.has(unitId)) return false;
+      unitsInBatch.add(unitId);
+      return true;
+    };
+    await mapLimit(records, this.#deps.config.concurrency, async (record) => {
+      try {
+        const result = await this.#route(record, customerOf, firstOfBatch);
+        if ('outcome' in result) outcomes.set(record.messageId, result.outcome);
+        else routed.push({ record, ...result });
+      } catch (error) {
+        outcomes.set(record.messageId, { status: 'retry', error });
+      }
+    });
+
+    // Bulk gifts of the whole batch go through the batch endpoint together, per customer.
+    const pooledGifts = routed.flatMap(({ items, envelope }) =>
+      envelope.kind === 'bulk' ? items.filter((item) => item.command.type === 'gift') : [],
+    );
+    const pooled = new Set(pooledGifts);
+    const itemOutcomes = new Map<WorkItem, ItemOutcome>();
+    const byCustomer = Map.groupBy(pooledGifts, (item) => item.customerId);
+    const singles = routed.flatMap(({ items }) => items.filter((item) => !pooled.has(item)));
+
+    await Promise.all([
+      ...[...byCustomer.values()].map(async (items) => {
+        for (const [item, outcome] of await this.#submitPooledGifts(items)) itemOutcomes.set(item, outcome);
+      }),
+      mapLimit(singles, this.#deps.config.concurrency, async (item) => {
+        itemOutcomes.set(item, await this.#runItem(item));
+      }),
+    ]);
+
+    await mapLimit(routed, this.#deps.config.concurrency, async ({ record, envelope, unitId, items }) => {
+      try {
+        outcomes.set(record.messageId, await this.#settleMessage(record, envelope, unitId, items, itemOutcomes));
+      } catch (error) {
+        outcomes.set(record.messageId, { status: 'retry', error });
+      }
+    });
+    return outcomes;
+  }
+
+  /** Decides what a message is and whether it is worked on now; returns its work items or a final outcome. */
+  async #route(
+    record: QueueRecord,
+    customerOf: (customerId: string) => Promise<CustomerRecord | undefined>,
+    firstOfBatch: (unitId: string) => boolean,
+  ): Promise<{ outcome: MessageOutcome } | { envelope: Envelope; unitId: string; items: WorkItem[] }> {
+    const deps = this.#deps;
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(record.body);
+    } catch (error) {
+      await this.#deadLetter({
+        customerId: UNROUTABLE_CUSTOMER,
+        deadLetterId: `message#${record.messageId}`,
+        operation: 'parse',
+        error,
+        attempts: record.receiveCount,
+        messageBody: record.body,
+      });
+      return { outcome: { status: 'done' } };
+    }
+    const { customerId } = envelope.message;
+    const unitId = envelope.kind === 'bulk' ? bulkUnitId(envelope.message) : envelope.message.deliveryId;
+    const customer = await customerOf(customerId);
+
+    if (!customer || !(PROCESSING_STATUSES.has(customer.status) || HOLDING_STATUSES.has(customer.status))) {
+      deps.metrics.count(SYNC_METRICS.messagesDiscarded);
+      logger.info('message discarded: customer not syncing', { customerId, status: customer?.status ?? 'unknown' });
+      return { outcome: { status: 'discarded' } };
+    }
+    if (HOLDING_STATUSES.has(customer.status)) {
+      await this.#hold(customerId, unitId, record.body, customer.statusReason ?? customer.status);
+      return { outcome: { status: 'held' } };
+    }
+    if (!firstOfBatch(unitId) || (await deps.deliveries.wasProcessed(customerId, unitId))) {
+      deps.metrics.count(SYNC_METRICS.duplicateDeliveries);
+      return { outcome: { status: 'duplicate' } };
+    }
+
+    if (envelope.kind === 'delivery') {
+      const message = envelope.message;
+      const item = (command: SyncCommand): WorkItem => ({
+        record,
+        customerId,
+        command,
+        deadLetterId: `delivery#${message.deliveryId}`,
+        replayBody: () => record.body,
+      });
+      try {
+        return { envelope, unitId, items: [item(commandFromDelivery(message.provider, inboundMessageRawBody(message)))] };
+      } catch (error) {
+        await this.#deadLetter({
+          customerId,
+          deadLetterId: `delivery#${message.deliveryId}`,
+          operation: 'parse',
+          error,
+          attempts: record.receiveCount,
+          messageBody: record.body,
+        });
+        return { outcome: { status: 'done' } };
+      }
+    }
+
+    const message = envelope.message;
+    let events: unknown[];
+    try {
+      events = bulkEvents(message);
+    } catch (error) {
+      await this.#deadLetter({
+        customerId,
+        deadLetterId: `bulk#${unitId}`,
+        operation: 'parse',
+        error,
+        attempts: record.receiveCount,
+        messageBody: record.body,
+      });
+      return { outcome: { status: 'done' } };
+    }
+    const items: WorkItem[] = [];
+    for (const [index, event] of events.entries()) {
+      const item = message.item ?? index;
+      const single = () =>
+        JSON.stringify(createBulkMessage({ customerId, loadId: message.loadId, page: message.page, item, events: [event] }));
+      const deadLetterId = `bulk#${message.loadId}:${message.page}:${item}`;
+      try {
+        items.push({ record, customerId, command: commandFromStripeEvent(event), deadLetterId, replayBody: single });
+      } catch (error) {
+        await this.#deadLetter({
+          customerId,
+          deadLetterId,
+          operation: 'parse',
+          error,
+          attempts: record.receiveCount,
+          messageBody: single(),
+        });
+      }
+    }
+    return { envelope, unitId, items };
+  }
+
+  async #settleMessage(
+    record: QueueRecord,
+    envelope: Envelope,
+    unitId: string,
+    items: readonly WorkItem[],
+    itemOutcomes: ReadonlyMap<WorkItem, ItemOutcome>,
+  ): Promise<MessageOutcome> {
+    const { customerId } = envelope.message;
+    const outcomes = items.map((item) => itemOutcomes.get(item) ?? { retry: new TransientError('NOT_RUN', 'not run') });
+    if (outcomes.includes('hold')) {
+      // Settled items of the message are skipped by their claims when the held message comes back.
+      await this.#hold(customerId, unitId, record.body, 'paused_during_processing');
+      return { status: 'held' };
+    }
+    const retry = outcomes.find((outcome): outcome is { retry: unknown } => typeof outcome === 'object');
+    if (retry) return { status: 'retry', error: retry.retry };
+    if (outcomes.every((outcome) => outcome === 'done')) {
+      await this.#deps.deliveries.recordProcessed(customerId, unitId, this.#deps.clock());
+    }
+    return { status: 'done' };
+  }
+
+  async #hold(customerId: string, unitId: string, body: string, reason: string): Promise<void> {
+    await this.#deps.held.hold(customerId, unitId, body, reason, this.#deps.clock());
+    this.#deps.metrics.count(SYNC_METRICS.messagesHeld);
+    logger.info('message held for paused customer', { customerId });
+  }
+
+  async #runItem(item: WorkItem): Promise<ItemOutcome> {
+    try {
+      await this.#execute(item);
+      return 'done';
+    } catch (error) {
+      return this.#onItemFailure(item, error);
+    }
+  }
+
+  async #onItemFailure(item: WorkItem, error: unknown): Promise<ItemOutcome> {
+    const pauseReason = pauseReasonOf(error);
+    if (pauseReason) {
+      await this.#pauseCustomer(item.customerId, pauseReason);
+      return 'hold';
+    }
+    const operation = item.command.type;
+    if (!isPermanent(error) && item.record.receiveCount < this.#deps.config.maxReceiveCount) {
+      logger.warn('sync attempt failed, will retry', {
+        customerId: item.customerId,
+        operation,
+        errorCode: errorCode(error),
+        statusCode: statusCodeOf(error),
+        receiveCount: item.record.receiveCount,
+      });
+      return { retry: error };
+    }
+    await this.#deadLetter({
+      customerId: item.customerId,
+      deadLetterId: item.deadLetterId,
+      operation,
+      recordKey: recordKeyOf(item.command),
+      error,
+      attempts: item.record.receiveCount,
+      messageBody: item.replayBody(),
+    });
+    return 'dead_lettered';
+  }
+
+  async #deadLetter(input: {
+    customerId: string;
+    deadLetterId: string;
+    operation: string;
+    recordKey?: string | undefined;
+    error: unknown;
+    attempts: number;
+    messageBody: string;
+  }): Promise<void> {
+    const statusCode = statusCodeOf(input.error);
+    const created = await this.#deps.deadLetters.add(
+      {
+        customerId: input.customerId,
+        deadLetterId: input.deadLetterId,
+        operation: input.operation,
+        ...(input.recordKey === undefined ? {} : { recordKey: input.recordKey }),
+        ...(statusCode === undefined ? {} : { statusCode }),
+        attempts: input.attempts,
+        errorCode: errorCode(input.error),
+        messageBody: input.messageBody,
+      },
+      this.#deps.clock(),
+    );
+    if (created) this.#deps.metrics.count(SYNC_METRICS.deadLettersCreated);
+    logger.warn('dead letter recorded', {
+      customerId: input.customerId,
+      deadLetterId: input.deadLetterId,
+      operation: input.operation,
+      recordKey: input.recordKey,
+      errorCode: errorCode(input.error),
+      statusCode,
+      attempts: input.attempts,
+    });
+  }
+
+  /** Pauses the customer once: only the worker whose conditional update moved it to paused alerts. */
+  async #pauseCustomer(customerId: string, reason: string): Promise<void> {
+    const { customers, notifier, metrics } = this.#deps;
+    try {
+      await customers.update(customerId, { status: 'paused', statusReason: reason }, { expectedStatus: ['active', 'onboarding'] });
+    } catch (error) {
+      const current = await customers.get(customerId);
+      if (current && HOLDING_STATUSES.has(current.status)) return;
+      throw error;
+    }
+    metrics.count(SYNC_METRICS.customersPaused);
+    logger.warn('customer paused', { customerId, reason });
+    await notifier.notifyCustomer({ customerId, type: 'sync_paused', details: { reason } });
+    await notifier.alertOperators({ customerId, code: 'CUSTOMER_PAUSED', severity: 'warning', details: { reason } });
+  }
+
+  async #execute(item: WorkItem): Promise<void> {
+    const { command, customerId } = item;
+    switch (command.type) {
+      case 'gift':
+        await this.#submitOne(customerId, {
+          recordKey: recordKey('gift', command.gift.transactionSource, command.gift.transactionId),
+          kind: 'gift',
+          source: command.gift.transactionSource,
+          sourceId: command.gift.transactionId,
+          version: 0,
+          amount: command.gift.amount,
+          ...(command.gift.currencyCode === undefined ? {} : { currencyCode: command.gift.currencyCode }),
+          call: (api) => api.submitGift(command.gift),
+        });
+        return;
+      case 'contact':
+        await this.#submitOne(customerId, {
+          recordKey: recordKey('contact', command.contact.referenceSource, command.contact.referenceId),
+          kind: 'contact',
+          source: command.contact.referenceSource,
+          sourceId: command.contact.referenceId,
+          version: command.version,
+          call: (api) => api.submitContact(command.contact),
+        });
+        return;
+      case 'refund':
+        await this.#refund(customerId, command);
+        return;
+      case 'gift_confirmation':
+        await this.#confirmGift(customerId, command.transactionSource, command.transactionId, command.giftId);
+        return;
+      case 'contact_confirmation': {
+        const key = recordKey('contact', command.referenceSource, command.referenceId);
+        const result = await this.#deps.syncState.confirm(customerId, key, command.contactId, this.#deps.clock());
+        if (result?.changed) this.#deps.metrics.count(SYNC_METRICS.recordsConfirmed);
+        return;
+      }
+      case 'ignored':
+        return;
+      case 'partial_refund':
+        // A reversing transaction reverses the whole gift; a partial refund is left to the customer's admin.
+        this.#deps.metrics.count(SYNC_METRICS.partialRefundsSkipped);
+        logger.info('partial refund not reversed', { customerId, chargeId: command.chargeId });
+        return;
+      case 'unknown':
+        this.#deps.metrics.count(SYNC_METRICS.unknownEvents);
+        logger.info('unknown event acknowledged', { customerId, eventType: command.eventType.slice(0, 64) });
+        return;
+    }
+  }
+
+  async #submitOne(
+    customerId: string,
+    spec: {
+      recordKey: string;
+      kind: 'gift' | 'contact' | 'refund';
+      source: string;
+      sourceId: string;
+      version: number;
+      amount?: number;
+      currencyCode?: string;
+      call: (api: VirtuousApi) => Promise<void>;
+      /** A call whose effect is final (reversal of a known gift) goes straight to confirmed. */
+      final?: boolean;
+    },
+  ): Promise<void> {
+    const { syncState, clock, config, metrics } = this.#deps;
+    const owner = config.workerId();
+    const claim = await syncState.claim({
+      customerId,
+      recordKey: spec.recordKey,
+      kind: spec.kind,
+      source: spec.source,
+      sourceId: spec.sourceId,
+      version: spec.version,
+      owner,
+      now: clock(),
+      leaseMs: config.leaseMs,
+      ...(spec.amount === undefined ? {} : { amount: spec.amount }),
+      ...(spec.currencyCode === undefined ? {} : { currencyCode: spec.currencyCode }),
+    });
+    if (claim.outcome === 'settled') return;
+    if (claim.outcome === 'in_flight') {
+      throw new TransientError('RECORD_IN_FLIGHT', `${spec.kind} record is being submitted by another worker`);
+    }
+    try {
+      await spec.call(this.#deps.virtuousFor(customerId));
+    } catch (error) {
+      await syncState.release(customerId, spec.recordKey, owner, isPermanent(error) ? 'failed' : 'pending', errorCode(error), clock());
+      throw error;
+    }
+    const marked = spec.final
+      ? await syncState.markApplied(customerId, spec.recordKey, owner, clock())
+      : await syncState.markSubmitted(customerId, spec.recordKey, owner, clock());
+    if (spec.kind === 'refund') metrics.count(SYNC_METRICS.refundsApplied);
+    else metrics.count(SYNC_METRICS.recordsSubmitted);
+    if (!marked) await this.#reportLostMark(customerId, spec.recordKey);
+  }
+
+  async #reportLostMark(customerId: string, key: string): Promise<void> {
+    const current = await this.#deps.syncState.get(customerId, key);
+    if (current?.state === 'confirmed') return;
+    // Our lease lapsed during the call: another worker may have sent the record too. Visible, not silent.
+    logger.error('claim lost during submission', { customerId, recordKey: key, state: current?.state, errorCode: 'LEASE_LOST' });
+  }
+
+  async #confirmGift(customerId: string, source: string, transactionId: string, giftId: number): Promise<void> {
+    const { syncState, clock, metrics } = this.#deps;
+    const result = await syncState.confirm(customerId, recordKey('gift', source, transactionId), giftId, clock());
+    if (!result) return;
+    if (result.changed) metrics.count(SYNC_METRICS.recordsConfirmed);
+    for (const refundKey of result.record.deferredRefunds ?? []) {
+      await this.applyDeferredRefund(customerId, refundKey, giftId);
+    }
+  }
+
+  async #refund(customerId: string, command: Extract<SyncCommand, { type: 'refund' }>): Promise<void> {
+    const { syncState, clock, metrics } = this.#deps;
+    const giftKey = recordKey('gift', command.source, command.paymentIntentId);
+    const refundKey = recordKey('refund', command.source, command.chargeId);
+    const refund = await syncState.deferRefund({
+      customerId,
+      recordKey: refundKey,
+      source: command.source,
+      sourceId: command.chargeId,
+      reversesRecordKey: giftKey,
+      refundDate: command.refundDate,
+      amount: command.amount,
+      currencyCode: command.currencyCode,
+      now: clock(),
+    });
+    if (refund.state !== 'deferred' && refund.state !== 'pending') return;
+    const gift = await syncState.get(customerId, giftKey);
+    if (gift?.state === 'confirmed' && gift.virtuousId !== undefined) {
+      await this.applyDeferredRefund(customerId, refundKey, gift.virtuousId);
+      return;
+    }
+    // Kept, not retried hot: the gift's confirmation (webhook or reconciliation) applies it.
+    metrics.count(SYNC_METRICS.refundsDeferred);
+  }
+
+  /** Sends the reversing transaction of a refund whose gift now has a Virtuous id. */
+  async applyDeferredRefund(customerId: string, refundKey: string, giftVirtuousId: number): Promise<void> {
+    const refund = await this.#deps.syncState.get(customerId, refundKey);
+    if (!refund || !refund.refundDate || (refund.state !== 'deferred' && refund.state !== 'pending')) return;
+    const refundDate = refund.refundDate;
+    await this.#submitOne(customerId, {
+      recordKey: refundKey,
+      kind: 'refund',
+      source: refund.source,
+      sourceId: refund.sourceId,
+      version: 0,
+      final: true,
+      call: (api) =>
+        api.reverseGift({ reversedGiftId: giftVirtuousId, giftDate: refundDate, notes: `${refund.source} refund ${refund.sourceId}` }),
+    });
+  }
+
+  /**
+   * Bulk gifts of one customer: claim each, send the claimed ones through the batch endpoint in chunks, mark them.
+   * A chunk the endpoint refuses as a whole (permanent) is sent again gift by gift to isolate the bad one.
+   */
+  async #submitPooledGifts(items: readonly WorkItem[]): Promise<Map<WorkItem, ItemOutcome>> {
+    const { syncState, clock, config, metrics } = this.#deps;
+    const outcomes = new Map<WorkItem, ItemOutcome>();
+    const customerId = (items[0] as WorkItem).customerId;
+    const owner = config.workerId();
+    const giftOf = (item: WorkItem) => (item.command as Extract<SyncCommand, { type: 'gift' }>).gift;
+    const keyOf = (item: WorkItem) => recordKey('gift', giftOf(item).transactionSource, giftOf(item).transactionId);
+
+    const claimed: WorkItem[] = [];
+    const seen = new Set<string>();
+    await mapLimit(items, config.concurrency, async (item) => {
+      const gift = giftOf(item);
+      const key = keyOf(item);
+      if (seen.has(key)) {
+        // The same gift twice in one batch: the first copy speaks for both.
+        outcomes.set(item, 'done');
+        return;
+      }
+      seen.add(key);
+      try {
+        const claim = await syncState.claim({
+          customerId,
+          recordKey: key,
+          kind: 'gift',
+          source: gift.transactionSource,
+          sourceId: gift.transactionId,
+          version: 0,
+          owner,
+          now: clock(),
+          leaseMs: config.leaseMs,
+          amount: gift.amount,
+          ...(gift.currencyCode === undefined ? {} : { currencyCode: gift.currencyCode }),
+        });
+        if (claim.outcome === 'claimed') claimed.push(item);
+        else if (claim.outcome === 'settled') outcomes.set(item, 'done');
+        else outcomes.set(item, { retry: new TransientError('RECORD_IN_FLIGHT', 'gift is being submitted by another worker') });
+      } catch (error) {
+        outcomes.set(item, await this.#onItemFailure(item, error));
+      }
+    });
+
+    const bySource = Map.groupBy(claimed, (item) => giftOf(item).transactionSource);
+    for (const [source, sourceItems] of bySource) {
+      for (let start = 0; start < sourceItems.length; start += config.bulkChunkSize) {
+        const chunk = sourceItems.slice(start, start + config.bulkChunkSize);
+        try {
+          await this.#deps.virtuousFor(customerId).submitGifts(source, chunk.map(giftOf));
+        } catch (error) {
+          if (isPermanent(error) && chunk.length > 1) {
+            await mapLimit(chunk, 1, async (item) => {
+              await syncState.release(customerId, keyOf(item), owner, 'pending', errorCode(error), clock());
+              outcomes.set(item, await this.#runItem(item));
+            });
+            continue;
+          }
+          await mapLimit(chunk, config.concurrency, async (item) => {
+            await syncState.release(customerId, keyOf(item), owner, isPermanent(error) ? 'failed' : 'pending', errorCode(error), clock());
+            outcomes.set(item, await this.#onItemFailure(item, error));
+          });
+          continue;
+        }
+        metrics.count(SYNC_METRICS.recordsSubmitted, chunk.length);
+        await mapLimit(chunk, config.concurrency, async (item) => {
+          const marked = await syncState.markSubmitted(customerId, keyOf(item), owner, clock());
+          if (!marked) await this.#reportLostMark(customerId, keyOf(item));
+          outcomes.set(item, 'done');
+        });
+      }
+    }
+    return outcomes;
+  }
+}
+
+function recordKeyOf(command: SyncCommand): string | undefined {
+  switch (command.type) {
+    case 'gift':
+      return recordKey('gift', command.gift.transactionSource, command.gift.transactionId);
+    case 'contact':
+      return recordKey('contact', command.contact.referenceSource, command.contact.referenceId);
+    case 'refund':
+      return recordKey('refund', command.source, command.chargeId);
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Storage of sync records. The claim is the exactly-once gate: a conditional write that only one worker can win,
+ * and that no worker wins for a version already submitted.
+ */
+import type { SyncKind, SyncRecord, SyncState } from './sync-record.ts';
+
+export interface ClaimRequest {
+  readonly customerId: string;
+  readonly recordKey: string;
+  readonly kind: SyncKind;
+  readonly source: string;
+  readonly sourceId: string;
+  readonly version: number;
+  readonly owner: string;
+  readonly now: Date;
+  readonly leaseMs: number;
+  readonly amount?: number;
+  readonly currencyCode?: string;
+}
+
+export type ClaimResult =
+  | { readonly outcome: 'claimed'; readonly record: SyncRecord }
+  /** This version (or a newer one) is already submitted, confirmed, needs update, or failed permanently. */
+  | { readonly outcome: 'settled'; readonly record: SyncRecord }
+  /** Another worker holds a live lease on the record. */
+  | { readonly outcome: 'in_flight'; readonly record: SyncRecord };
+
+export interface RefundFacts {
+  readonly customerId: string;
+  readonly recordKey: string;
+  readonly source: string;
+  readonly sourceId: string;
+  readonly reversesRecordKey: string;
+  readonly refundDate: string;
+  readonly amount?: number;
+  readonly currencyCode?: string;
+  readonly now: Date;
+}
+
+export interface SyncStateRepository {
+  get(customerId: string, recordKey: string): Promise<SyncRecord | undefined>;
+  claim(request: ClaimRequest): Promise<ClaimResult>;
+  /** submitting → submitted, only while `owner` holds the claim. false when the claim was lost or already confirmed. */
+  markSubmitted(customerId: string, recordKey: string, owner: string, now: Date): Promise<boolean>;
+  /** submitting → confirmed directly (a call whose effect is final, e.g. a reversing transaction on a known gift). */
+  markApplied(customerId: string, recordKey: string, owner: string, now: Date): Promise<boolean>;
+  /** Gives a claim back after a failed call: → pending (retry later) or → failed (permanent). */
+  release(
+    customerId: string,
+    recordKey: string,
+    owner: string,
+    to: 'pending' | 'failed',
+    errorCode: string,
+    now: Date,
+  ): Promise<void>;
+  /**
+   * Virtuous has the record (webhook or lookup): → confirmed with its id. Returns the record after the change and
+   * whether this call changed it, or undefined when we never synced that record (a gift someone else created).
+   */
+  confirm(
+    customerId: string,
+    recordKey: string,
+    virtuousId: number,
+    now: Date,
+  ): Promise<{ readonly record: SyncRecord; readonly changed: boolean } | undefined>;
+  /** submitted → needs_update (still unresolved after the batch window). false if it changed meanwhile. */
+  markNeedsUpdate(customerId: string, recordKey: string, now: Date): Promise<boolean>;
+  /** Creates the refund record in `deferred` (no-op if it exists) and links it to its gift. */
+  deferRefund(facts: RefundFacts): Promise<SyncRecord>;
+  /** failed → pending, so a replayed dead letter may be submitted again. */
+  resetForReplay(customerId: string, recordKey: string, now: Date): Promise<void>;
+  /** A customer's records in the given states (paginated internally). */
+  listByState(customerId: string, states: readonly SyncState[]): Promise<SyncRecord[]>;
+}

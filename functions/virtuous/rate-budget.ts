@@ -1,0 +1,204 @@
+/**
+ * The per-customer Virtuous request budget, shared by every Lambda container working for that customer.
+ *
+ * Virtuous limits requests per organization per hour, and every key of the organization draws from the same
+ * allowance. A per-container limiter cannot see its siblings, so the count lives in DynamoDB (TABLES.rateBudgets):
+ * one item per customer and hour, `used` raised by a conditional ADD that fails once the budget is spent.
+ *
+ * Default 1,200 requests/hour, on purpose below every documented limit: the older documentation says 1,500/hour
+ * (the newer one 5,000/hour and it is unclear which applies to a given organization), and the organization's
+ * allowance is shared with the customer's other integrations and staff tools, which we cannot see until Virtuous's
+ * X-RateLimit-Remaining tells us. Partners raise it per deployment with VIRTUOUS_HOURLY_REQUEST_BUDGET.
+ */
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ENV, integerSetting, tableNameFromEnv } from '../shared/environment.ts';
+import { ForbiddenInputError, TransientError } from '../shared/errors.ts';
+import { TABLES } from '../shared/tables.ts';
+import type { RateLimitObservation } from './api.ts';
+
+export const DEFAULT_HOURLY_REQUEST_BUDGET = 1_200;
+export const WINDOW_SECONDS = 3_600;
+/** Items outlive their window by one more, so a late correction still finds its item; TTL removes them after. */
+const ITEM_LIFETIME_SECONDS = 2 * WINDOW_SECONDS;
+
+export type BudgetDecision =
+  | { readonly granted: true; readonly windowStart: number }
+  | { readonly granted: false; readonly windowStart: number; readonly retryAfterSeconds: number };
+
+export interface RateBudget {
+  /** Reserves `requests` calls in the current window, or says how long until the next window opens. */
+  acquire(customerId: string, requests?: number): Promise<BudgetDecision>;
+  /** Raises the window's count when Virtuous reports fewer requests left than our count implies; never lowers it. */
+  observe(customerId: string, observation: RateLimitObservation): Promise<void>;
+}
+
+export function hourlyBudgetFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  return integerSetting(ENV.hourlyRequestBudget, DEFAULT_HOURLY_REQUEST_BUDGET, { min: 1, max: 1_000_000 }, env);
+}
+
+export function windowStartOf(nowMs: number): number {
+  const seconds = Math.floor(nowMs / 1000);
+  return seconds - (seconds % WINDOW_SECONDS);
+}
+
+function secondsUntilNextWindow(nowMs: number): number {
+  return Math.max(1, Math.ceil(((windowStartOf(nowMs) + WINDOW_SECONDS) * 1000 - nowMs) / 1000));
+}
+
+function checkRequestCount(requests: number, hourlyBudget: number): void {
+  if (!Number.isInteger(requests) || requests < 1 || requests > hourlyBudget) {
+    throw new ForbiddenInputError('INVALID_BUDGET_REQUEST', `a budget request must be 1..${hourlyBudget} calls`);
+  }
+}
+
+/** The count Virtuous's answer implies we have used: our budget minus what Virtuous says is left. */
+export function impliedUsed(hourlyBudget: number, observation: RateLimitObservation): number | undefined {
+  if (observation.remaining === undefined) return undefined;
+  const implied = hourlyBudget - observation.remaining;
+  return implied > 0 ? Math.min(implied, hourlyBudget) : undefined;
+}
+
+export interface DynamoDbRateBudgetOptions {
+  readonly client: DynamoDBClient | DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly hourlyBudget: number;
+  /** Epoch milliseconds. */
+  readonly now?: () => number;
+}
+
+export class DynamoDbRateBudget implements RateBudget {
+  readonly hourlyBudget: number;
+  private readonly documents: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly now: () => number;
+
+  constructor(options: DynamoDbRateBudgetOptions) {
+    this.documents =
+      options.client instanceof DynamoDBDocumentClient ? options.client : DynamoDBDocumentClient.from(options.client);
+    this.tableName = options.tableName;
+    this.hourlyBudget = options.hourlyBudget;
+    this.now = options.now ?? Date.now;
+  }
+
+  async acquire(customerId: string, requests = 1): Promise<BudgetDecision> {
+    checkRequestCount(requests, this.hourlyBudget);
+    const nowMs = this.now();
+    const windowStart = windowStartOf(nowMs);
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(customerId, windowStart),
+          UpdateExpression: 'ADD #used :requests SET #expiresAt = if_not_exists(#expiresAt, :expiresAt)',
+          ConditionExpression: 'attribute_not_exists(#used) OR #used <= :ceiling',
+          ExpressionAttributeNames: { '#used': 'used', '#expiresAt': this.ttlAttribute() },
+          ExpressionAttributeValues: {
+            ':requests': requests,
+            ':ceiling': this.hourlyBudget - requests,
+            ':expiresAt': windowStart + ITEM_LIFETIME_SECONDS,
+          },
+        }),
+      );
+      return { granted: true, windowStart };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        return { granted: false, windowStart, retryAfterSeconds: secondsUntilNextWindow(nowMs) };
+      }
+      throw storageFailure('acquire', error);
+    }
+  }
+
+  async observe(customerId: string, observation: RateLimitObservation): Promise<void> {
+    const target = impliedUsed(this.hourlyBudget, observation);
+    if (target === undefined) return;
+    const windowStart = windowStartOf(this.now());
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(customerId, windowStart),
+          UpdateExpression: 'SET #used = :target, #expiresAt = if_not_exists(#expiresAt, :expiresAt)',
+          ConditionExpression: 'attribute_not_exists(#used) OR #used < :target',
+          ExpressionAttributeNames: { '#used': 'used', '#expiresAt': this.ttlAttribute() },
+          ExpressionAttributeValues: { ':target': target, ':expiresAt': windowStart + ITEM_LIFETIME_SECONDS },
+        }),
+      );
+    } catch (error) {
+      // Our count is already at or above what Virtuous implies: nothing to correct.
+      if (error instanceof ConditionalCheckFailedException) return;
+      throw storageFailure('observe', error);
+    }
+  }
+
+  private key(customerId: string, windowStart: number): Record<string, string | number> {
+    return {
+      [TABLES.rateBudgets.partitionKey.name]: customerId,
+      [TABLES.rateBudgets.sortKey.name]: windowStart,
+    };
+  }
+
+  private ttlAttribute(): string {
+    return TABLES.rateBudgets.timeToLiveAttribute;
+  }
+}
+
+function storageFailure(operation: string, error: unknown): TransientError {
+  // The SDK error name (ProvisionedThroughputExceededException, TimeoutError...) is safe; the message may not be.
+  const name = error instanceof Error && /^[A-Za-z]{1,64}$/.test(error.name) ? ` (${error.name})` : '';
+  return new TransientError('RATE_BUDGET_UNAVAILABLE', `rate budget ${operation} failed${name}`);
+}
+
+/** Same semantics in one process: for unit tests and tools that have no table. */
+export class InMemoryRateBudget implements RateBudget {
+  readonly hourlyBudget: number;
+  private readonly used = new Map<string, number>();
+  private readonly now: () => number;
+
+  constructor(options: { hourlyBudget: number; now?: () => number }) {
+    this.hourlyBudget = options.hourlyBudget;
+    this.now = options.now ?? Date.now;
+  }
+
+  async acquire(customerId: string, requests = 1): Promise<BudgetDecision> {
+    checkRequestCount(requests, this.hourlyBudget);
+    const nowMs = this.now();
+    const windowStart = windowStartOf(nowMs);
+    const key = `${customerId}#${windowStart}`;
+    const used = this.used.get(key) ?? 0;
+    if (used + requests > this.hourlyBudget) {
+      return { granted: false, windowStart, retryAfterSeconds: secondsUntilNextWindow(nowMs) };
+    }
+    this.used.set(key, used + requests);
+    return { granted: true, windowStart };
+  }
+
+  async observe(customerId: string, observation: RateLimitObservation): Promise<void> {
+    const target = impliedUsed(this.hourlyBudget, observation);
+    if (target === undefined) return;
+    const key = `${customerId}#${windowStartOf(this.now())}`;
+    if ((this.used.get(key) ?? 0) < target) this.used.set(key, target);
+  }
+
+  /** Calls counted in the current window (tests and diagnostics). */
+  usedInCurrentWindow(customerId: string): number {
+    return this.used.get(`${customerId}#${windowStartOf(this.now())}`) ?? 0;
+  }
+}
+
+/**
+ * The product's budget for a Lambda: table name and budget from the environment, a DynamoDB client with short
+ * timeouts and few SDK retries (a slow budget table must not hold a submission longer than Virtuous itself would).
+ * AWS_ENDPOINT_URL_DYNAMODB points the same code at dynalite on one machine.
+ */
+export function createRateBudgetFromEnv(env: NodeJS.ProcessEnv = process.env): DynamoDbRateBudget {
+  const client = new DynamoDBClient({
+    maxAttempts: 3,
+    requestHandler: { requestTimeout: 2_000, connectionTimeout: 1_000 },
+  });
+  return new DynamoDbRateBudget({
+    client,
+    tableName: tableNameFromEnv('rateBudgets', env),
+    hourlyBudget: hourlyBudgetFromEnv(env),
+  });
+}

@@ -1,0 +1,92 @@
+/**
+ * The transport checks that come before any secret is touched, over API Gateway's REST proxy event: method,
+ * Content-Type, body size, and decoding the body to the exact bytes the sender signed. Header names are matched
+ * case-insensitively; a header sent twice with different values is treated as absent (never guessed).
+ */
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { WEBHOOK_PROVIDERS, type WebhookProvider } from '../queue/inbound-message.ts';
+
+export type TransportRejection =
+  | { readonly status: 404; readonly error: 'not_found' }
+  | { readonly status: 405; readonly error: 'method_not_allowed' }
+  | { readonly status: 415; readonly error: 'unsupported_media_type' }
+  | { readonly status: 413; readonly error: 'payload_too_large' }
+  | { readonly status: 400; readonly error: 'invalid_body_encoding' };
+
+export interface TransportRequest {
+  readonly provider: WebhookProvider;
+  /** The path's customer id exactly as sent: not yet validated. */
+  readonly customerIdParameter: string | undefined;
+  readonly rawBody: Buffer;
+  readonly headers: ReadonlyMap<string, string>;
+}
+
+const ACCEPTED_MEDIA_TYPE = 'application/json';
+const STRICT_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export function providerOf(event: Pick<APIGatewayProxyEvent, 'resource' | 'path'>): WebhookProvider | undefined {
+  // The route template (`/webhooks/virtuous/{customerId}`) is set by API Gateway, not by the caller.
+  const segments = (event.resource || event.path || '').split('/');
+  const name = segments[1] === 'webhooks' ? segments[2] : undefined;
+  return WEBHOOK_PROVIDERS.find((provider) => provider === name);
+}
+
+/** Lower-cased header map; a name that arrives with conflicting values is left out. */
+export function normalizeHeaders(
+  event: Pick<APIGatewayProxyEvent, 'headers' | 'multiValueHeaders'>,
+): Map<string, string> {
+  const headers = new Map<string, string>();
+  const conflicting = new Set<string>();
+  const add = (name: string, value: string | undefined): void => {
+    if (value === undefined) return;
+    const key = name.toLowerCase();
+    const existing = headers.get(key);
+    if (existing !== undefined && existing !== value) conflicting.add(key);
+    else headers.set(key, value);
+  };
+  for (const [name, value] of Object.entries(event.headers ?? {})) add(name, value);
+  for (const [name, values] of Object.entries(event.multiValueHeaders ?? {})) {
+    for (const value of values ?? []) add(name, value);
+  }
+  for (const key of conflicting) headers.delete(key);
+  return headers;
+}
+
+/** `application/json`, with or without parameters such as `; charset=utf-8`. */
+export function isJsonContentType(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const separator = value.indexOf(';');
+  const mediaType = (separator < 0 ? value : value.slice(0, separator)).trim().toLowerCase();
+  return mediaType === ACCEPTED_MEDIA_TYPE;
+}
+
+function decodedLength(body: string, isBase64: boolean): number {
+  if (!isBase64) return Buffer.byteLength(body, 'utf8');
+  const padding = body.endsWith('==') ? 2 : body.endsWith('=') ? 1 : 0;
+  return Math.floor((body.length * 3) / 4) - padding;
+}
+
+/**
+ * Applies the transport checks in the order the issue fixes (method, Content-Type, size, decoding). Returns the
+ * request with its raw bytes, or the rejection to answer.
+ */
+export function readTransportRequest(
+  event: APIGatewayProxyEvent,
+  maxBodyBytes: number,
+): { readonly request: TransportRequest } | { readonly rejection: TransportRejection } {
+  const provider = providerOf(event);
+  if (provider === undefined) return { rejection: { status: 404, error: 'not_found' } };
+  if (event.httpMethod !== 'POST') return { rejection: { status: 405, error: 'method_not_allowed' } };
+  const headers = normalizeHeaders(event);
+  if (!isJsonContentType(headers.get('content-type'))) {
+    return { rejection: { status: 415, error: 'unsupported_media_type' } };
+  }
+  const body = event.body ?? '';
+  const isBase64 = event.isBase64Encoded === true;
+  if (decodedLength(body, isBase64) > maxBodyBytes) return { rejection: { status: 413, error: 'payload_too_large' } };
+  if (isBase64 && (body.length % 4 !== 0 || !STRICT_BASE64.test(body))) {
+    return { rejection: { status: 400, error: 'invalid_body_encoding' } };
+  }
+  const rawBody = Buffer.from(body, isBase64 ? 'base64' : 'utf8');
+  return { request: { provider, customerIdParameter: event.pathParameters?.customerId, rawBody, headers } };
+}

@@ -1,0 +1,34 @@
+/**
+ * Virtuous webhook signatures: HMAC-SHA256 over the raw request body, keyed by the customer's webhook secret.
+ * Virtuous's public material disagrees on the digest encoding (the older article and public verifiers say Base64,
+ * the newer docs presume hex), so both are accepted: the header is decoded to the 32 digest bytes and the bytes are
+ * compared, never the strings. A `sha256=` prefix is tolerated because the header format is not published.
+ */
+import { anySignatureMatches, HMAC_SHA256_BYTES } from './signature-match.ts';
+import { refused, VALID, type VerificationResult } from './verification-result.ts';
+
+export const DEFAULT_VIRTUOUS_SIGNATURE_HEADER = 'X-Virtuous-Signature';
+
+const HEX_DIGEST = /^[0-9a-fA-F]{64}$/;
+/** 32 bytes in Base64 are 43 significant characters plus one `=`; the URL-safe alphabet is tolerated too. */
+const BASE64_DIGEST = /^[A-Za-z0-9+/_-]{43}=?$/;
+const PREFIX = /^sha256=/i;
+const MAX_HEADER_LENGTH = 128;
+
+/** The digest bytes in a signature header, or undefined when the header is not a hex or Base64 SHA-256 digest. */
+export function decodeVirtuousSignature(header: string): Buffer | undefined {
+  if (header.length > MAX_HEADER_LENGTH) return undefined;
+  const value = header.trim().replace(PREFIX, '');
+  let digest: Buffer | undefined;
+  if (HEX_DIGEST.test(value)) digest = Buffer.from(value, 'hex');
+  else if (BASE64_DIGEST.test(value))
+    digest = Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
+  return digest?.length === HMAC_SHA256_BYTES ? digest : undefined;
+}
+
+export function verifyVirtuousSignature(rawBody: Buffer, header: string, keys: readonly Buffer[]): VerificationResult {
+  const digest = decodeVirtuousSignature(header);
+  if (digest === undefined) return refused('malformed_signature');
+  if (keys.length === 0) return refused('no_accepted_secret');
+  return anySignatureMatches(keys, [rawBody], [digest]) ? VALID : refused('signature_mismatch');
+}

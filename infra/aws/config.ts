@@ -1,0 +1,89 @@
+/**
+ * Deployment settings of the CDK app, read once from CDK context (cdk.json, `-c key=value`). Everything here is a
+ * name, a number or a header: no value in context or in a function's environment is ever a secret.
+ */
+import type { Node } from 'constructs';
+import { assertEnvironmentName } from '../../functions/shared/identifiers.ts';
+
+export type EnvironmentName = 'production' | 'staging';
+
+export interface IntegrationConfig {
+  readonly environmentName: EnvironmentName;
+  /** Header carrying the Virtuous HMAC; Virtuous lets the subscriber choose it, so a partner may change it. */
+  readonly virtuousSignatureHeader: string;
+  /** Largest webhook body accepted, enforced identically by WAF (explicit body-size rule) and the verifier (413). */
+  readonly maxWebhookBodyBytes: number;
+  /** Requests per IP per 5 minutes before WAF blocks the address. */
+  readonly wafRateLimitPer5Minutes: number;
+  /** API Gateway stage throttling, steady rate (requests/second) and burst. */
+  readonly apiRateLimit: number;
+  readonly apiBurstLimit: number;
+  /** Base URL of the Virtuous API the workers call. */
+  readonly virtuousBaseUrl: string;
+  /** Requests per customer organization per hour shared by every worker (conservative by default). */
+  readonly hourlyRequestBudget: number;
+  /** Days a deleted secret stays recoverable (7-30: the Secrets Manager bounds). */
+  readonly secretRecoveryWindowDays: number;
+  /** Most SQS batches the processor works on at once, so Virtuous sees bounded concurrency. */
+  readonly processorMaxConcurrency: number;
+  /** E-mail addresses subscribed to the operators topic (optional; subscriptions need confirming). */
+  readonly operatorEmails: readonly string[];
+}
+
+const DEFAULTS = {
+  virtuousSignatureHeader: 'X-Virtuous-Signature',
+  maxWebhookBodyBytes: 65_536,
+  wafRateLimitPer5Minutes: 2_000,
+  apiRateLimit: 50,
+  apiBurstLimit: 100,
+  virtuousBaseUrl: 'https://api.virtuoussoftware.com',
+  hourlyRequestBudget: 1_500,
+  secretRecoveryWindowDays: 7,
+  processorMaxConcurrency: 5,
+} as const;
+
+const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;
+
+export function readConfig(node: Node): IntegrationConfig {
+  const environmentName = assertEnvironmentName(node.tryGetContext('environmentName'));
+  if (environmentName !== 'production' && environmentName !== 'staging') {
+    throw new Error(`context environmentName must be "production" or "staging", got "${environmentName}"`);
+  }
+  const virtuousSignatureHeader = stringContext(node, 'virtuousSignatureHeader', DEFAULTS.virtuousSignatureHeader);
+  if (!HEADER_NAME.test(virtuousSignatureHeader)) {
+    throw new Error('context virtuousSignatureHeader must be an HTTP header name (letters, digits, "-")');
+  }
+  const virtuousBaseUrl = stringContext(node, 'virtuousBaseUrl', DEFAULTS.virtuousBaseUrl);
+  if (!virtuousBaseUrl.startsWith('https://')) {
+    throw new Error('context virtuousBaseUrl must be an https:// URL');
+  }
+  const emails = node.tryGetContext('operatorEmails');
+  return {
+    environmentName,
+    virtuousSignatureHeader,
+    virtuousBaseUrl,
+    maxWebhookBodyBytes: intContext(node, 'maxWebhookBodyBytes', DEFAULTS.maxWebhookBodyBytes, 1_024, 65_536),
+    wafRateLimitPer5Minutes: intContext(node, 'wafRateLimitPer5Minutes', DEFAULTS.wafRateLimitPer5Minutes, 10, 2e9),
+    apiRateLimit: intContext(node, 'apiRateLimit', DEFAULTS.apiRateLimit, 1, 10_000),
+    apiBurstLimit: intContext(node, 'apiBurstLimit', DEFAULTS.apiBurstLimit, 1, 5_000),
+    hourlyRequestBudget: intContext(node, 'hourlyRequestBudget', DEFAULTS.hourlyRequestBudget, 1, 100_000),
+    secretRecoveryWindowDays: intContext(node, 'secretRecoveryWindowDays', DEFAULTS.secretRecoveryWindowDays, 7, 30),
+    processorMaxConcurrency: intContext(node, 'processorMaxConcurrency', DEFAULTS.processorMaxConcurrency, 2, 1_000),
+    operatorEmails: Array.isArray(emails) ? emails.map(String) : [],
+  };
+}
+
+function stringContext(node: Node, key: string, fallback: string): string {
+  const value = node.tryGetContext(key);
+  return value === undefined || value === '' ? fallback : String(value);
+}
+
+function intContext(node: Node, key: string, fallback: number, min: number, max: number): number {
+  const raw = node.tryGetContext(key);
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`context ${key} must be an integer between ${min} and ${max}`);
+  }
+  return value;
+}

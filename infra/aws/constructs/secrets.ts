@@ -1,0 +1,240 @@
+/**
+ * Keys and the per-customer secret scoping.
+ *
+ * - `dataKey` encrypts tables, queues, log groups, topics and buckets.
+ * - `secretsKey` encrypts every customer secret. Its key policy lets only the customer-secrets roles use it, and
+ *   only through Secrets Manager; an explicit deny stops kms:Decrypt by anyone else, including administrators and
+ *   the account root. That is what makes "no human reads a production secret value" hold even for `*` on `*`.
+ * - `readerRole` / `writerRole`: a worker assumes one of them with the session tag `customer_id`; the session can
+ *   touch only secrets named `…/{environment}/{customer_id}/…` AND tagged with that same `customer_id`.
+ *
+ * Break-glass: there is no standing human path to a secret value. Reading one requires a deliberate change of the
+ * secrets key policy (a stack change through review, or a PutKeyPolicy by the account root that CloudTrail records
+ * and the key-policy-change alarm reports), followed by reverting it. docs/security/cdk-nag-acknowledgements.md and
+ * the break-glass runbook describe the procedure.
+ *
+ * No secret is created here: the lifecycle code creates each customer's secrets at runtime.
+ */
+import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import {
+  AccountRootPrincipal,
+  AnyPrincipal,
+  ArnPrincipal,
+  CompositePrincipal,
+  Effect,
+  type IRole,
+  PolicyDocument,
+  PolicyStatement,
+  PrincipalWithConditions,
+  Role,
+  ServicePrincipal,
+  SessionTagsPrincipal,
+} from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+
+export const CUSTOMER_TAG = 'customer_id';
+
+/** Key administration for the account root, deliberately without any cryptographic use of the key. */
+const KEY_ADMIN_ACTIONS = [
+  'kms:Create*',
+  'kms:Describe*',
+  'kms:Enable*',
+  'kms:List*',
+  'kms:Put*',
+  'kms:Update*',
+  'kms:Revoke*',
+  'kms:Disable*',
+  'kms:Get*',
+  'kms:Delete*',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:ScheduleKeyDeletion',
+  'kms:CancelKeyDeletion',
+  'kms:RotateKeyOnDemand',
+];
+
+export const SECRET_READ_ACTIONS = ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'];
+export const SECRET_WRITE_ACTIONS = [
+  'secretsmanager:PutSecretValue',
+  'secretsmanager:UpdateSecretVersionStage',
+  'secretsmanager:DeleteSecret',
+  'secretsmanager:PutResourcePolicy',
+  'secretsmanager:TagResource',
+];
+export const SECRET_CREATE_ACTIONS = ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'];
+
+export interface SecretsProps {
+  readonly environmentName: string;
+}
+
+export interface CustomerSecretsUsers {
+  /** Roles that only read a customer's secrets (webhook verification, reconciliation). */
+  readonly readers: readonly IRole[];
+  /** Roles that also store, promote and delete them (lifecycle tasks, OAuth refresh-token rotation). */
+  readonly writers: readonly IRole[];
+}
+
+export class Secrets extends Construct {
+  readonly dataKey: Key;
+  readonly secretsKey: Key;
+  readonly environmentName: string;
+  private readerRole?: Role;
+  private writerRole?: Role;
+
+  constructor(scope: Construct, id: string, props: SecretsProps) {
+    super(scope, id);
+    this.environmentName = props.environmentName;
+
+    this.dataKey = new Key(this, 'DataKey', {
+      alias: `alias/virtuous-${props.environmentName}-data`,
+      description: 'Virtuous integration: tables, queues, logs, topics, archive and debug buckets',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+      pendingWindow: Duration.days(30),
+    });
+    // Services that write to resources encrypted with this key on the stack's behalf.
+    this.dataKey.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchLogsEncryption',
+        principals: [new ServicePrincipal(`logs.${Aws.REGION}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: {
+          ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:*` },
+        },
+      }),
+    );
+    this.dataKey.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AlarmsPublishToEncryptedTopics',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }),
+    );
+
+    this.secretsKey = new Key(this, 'SecretsKey', {
+      alias: `alias/virtuous-${props.environmentName}-secrets`,
+      description: 'Virtuous integration: customer secrets; usable only by the customer-secrets roles via Secrets Manager',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+      pendingWindow: Duration.days(30),
+      policy: new PolicyDocument({
+        statements: [
+          new PolicyStatement({
+            sid: 'KeyAdministrationWithoutUse',
+            principals: [new AccountRootPrincipal()],
+            actions: KEY_ADMIN_ACTIONS,
+            resources: ['*'],
+          }),
+        ],
+      }),
+    });
+  }
+
+  /** Secrets ARN pattern a session tagged with `customer_id` may touch (any source, this environment). */
+  secretArnPattern(): string {
+    return `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:*/${this.environmentName}/\${aws:PrincipalTag/${CUSTOMER_TAG}}/*`;
+  }
+
+  /**
+   * Creates the two customer-secrets roles trusted by exactly the given execution roles (called once, after the
+   * workers exist) and completes the secrets key policy with them.
+   */
+  createCustomerSecretsRoles(users: CustomerSecretsUsers): { reader: Role; writer: Role } {
+    if (this.readerRole || this.writerRole) throw new Error('customer-secrets roles already created');
+    const reader = this.scopedRole('CustomerSecretsReader', 'reader', users.readers);
+    const writer = this.scopedRole('CustomerSecretsWriter', 'writer', users.writers);
+    this.readerRole = reader;
+    this.writerRole = writer;
+
+    const region = Aws.REGION;
+    reader.addToPrincipalPolicy(this.readStatement());
+    writer.addToPrincipalPolicy(this.readStatement());
+    writer.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'ChangeOwnCustomerSecrets',
+        actions: SECRET_WRITE_ACTIONS,
+        resources: [this.secretArnPattern()],
+        conditions: { StringEquals: { [`aws:ResourceTag/${CUSTOMER_TAG}`]: `\${aws:PrincipalTag/${CUSTOMER_TAG}}` } },
+      }),
+    );
+    writer.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'CreateOwnCustomerSecrets',
+        actions: SECRET_CREATE_ACTIONS,
+        resources: [this.secretArnPattern()],
+        conditions: { StringEquals: { [`aws:RequestTag/${CUSTOMER_TAG}`]: `\${aws:PrincipalTag/${CUSTOMER_TAG}}` } },
+      }),
+    );
+    for (const role of [reader, writer]) {
+      role.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: 'SecretsKeyThroughSecretsManager',
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+          resources: [this.secretsKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` } },
+        }),
+      );
+    }
+
+    const scopedRoleArns = [reader.roleArn, writer.roleArn];
+    this.secretsKey.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CustomerSecretsRolesViaSecretsManager',
+        principals: scopedRoleArns.map((arn) => new ArnPrincipal(arn)),
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` } },
+      }),
+    );
+    this.secretsKey.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'DenyDecryptToEveryoneElse',
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['kms:Decrypt'],
+        resources: ['*'],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': scopedRoleArns } },
+      }),
+    );
+    return { reader, writer };
+  }
+
+  private readStatement(): PolicyStatement {
+    return new PolicyStatement({
+      sid: 'ReadOwnCustomerSecrets',
+      actions: SECRET_READ_ACTIONS,
+      resources: [this.secretArnPattern()],
+      conditions: { StringEquals: { [`aws:ResourceTag/${CUSTOMER_TAG}`]: `\${aws:PrincipalTag/${CUSTOMER_TAG}}` } },
+    });
+  }
+
+  private scopedRole(id: string, kind: 'reader' | 'writer', trusted: readonly IRole[]): Role {
+    if (trusted.length === 0) throw new Error(`customer-secrets ${kind} role needs at least one trusted role`);
+    const role = new Role(this, id, {
+      roleName: `virtuous-${this.environmentName}-customer-secrets-${kind}`,
+      description: `Per-customer ${kind} of customer secrets; every session must carry the ${CUSTOMER_TAG} tag`,
+      // Only the listed execution roles, only with exactly one session tag: customer_id (non-empty).
+      assumedBy: new SessionTagsPrincipal(
+        new PrincipalWithConditions(new CompositePrincipal(...trusted.map((r) => new ArnPrincipal(r.roleArn))), {
+          StringLike: { [`aws:RequestTag/${CUSTOMER_TAG}`]: '?*' },
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [CUSTOMER_TAG] },
+        }),
+      ),
+      maxSessionDuration: Duration.hours(1),
+    });
+    for (const r of trusted) {
+      r.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: `AssumeCustomerSecrets${kind === 'reader' ? 'Reader' : 'Writer'}`,
+          actions: ['sts:AssumeRole', 'sts:TagSession'],
+          resources: [role.roleArn],
+        }),
+      );
+    }
+    return role;
+  }
+}

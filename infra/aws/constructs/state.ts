@@ -1,0 +1,84 @@
+/**
+ * Durable state: every DynamoDB table declared in functions/shared/tables.ts (keys and TTL come from there, never
+ * restated here) and the inbound queue with its dead-letter queue.
+ */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { type KeyAttribute, TABLE_KEYS, TABLES, type TableKey, tableName } from '../../../functions/shared/tables.ts';
+
+/** How often SQS hands a message to the processor before it moves to the DLQ. */
+export const MAX_RECEIVE_COUNT = 5;
+
+export interface StateProps {
+  readonly environmentName: string;
+  readonly dataKey: IKey;
+  /** The queue's consumer timeout: the visibility timeout is six times this (AWS guidance for Lambda consumers). */
+  readonly processorTimeout: Duration;
+}
+
+function attribute(key: KeyAttribute): { name: string; type: AttributeType } {
+  return { name: key.name, type: key.type === 'S' ? AttributeType.STRING : AttributeType.NUMBER };
+}
+
+export class State extends Construct {
+  readonly tables: Readonly<Record<TableKey, Table>>;
+  readonly inboundQueue: Queue;
+  readonly deadLetterQueue: Queue;
+  /** Scheduler invocations that failed after their retries (reconciliation, rotation checks). */
+  readonly scheduleDeadLetterQueue: Queue;
+
+  constructor(scope: Construct, id: string, props: StateProps) {
+    super(scope, id);
+    const production = props.environmentName === 'production';
+
+    const tables = {} as Record<TableKey, Table>;
+    for (const key of TABLE_KEYS) {
+      const schema = TABLES[key];
+      const sortKey = 'sortKey' in schema ? schema.sortKey : undefined;
+      const ttl = 'timeToLiveAttribute' in schema ? schema.timeToLiveAttribute : undefined;
+      tables[key] = new Table(this, `${key[0]?.toUpperCase()}${key.slice(1)}Table`, {
+        tableName: tableName(props.environmentName, key),
+        partitionKey: attribute(schema.partitionKey),
+        sortKey: sortKey ? attribute(sortKey) : undefined,
+        timeToLiveAttribute: ttl,
+        billingMode: BillingMode.PAY_PER_REQUEST,
+        encryption: TableEncryption.CUSTOMER_MANAGED,
+        encryptionKey: props.dataKey,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        deletionProtection: production,
+        removalPolicy: production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      });
+    }
+    this.tables = tables;
+
+    this.deadLetterQueue = new Queue(this, 'InboundDeadLetterQueue', {
+      queueName: `virtuous-${props.environmentName}-inbound-dlq`,
+      encryption: QueueEncryption.KMS,
+      encryptionMasterKey: props.dataKey,
+      dataKeyReuse: Duration.hours(1),
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.scheduleDeadLetterQueue = new Queue(this, 'ScheduleDeadLetterQueue', {
+      queueName: `virtuous-${props.environmentName}-schedule-dlq`,
+      encryption: QueueEncryption.KMS,
+      encryptionMasterKey: props.dataKey,
+      dataKeyReuse: Duration.hours(1),
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.inboundQueue = new Queue(this, 'InboundQueue', {
+      queueName: `virtuous-${props.environmentName}-inbound`,
+      encryption: QueueEncryption.KMS,
+      encryptionMasterKey: props.dataKey,
+      dataKeyReuse: Duration.hours(1),
+      enforceSSL: true,
+      retentionPeriod: Duration.days(4),
+      visibilityTimeout: Duration.seconds(props.processorTimeout.toSeconds() * 6),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+    });
+  }
+}

@@ -1,0 +1,380 @@
+/**
+ * Every Lambda function of the product, declared as data: what it runs, where, and exactly which resources its code
+ * touches. Grants come only from these declarations, so a role's permissions are readable in one table and the
+ * infra tests can check them against the synthesized template.
+ */
+import { Duration, Fn } from 'aws-cdk-lib';
+import type { IVpc } from 'aws-cdk-lib/aws-ec2';
+import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { WorkflowName } from '../../../functions/customers/customer.ts';
+import { ENV } from '../../../functions/shared/environment.ts';
+import { TABLE_KEYS, TABLES, type TableKey, tableEnvVar } from '../../../functions/shared/tables.ts';
+import { WORKFLOWS } from '../../../statemachines/workflows.ts';
+import type { IntegrationConfig } from '../config.ts';
+import { SecureFunction, stateMachineArnEnvVar } from './secure-function.ts';
+import type { Secrets } from './secrets.ts';
+import type { State } from './state.ts';
+
+export type TableAccess = 'read' | 'write' | 'readWrite';
+export type WorkerName =
+  | 'webhookVerifier'
+  | 'processor'
+  | 'reconciler'
+  | 'bulkLoader'
+  | 'lifecycleApi'
+  | 'rotationScheduler'
+  | `tasks:${WorkflowName}`;
+
+export interface WorkerSpec {
+  readonly entry: string;
+  readonly description: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  /** Calls Virtuous: runs in the private subnets so its egress uses the published Elastic IPs. */
+  readonly callsVirtuous: boolean;
+  readonly tables: Partial<Record<TableKey, TableAccess>>;
+  /** Which customer-secrets role it may assume (with the customer_id session tag). */
+  readonly customerSecrets?: 'reader' | 'writer';
+  readonly inboundQueue?: 'send' | 'consume';
+  readonly customerNotifications?: boolean;
+  readonly operatorAlerts?: boolean;
+  /** Seals payloads (dead letters, held messages) with the data key. */
+  readonly sealsWithDataKey?: boolean;
+  readonly startsWorkflows?: readonly WorkflowName[];
+  /** Completes task-token waits (a new token submitted for a rotation waiting on it). */
+  readonly completesTaskTokens?: boolean;
+  readonly debugCaptures?: 'write' | 'delete';
+  /** Needs the public webhook URL (creates Virtuous webhook subscriptions pointing at it). */
+  readonly needsWebhookUrl?: boolean;
+  /** Invoked asynchronously (EventBridge Scheduler): failed invocations go to the schedule dead-letter queue. */
+  readonly invokedBySchedule?: boolean;
+  /**
+   * Lifecycle functions share one wiring module that resolves every table name, the debug bucket, the public
+   * webhook URL and every state machine ARN at start-up: they get all those NAMES (never permissions) in their
+   * environment; their grants still come only from the fields above.
+   */
+  readonly lifecycleWiring?: boolean;
+}
+
+const rw = 'readWrite' as const;
+const allCustomerTables = Object.fromEntries(
+  TABLE_KEYS.filter((key) => TABLES[key].holdsCustomerData).map((key) => [key, rw]),
+) as Partial<Record<TableKey, TableAccess>>;
+
+const LIFECYCLE_TASK_BASE = {
+  lifecycleWiring: true,
+  memorySize: 512,
+  timeout: Duration.minutes(2),
+  callsVirtuous: true,
+  customerSecrets: 'writer',
+  customerNotifications: true,
+  operatorAlerts: true,
+} as const;
+
+export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
+  webhookVerifier: {
+    entry: 'functions/webhook-verifier/handler.ts',
+    description: 'Verifies webhook signatures over the raw body and enqueues accepted deliveries',
+    memorySize: 512,
+    timeout: Duration.seconds(10),
+    callsVirtuous: false,
+    tables: { customers: 'read', secretAudit: 'write' },
+    customerSecrets: 'reader',
+    inboundQueue: 'send',
+  },
+  processor: {
+    entry: 'functions/processor/handler.ts',
+    description: 'Submits inbound events to Virtuous: idempotent, rate-limited, dead-lettered after bounded attempts',
+    memorySize: 512,
+    timeout: Duration.seconds(60),
+    callsVirtuous: true,
+    tables: {
+      customers: rw,
+      syncRecords: rw,
+      deliveries: rw,
+      deadLetters: rw,
+      heldMessages: rw,
+      rateBudgets: rw,
+      secretAudit: 'write',
+    },
+    // OAuth refresh-token rotation stores the new refresh token: a write, scoped to the one customer.
+    customerSecrets: 'writer',
+    inboundQueue: 'consume',
+    customerNotifications: true,
+    operatorAlerts: true,
+    sealsWithDataKey: true,
+  },
+  reconciler: {
+    entry: 'functions/reconciler/handler.ts',
+    description: 'Hourly: finds stuck submissions and missed webhooks for every active customer',
+    memorySize: 512,
+    timeout: Duration.minutes(10),
+    callsVirtuous: true,
+    tables: {
+      customers: 'read',
+      syncRecords: rw,
+      reconciliationLog: rw,
+      checkpoints: rw,
+      rateBudgets: rw,
+      secretAudit: 'write',
+    },
+    customerSecrets: 'reader',
+    inboundQueue: 'send',
+    operatorAlerts: true,
+    invokedBySchedule: true,
+  },
+  bulkLoader: {
+    entry: 'functions/bulk-loader/handler.ts',
+    description: "Loads a customer's history into the inbound queue, resumable from a checkpoint",
+    memorySize: 1024,
+    timeout: Duration.minutes(15),
+    callsVirtuous: true,
+    tables: { customers: 'read', checkpoints: rw, syncRecords: 'read', rateBudgets: rw, secretAudit: 'write' },
+    customerSecrets: 'writer',
+    inboundQueue: 'send',
+  },
+  lifecycleApi: {
+    entry: 'functions/lifecycle-api/handler.ts',
+    description: 'SigV4 API for partner backends: submit tokens, start and observe lifecycle workflows',
+    memorySize: 512,
+    timeout: Duration.seconds(29),
+    callsVirtuous: true,
+    tables: { customers: rw, secretAudit: 'write', rateBudgets: rw, deletionRecords: 'read', incidentReports: 'read' },
+    customerSecrets: 'writer',
+    startsWorkflows: Object.keys(WORKFLOWS) as WorkflowName[],
+    completesTaskTokens: true,
+    lifecycleWiring: true,
+  },
+  rotationScheduler: {
+    entry: 'functions/rotation-scheduler/handler.ts',
+    description: 'Daily: starts token rotation for customers whose API token is older than their policy',
+    memorySize: 256,
+    timeout: Duration.minutes(2),
+    callsVirtuous: false,
+    tables: { customers: 'read' },
+    startsWorkflows: ['token-rotation'],
+    operatorAlerts: true,
+    invokedBySchedule: true,
+    lifecycleWiring: true,
+  },
+  'tasks:onboarding': {
+    ...LIFECYCLE_TASK_BASE,
+    entry: WORKFLOWS.onboarding.tasksEntry,
+    description: 'Task states of the onboarding workflow',
+    tables: { customers: rw, secretAudit: 'write', rateBudgets: rw, checkpoints: rw },
+    inboundQueue: 'send',
+    needsWebhookUrl: true,
+  },
+  'tasks:token-rotation': {
+    ...LIFECYCLE_TASK_BASE,
+    entry: WORKFLOWS['token-rotation'].tasksEntry,
+    description: 'Task states of the API-token rotation workflow',
+    tables: { customers: rw, secretAudit: 'write', rateBudgets: rw },
+  },
+  'tasks:webhook-secret-rotation': {
+    ...LIFECYCLE_TASK_BASE,
+    entry: WORKFLOWS['webhook-secret-rotation'].tasksEntry,
+    description: 'Task states of the webhook-secret rotation workflow',
+    tables: { customers: rw, secretAudit: 'write', rateBudgets: rw },
+    needsWebhookUrl: true,
+  },
+  'tasks:offboarding': {
+    ...LIFECYCLE_TASK_BASE,
+    entry: WORKFLOWS.offboarding.tasksEntry,
+    description: "Task states of the offboarding workflow: deletes the customer's data everywhere",
+    tables: { ...allCustomerTables, deletionRecords: rw },
+    debugCaptures: 'delete',
+  },
+  'tasks:incident-response': {
+    ...LIFECYCLE_TASK_BASE,
+    entry: WORKFLOWS['incident-response'].tasksEntry,
+    description: 'Task states of the incident-response workflow',
+    tables: { customers: rw, syncRecords: 'read', secretAudit: rw, rateBudgets: rw, incidentReports: rw },
+  },
+};
+
+export interface WorkersProps {
+  readonly config: IntegrationConfig;
+  readonly vpc: IVpc;
+  readonly secrets: Secrets;
+  readonly state: State;
+  readonly customerNotifications: ITopic;
+  readonly operatorAlerts: ITopic;
+  readonly debugBucket: IBucket;
+}
+
+export class Workers extends Construct {
+  readonly functions: Readonly<Record<WorkerName, SecureFunction>>;
+  private readonly props: WorkersProps;
+
+  constructor(scope: Construct, id: string, props: WorkersProps) {
+    super(scope, id);
+    this.props = props;
+    const { config, state, secrets } = props;
+
+    const functions = {} as Record<WorkerName, SecureFunction>;
+    for (const [name, spec] of Object.entries(WORKER_SPECS) as [WorkerName, WorkerSpec][]) {
+      functions[name] = this.createWorker(name, spec);
+    }
+    this.functions = functions;
+
+    const roles = (kind: 'reader' | 'writer'): Role[] =>
+      (Object.entries(WORKER_SPECS) as [WorkerName, WorkerSpec][])
+        .filter(([, spec]) => spec.customerSecrets === kind)
+        .map(([name]) => functions[name].role);
+    const scoped = secrets.createCustomerSecretsRoles({ readers: roles('reader'), writers: roles('writer') });
+    // Every secret gets a resource policy naming both scoped roles, so every SecretStore user knows both.
+    const scopedRoleArns = Fn.join(',', [scoped.reader.roleArn, scoped.writer.roleArn]);
+    for (const [name, spec] of Object.entries(WORKER_SPECS) as [WorkerName, WorkerSpec][]) {
+      if (!spec.customerSecrets) continue;
+      const fn = functions[name].function;
+      const assumed = spec.customerSecrets === 'writer' ? scoped.writer : scoped.reader;
+      fn.addEnvironment(ENV.customerSecretsRoleArn, assumed.roleArn);
+      fn.addEnvironment(ENV.secretAccessRoleArns, scopedRoleArns);
+      fn.addEnvironment(ENV.secretsKmsKeyArn, secrets.secretsKey.keyArn);
+      fn.addEnvironment(ENV.secretRecoveryWindowDays, String(config.secretRecoveryWindowDays));
+    }
+
+    const processor = functions.processor.function;
+    processor.addEventSource(
+      new SqsEventSource(state.inboundQueue, {
+        batchSize: 10,
+        maxBatchingWindow: Duration.seconds(1),
+        reportBatchItemFailures: true,
+        maxConcurrency: config.processorMaxConcurrency,
+      }),
+    );
+
+    new Schedule(this, 'HourlyReconciliation', {
+      description: 'Reconciles every active customer once an hour',
+      schedule: ScheduleExpression.rate(Duration.hours(1)),
+      target: new LambdaInvoke(functions.reconciler.function, {
+        input: ScheduleTargetInput.fromObject({ trigger: 'schedule' }),
+        deadLetterQueue: state.scheduleDeadLetterQueue,
+        retryAttempts: 2,
+        maxEventAge: Duration.minutes(30),
+      }),
+    });
+    new Schedule(this, 'DailyRotationCheck', {
+      description: 'Starts API-token rotations that are due by policy',
+      schedule: ScheduleExpression.rate(Duration.days(1)),
+      target: new LambdaInvoke(functions.rotationScheduler.function, {
+        input: ScheduleTargetInput.fromObject({ trigger: 'schedule' }),
+        deadLetterQueue: state.scheduleDeadLetterQueue,
+        retryAttempts: 2,
+        maxEventAge: Duration.hours(2),
+      }),
+    });
+  }
+
+  /** Wires what only exists after the workflows: state-machine ARNs and StartExecution/SendTask* grants. */
+  connectWorkflows(
+    machines: Readonly<Record<WorkflowName, IStateMachine>>,
+    executionArnPattern: (workflow: WorkflowName) => string,
+  ): void {
+    for (const [name, spec] of Object.entries(WORKER_SPECS) as [WorkerName, WorkerSpec][]) {
+      const fn = this.functions[name];
+      if (spec.startsWorkflows) {
+        for (const [workflow, machine] of Object.entries(machines)) {
+          fn.function.addEnvironment(stateMachineArnEnvVar(workflow), machine.stateMachineArn);
+        }
+      }
+      for (const workflow of spec.startsWorkflows ?? []) {
+        machines[workflow].grantStartExecution(fn.role);
+        fn.role.addToPrincipalPolicy(
+          new PolicyStatement({
+            actions: ['states:DescribeExecution'],
+            resources: [executionArnPattern(workflow)],
+          }),
+        );
+      }
+      if (spec.completesTaskTokens) {
+        for (const workflow of spec.startsWorkflows ?? []) machines[workflow].grantTaskResponse(fn.role);
+      }
+    }
+  }
+
+  /** Wires the public webhook URL into the functions that register it with Virtuous. */
+  connectWebhookUrl(url: string): void {
+    for (const [name, spec] of Object.entries(WORKER_SPECS) as [WorkerName, WorkerSpec][]) {
+      if (spec.needsWebhookUrl || spec.lifecycleWiring) {
+        this.functions[name].function.addEnvironment(ENV.webhookPublicBaseUrl, url);
+      }
+    }
+  }
+
+  private createWorker(name: WorkerName, spec: WorkerSpec): SecureFunction {
+    const { config, state, secrets } = this.props;
+    const environment: Record<string, string> = { [ENV.environmentName]: config.environmentName };
+    const tableNames = spec.lifecycleWiring ? TABLE_KEYS : (Object.keys(spec.tables) as TableKey[]);
+    for (const key of tableNames) {
+      environment[tableEnvVar(key)] = state.tables[key].tableName;
+    }
+    if (spec.callsVirtuous) {
+      environment[ENV.virtuousBaseUrl] = config.virtuousBaseUrl;
+      environment[ENV.hourlyRequestBudget] = String(config.hourlyRequestBudget);
+    }
+    if (name === 'webhookVerifier') {
+      environment[ENV.virtuousSignatureHeader] = config.virtuousSignatureHeader;
+      environment[ENV.maxWebhookBodyBytes] = String(config.maxWebhookBodyBytes);
+    }
+    if (spec.inboundQueue) environment[ENV.inboundQueueUrl] = state.inboundQueue.queueUrl;
+    if (spec.customerNotifications) {
+      environment[ENV.customerNotificationsTopicArn] = this.props.customerNotifications.topicArn;
+    }
+    if (spec.operatorAlerts) environment[ENV.operatorAlertsTopicArn] = this.props.operatorAlerts.topicArn;
+    if (spec.sealsWithDataKey) environment[ENV.dataKmsKeyArn] = secrets.dataKey.keyArn;
+    if (spec.debugCaptures || spec.lifecycleWiring) {
+      environment[ENV.debugCaptureBucket] = this.props.debugBucket.bucketName;
+    }
+
+    const id = name.startsWith('tasks:') ? `${pascal(name.slice('tasks:'.length))}Tasks` : pascal(name);
+    const worker = new SecureFunction(this, id, {
+      entry: spec.entry,
+      description: spec.description,
+      memorySize: spec.memorySize,
+      timeout: spec.timeout,
+      logKey: secrets.dataKey,
+      environment,
+      vpc: spec.callsVirtuous ? this.props.vpc : undefined,
+      asyncFailureQueue: spec.invokedBySchedule ? state.scheduleDeadLetterQueue : undefined,
+    });
+    const role = worker.role;
+
+    for (const [key, access] of Object.entries(spec.tables) as [TableKey, TableAccess][]) {
+      const table = state.tables[key];
+      if (access === 'read') table.grantReadData(role);
+      else if (access === 'write') table.grantWriteData(role);
+      else table.grantReadWriteData(role);
+    }
+    if (spec.inboundQueue === 'send') state.inboundQueue.grantSendMessages(role);
+    if (spec.inboundQueue === 'consume') state.inboundQueue.grantConsumeMessages(role);
+    if (spec.customerNotifications) this.props.customerNotifications.grantPublish(role);
+    if (spec.operatorAlerts) this.props.operatorAlerts.grantPublish(role);
+    if (spec.sealsWithDataKey) secrets.dataKey.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
+    if (spec.debugCaptures === 'write') this.props.debugBucket.grantPut(role);
+    if (spec.debugCaptures === 'delete') {
+      this.props.debugBucket.grantDelete(role);
+      role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.props.debugBucket.bucketArn] }),
+      );
+    }
+    return worker;
+  }
+}
+
+function pascal(name: string): string {
+  return name
+    .split(/[-:]/)
+    .map((part) => `${part[0]?.toUpperCase() ?? ''}${part.slice(1)}`)
+    .join('');
+}

@@ -1,0 +1,127 @@
+/**
+ * The local runtime as the CLI's target: its lifecycle API (the same routes as on AWS) and its operator routes
+ * under `/local`, over HTTP on loopback. Every call has a timeout; a 4xx is bad input (exit 2), anything else a
+ * failure (exit 1). Error answers are shown by their code only.
+ */
+import type { WorkflowName } from '../../../functions/customers/customer.ts';
+import { CliError, EXIT, usage } from './errors.ts';
+import type { CustomerView, DeadLetterView, ExecutionView, OnboardOptions, Target } from './target.ts';
+
+const CALL_TIMEOUT_MS = 30_000;
+
+export class LocalTarget implements Target {
+  readonly description: string;
+
+  constructor(private readonly baseUrl: string) {
+    this.description = `local runtime at ${baseUrl}`;
+  }
+
+  private async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code;
+      if (cause === 'ECONNREFUSED') {
+        throw new CliError(`no local runtime answers at ${this.baseUrl}: start it with \`npm start\``, EXIT.failed);
+      }
+      if ((error as Error).name === 'TimeoutError') {
+        throw new CliError(`the local runtime did not answer within ${CALL_TIMEOUT_MS / 1000} s`, EXIT.timedOut);
+      }
+      throw new CliError(`calling the local runtime failed (${(error as Error).name})`, EXIT.failed);
+    }
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = text === '' ? {} : JSON.parse(text);
+    } catch {
+      json = {};
+    }
+    if (response.status >= 400) {
+      const code = (json as { error?: unknown }).error;
+      const label = typeof code === 'string' ? code : `HTTP ${response.status}`;
+      const message = (json as { message?: unknown }).message;
+      const detail = typeof message === 'string' ? `: ${message}` : '';
+      if (response.status < 500) throw usage(`refused (${response.status} ${label})${detail}`);
+      throw new CliError(`the runtime failed (${response.status} ${label})`, EXIT.failed);
+    }
+    return { status: response.status, json };
+  }
+
+  async onboard(customerId: string, token: string, options: OnboardOptions): Promise<{ executionId: string }> {
+    const { json } = await this.call('POST', `/lifecycle/customers/${encodeURIComponent(customerId)}/api-token`, {
+      token,
+      ...(options.sensitivity === undefined ? {} : { sensitivity: options.sensitivity }),
+    });
+    return { executionId: executionIdOf(json) };
+  }
+
+  async startWorkflow(customerId: string, workflow: Exclude<WorkflowName, 'onboarding'>) {
+    const { json } = await this.call(
+      'POST',
+      `/lifecycle/customers/${encodeURIComponent(customerId)}/workflows/${workflow}`,
+      {},
+    );
+    return { executionId: executionIdOf(json) };
+  }
+
+  async submitRotationToken(customerId: string, token: string): Promise<void> {
+    await this.call('POST', `/lifecycle/customers/${encodeURIComponent(customerId)}/rotation-token`, { token });
+  }
+
+  async describe(executionId: string): Promise<ExecutionView> {
+    const { json } = await this.call('GET', `/local/executions/${encodeURIComponent(executionId)}`);
+    return (json as { execution: ExecutionView }).execution;
+  }
+
+  async customers(): Promise<CustomerView[]> {
+    const { json } = await this.call('GET', '/local/customers');
+    return (json as { customers: CustomerView[] }).customers;
+  }
+
+  async customer(customerId: string): Promise<CustomerView | undefined> {
+    try {
+      const { json } = await this.call('GET', `/local/customers/${encodeURIComponent(customerId)}`);
+      return (json as { customer: CustomerView }).customer;
+    } catch (error) {
+      if (error instanceof CliError && error.message.includes('customer_not_found')) return undefined;
+      throw error;
+    }
+  }
+
+  async deadLetters(customerId: string | undefined): Promise<DeadLetterView[]> {
+    const query = customerId === undefined ? '' : `?customerId=${encodeURIComponent(customerId)}`;
+    const { json } = await this.call('GET', `/local/dead-letters${query}`);
+    return (json as { deadLetters: DeadLetterView[] }).deadLetters;
+  }
+
+  async resolveDeadLetter(customerId: string, deadLetterId: string, action: 'replay' | 'discard') {
+    const { json } = await this.call(
+      'POST',
+      `/local/dead-letters/${encodeURIComponent(customerId)}/${encodeURIComponent(deadLetterId)}/${action}`,
+    );
+    return (json as { deadLetter: DeadLetterView }).deadLetter;
+  }
+
+  async egressIps(): Promise<{ ips: string[]; note?: string }> {
+    const { json } = await this.call('GET', '/local/egress-ips');
+    const answer = json as { egressIps: string[]; note?: string };
+    return { ips: answer.egressIps, ...(answer.note === undefined ? {} : { note: answer.note }) };
+  }
+
+  async deletionRecords(customerId: string): Promise<Record<string, unknown>[]> {
+    const { json } = await this.call('GET', `/local/customers/${encodeURIComponent(customerId)}/deletion-records`);
+    return (json as { deletionRecords: Record<string, unknown>[] }).deletionRecords;
+  }
+}
+
+function executionIdOf(json: unknown): string {
+  const id = (json as { executionId?: unknown; executionArn?: unknown }).executionId ?? (json as { executionArn?: unknown }).executionArn;
+  if (typeof id !== 'string') throw new CliError('the lifecycle API answered without an execution id', EXIT.failed);
+  return id;
+}

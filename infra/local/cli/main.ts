@@ -1,0 +1,369 @@
+/**
+ * The lifecycle CLI: `npm run cli -- <command> [options]`. Targets the local runtime by default, or a deployed stack
+ * with `--aws --stack-name <name>`. Shows each workflow step as it starts and ends; the exit code says how the
+ * execution ended: 0 succeeded, 1 failed, 2 usage or bad input, 3 timed out or aborted.
+ *
+ * Tokens are read from a no-echo prompt or from stdin, never from arguments.
+ */
+import { AwsTarget } from './aws-target.ts';
+import { CliError, EXIT, type ExitCode, usage } from './errors.ts';
+import { LocalTarget } from './local-target.ts';
+import { ProgressPrinter } from './progress.ts';
+import { readSecretInput } from './secret-input.ts';
+import type { ExecutionView, Target } from './target.ts';
+
+export const DEFAULT_LIFECYCLE_URL = 'http://127.0.0.1:4511';
+
+const HELP = `Usage: npm run cli -- <command> [arguments] [options]
+
+Commands
+  onboard <customerId> [--sensitivity high|standard]
+                                 read the customer's Virtuous API key (hidden prompt or stdin), start onboarding
+  rotate-token <customerId> [--later]
+                                 start an API-token rotation; then read the new key (prompt or stdin) and hand it
+                                 over (--later: start only; hand it over later with submit-token)
+  submit-token <customerId>      hand the new key (prompt or stdin) to a rotation waiting for it
+  rotate-webhook-secret <customerId>
+  offboard <customerId> --yes    delete everything of the customer and print the deletion record
+  incident <customerId>          suspected compromise: rotate at once, investigate, report
+  status [customerId]            customers and their state
+  dead-letters list [--customer <id>] | replay <customerId> <deadLetterId> | discard <customerId> <deadLetterId>
+  egress-ips                     the addresses customers allowlist
+
+Options
+  --url <url>                    local lifecycle API (default ${DEFAULT_LIFECYCLE_URL}, env LOCAL_LIFECYCLE_URL)
+  --aws --stack-name <name>      target a deployed stack instead (AWS credentials from the usual chain)
+  --region <region>              AWS region of the stack
+  --timeout <seconds>            how long to follow an execution (default 900)
+  --no-wait                      start the workflow and print its id without following it
+
+Exit codes: 0 succeeded, 1 failed, 2 usage or bad input, 3 timed out or aborted.`;
+
+interface Parsed {
+  readonly command: string | undefined;
+  readonly positional: string[];
+  readonly options: Map<string, string | true>;
+}
+
+const VALUE_OPTIONS = new Set(['--url', '--stack-name', '--region', '--timeout', '--sensitivity', '--customer']);
+const FLAG_OPTIONS = new Set(['--aws', '--no-wait', '--yes', '--later', '--help', '-h']);
+/** Options that would carry a secret: refused outright, so a token never lands in shell history by habit. */
+const REFUSED_OPTIONS = new Set(['--token', '--api-key', '--key', '--secret']);
+
+export function parseArguments(argv: readonly string[]): Parsed {
+  const positional: string[] = [];
+  const options = new Map<string, string | true>();
+  for (let index = 0; index < argv.length; index += 1) {
+    const arg = argv[index] as string;
+    if (!arg.startsWith('-')) {
+      positional.push(arg);
+      continue;
+    }
+    const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg];
+    if (REFUSED_OPTIONS.has(name as string)) {
+      throw usage(`${name} is not accepted: tokens are read from a hidden prompt or stdin, never from arguments`);
+    }
+    if (FLAG_OPTIONS.has(name as string)) {
+      options.set(name as string, true);
+    } else if (VALUE_OPTIONS.has(name as string)) {
+      const value = inline ?? argv[index + 1];
+      if (value === undefined || (inline === undefined && value.startsWith('--'))) throw usage(`${name} needs a value`);
+      options.set(name as string, value);
+      if (inline === undefined) index += 1;
+    } else {
+      throw usage(`unknown option ${String(name).slice(0, 40)}`);
+    }
+  }
+  const [command, ...rest] = positional;
+  return { command, positional: rest, options };
+}
+
+const CUSTOMER_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+function customerArgument(parsed: Parsed, index = 0): string {
+  const value = parsed.positional[index];
+  if (value === undefined) throw usage(`${parsed.command} needs a customer id`);
+  if (!CUSTOMER_ID.test(value)) {
+    throw usage('customer id must be 1-64 lowercase letters, digits, "_" or "-", starting with a letter or digit');
+  }
+  return value;
+}
+
+function stringOption(parsed: Parsed, name: string): string | undefined {
+  const value = parsed.options.get(name);
+  return typeof value === 'string' ? value : undefined;
+}
+
+export interface CliIo {
+  readonly stdin: NodeJS.ReadStream;
+  readonly stdout: NodeJS.WriteStream;
+  readonly stderr: NodeJS.WriteStream;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+function targetFor(parsed: Parsed, env: NodeJS.ProcessEnv): Target {
+  if (parsed.options.has('--aws')) {
+    const stackName = stringOption(parsed, '--stack-name');
+    if (!stackName) throw usage('--aws needs --stack-name <name>');
+    return new AwsTarget(stackName, stringOption(parsed, '--region'));
+  }
+  if (parsed.options.has('--stack-name')) throw usage('--stack-name needs --aws');
+  const url = stringOption(parsed, '--url') ?? env.LOCAL_LIFECYCLE_URL ?? DEFAULT_LIFECYCLE_URL;
+  let parsedUrl: URL;
+  try {
+    parsedUrl = new URL(url);
+  } catch {
+    throw usage('--url must be an absolute URL');
+  }
+  if (parsedUrl.protocol !== 'http:' && parsedUrl.protocol !== 'https:') throw usage('--url must be http(s)');
+  return new LocalTarget(url.replace(/\/+$/, ''));
+}
+
+function exitCodeOf(execution: ExecutionView): ExitCode {
+  switch (execution.status) {
+    case 'SUCCEEDED':
+      return EXIT.succeeded;
+    case 'FAILED':
+      return EXIT.failed;
+    default:
+      return EXIT.timedOut;
+  }
+}
+
+interface FollowOptions {
+  readonly timeoutMs: number;
+  readonly pollMs: number;
+  /** Called on every poll while running; may act (e.g. hand over a token) and return a note to print once. */
+  readonly onPoll?: (execution: ExecutionView) => Promise<string | undefined>;
+}
+
+async function follow(target: Target, executionId: string, io: CliIo, options: FollowOptions): Promise<ExecutionView> {
+  const printer = new ProgressPrinter(io.stdout);
+  const deadline = Date.now() + options.timeoutMs;
+  try {
+    for (;;) {
+      const execution = await target.describe(executionId);
+      printer.update(execution.steps);
+      if (execution.status !== 'RUNNING') return execution;
+      if (options.onPoll) {
+        const note = await options.onPoll(execution);
+        if (note) printer.note(note);
+      }
+      if (Date.now() > deadline) {
+        throw new CliError(
+          `still running after ${Math.round(options.timeoutMs / 1000)} s; follow it later (execution ${executionId})`,
+          EXIT.timedOut,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, options.pollMs));
+    }
+  } finally {
+    printer.finish();
+  }
+}
+
+function printOutcome(io: CliIo, workflow: string, execution: ExecutionView): void {
+  if (execution.status === 'SUCCEEDED') io.stdout.write(`${workflow} succeeded\n`);
+  else io.stdout.write(`${workflow} ended ${execution.status}${execution.error ? ` (${execution.error})` : ''}\n`);
+}
+
+async function runWorkflowCommand(
+  parsed: Parsed,
+  target: Target,
+  io: CliIo,
+  workflow: string,
+  start: () => Promise<{ executionId: string }>,
+  onPoll?: FollowOptions['onPoll'],
+): Promise<ExitCode> {
+  const { executionId } = await start();
+  io.stdout.write(`started ${workflow} on ${target.description}\nexecution ${executionId}\n`);
+  if (parsed.options.has('--no-wait')) return EXIT.succeeded;
+  const timeoutSeconds = Number(stringOption(parsed, '--timeout') ?? '900');
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 86_400) {
+    throw usage('--timeout must be a whole number of seconds between 1 and 86400');
+  }
+  const execution = await follow(target, executionId, io, {
+    timeoutMs: timeoutSeconds * 1000,
+    pollMs: target instanceof AwsTarget ? 2_000 : 250,
+    ...(onPoll === undefined ? {} : { onPoll }),
+  });
+  printOutcome(io, workflow, execution);
+  return exitCodeOf(execution);
+}
+
+async function awaitingToken(target: Target, customerId: string, execution: ExecutionView): Promise<boolean> {
+  if (target instanceof LocalTarget) return (await target.customer(customerId))?.awaitingToken === true;
+  const last = execution.steps.at(-1);
+  return last?.event === 'entered' && last.type === 'Task' && /await|wait/i.test(last.state);
+}
+
+async function status(parsed: Parsed, target: Target, io: CliIo): Promise<ExitCode> {
+  const customerId = parsed.positional[0] === undefined ? undefined : customerArgument(parsed);
+  const customers = customerId
+    ? [await target.customer(customerId)].filter((customer) => customer !== undefined)
+    : await target.customers();
+  if (customerId && customers.length === 0) throw usage(`no customer ${customerId}`);
+  if (customers.length === 0) {
+    io.stdout.write('no customers yet (onboard one with: npm run cli -- onboard <customerId>)\n');
+    return EXIT.succeeded;
+  }
+  io.stdout.write(`${'CUSTOMER'.padEnd(28)} ${'STATUS'.padEnd(12)} ${'WORKFLOW'.padEnd(26)} REASON\n`);
+  for (const customer of customers) {
+    const running = customer.runningWorkflow ?? '-';
+    const waiting = customer.awaitingToken ? ' (awaiting new token)' : '';
+    io.stdout.write(
+      `${customer.customerId.padEnd(28)} ${customer.status.padEnd(12)} ${`${running}${waiting}`.padEnd(26)} ${customer.statusReason ?? ''}\n`,
+    );
+  }
+  return EXIT.succeeded;
+}
+
+async function deadLetters(parsed: Parsed, target: Target, io: CliIo): Promise<ExitCode> {
+  const [action = 'list'] = parsed.positional;
+  if (action === 'list') {
+    const customer = stringOption(parsed, '--customer');
+    if (customer !== undefined && !CUSTOMER_ID.test(customer)) throw usage('--customer must be a customer id');
+    const letters = await target.deadLetters(customer);
+    if (letters.length === 0) {
+      io.stdout.write('no dead letters\n');
+      return EXIT.succeeded;
+    }
+    for (const letter of letters) {
+      io.stdout.write(
+        `${letter.customerId} ${letter.deadLetterId} ${letter.operation} ${letter.errorCode} attempts=${letter.attempts} ${letter.resolution} ${letter.createdAt}\n`,
+      );
+    }
+    return EXIT.succeeded;
+  }
+  if (action === 'replay' || action === 'discard') {
+    const customerId = customerArgument(parsed, 1);
+    const deadLetterId = parsed.positional[2];
+    if (!deadLetterId) throw usage(`dead-letters ${action} needs <customerId> <deadLetterId>`);
+    const result = await target.resolveDeadLetter(customerId, deadLetterId, action);
+    io.stdout.write(`${result.deadLetterId}: ${result.resolution}\n`);
+    return EXIT.succeeded;
+  }
+  throw usage('dead-letters takes list, replay or discard');
+}
+
+async function readToken(io: CliIo, what: string): Promise<string> {
+  try {
+    return await readSecretInput({ what, input: io.stdin, output: io.stderr });
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw usage((error as Error).message);
+  }
+}
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  const parsed = parseArguments(argv);
+  if (parsed.command === undefined || parsed.options.has('--help') || parsed.options.has('-h')) {
+    io.stdout.write(`${HELP}\n`);
+    return parsed.command === undefined && !parsed.options.has('--help') && !parsed.options.has('-h')
+      ? EXIT.usage
+      : EXIT.succeeded;
+  }
+  const target = targetFor(parsed, io.env);
+  switch (parsed.command) {
+    case 'onboard': {
+      const customerId = customerArgument(parsed);
+      const sensitivity = stringOption(parsed, '--sensitivity');
+      if (sensitivity !== undefined && sensitivity !== 'high' && sensitivity !== 'standard') {
+        throw usage('--sensitivity must be high or standard');
+      }
+      const token = await readToken(io, `Virtuous API key of ${customerId}`);
+      return runWorkflowCommand(parsed, target, io, 'onboarding', () =>
+        target.onboard(customerId, token, sensitivity === undefined ? {} : { sensitivity }),
+      );
+    }
+    case 'rotate-token': {
+      const customerId = customerArgument(parsed);
+      if (parsed.options.has('--later')) {
+        const { executionId } = await target.startWorkflow(customerId, 'token-rotation');
+        io.stdout.write(
+          `started token-rotation on ${target.description}\nexecution ${executionId}\nhand over the new key with: npm run cli -- submit-token ${customerId}\n`,
+        );
+        return EXIT.succeeded;
+      }
+      let handedOver = false;
+      return runWorkflowCommand(
+        parsed,
+        target,
+        io,
+        'token-rotation',
+        () => target.startWorkflow(customerId, 'token-rotation'),
+        async (execution) => {
+          if (handedOver || !(await awaitingToken(target, customerId, execution))) return undefined;
+          handedOver = true;
+          const token = await readToken(io, `new Virtuous API key of ${customerId}`);
+          await target.submitRotationToken(customerId, token);
+          return 'new key handed over';
+        },
+      );
+    }
+    case 'submit-token': {
+      const customerId = customerArgument(parsed);
+      const token = await readToken(io, `new Virtuous API key of ${customerId}`);
+      await target.submitRotationToken(customerId, token);
+      io.stdout.write('new key handed over to the waiting rotation\n');
+      return EXIT.succeeded;
+    }
+    case 'rotate-webhook-secret': {
+      const customerId = customerArgument(parsed);
+      return runWorkflowCommand(parsed, target, io, 'webhook-secret-rotation', () =>
+        target.startWorkflow(customerId, 'webhook-secret-rotation'),
+      );
+    }
+    case 'offboard': {
+      const customerId = customerArgument(parsed);
+      if (!parsed.options.has('--yes')) {
+        throw usage(`offboarding deletes every secret and record of ${customerId}: repeat with --yes to confirm`);
+      }
+      const code = await runWorkflowCommand(parsed, target, io, 'offboarding', () =>
+        target.startWorkflow(customerId, 'offboarding'),
+      );
+      if (code === EXIT.succeeded && !parsed.options.has('--no-wait')) {
+        const records = await target.deletionRecords(customerId);
+        const latest = records.at(-1);
+        if (latest) io.stdout.write(`deletion record\n${JSON.stringify(latest, null, 2)}\n`);
+      }
+      return code;
+    }
+    case 'incident': {
+      const customerId = customerArgument(parsed);
+      return runWorkflowCommand(parsed, target, io, 'incident-response', () =>
+        target.startWorkflow(customerId, 'incident-response'),
+      );
+    }
+    case 'status':
+      return status(parsed, target, io);
+    case 'dead-letters':
+      return deadLetters(parsed, target, io);
+    case 'egress-ips': {
+      const { ips, note } = await target.egressIps();
+      for (const ip of ips) io.stdout.write(`${ip}\n`);
+      if (note) io.stdout.write(`${ips.length === 0 ? '' : '\n'}${note}\n`);
+      return EXIT.succeeded;
+    }
+    default:
+      throw usage(`unknown command ${parsed.command.slice(0, 40)} (try --help)`);
+  }
+}
+
+const isEntry = process.argv[1] !== undefined && import.meta.filename === process.argv[1];
+if (isEntry) {
+  runCli(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env })
+    .then(
+      (code) => code,
+      (error: unknown) => {
+        if (error instanceof CliError) {
+          process.stderr.write(`error: ${error.message}\n`);
+          return error.exitCode;
+        }
+        const name = error instanceof Error ? error.name : 'Error';
+        process.stderr.write(`error: ${name}${(error as { code?: string })?.code ? ` (${(error as { code: string }).code})` : ''}\n`);
+        return EXIT.failed;
+      },
+    )
+    .then((code) => process.exit(code));
+}

@@ -1,0 +1,56 @@
+/**
+ * Where the CLI's commands go: the local runtime (its lifecycle API over HTTP) or a deployed stack (Step Functions
+ * and the stack's lifecycle API). Both answer in the same small shapes so the commands do not care which.
+ */
+import type { WorkflowName } from '../../../functions/customers/customer.ts';
+import type { Step } from './progress.ts';
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE';
+
+export interface ExecutionView {
+  readonly executionId: string;
+  readonly status: ExecutionStatus;
+  readonly steps: readonly Step[];
+  readonly error?: string;
+}
+
+export interface CustomerView {
+  readonly customerId: string;
+  readonly status: string;
+  readonly statusReason?: string;
+  readonly runningWorkflow?: string;
+  readonly awaitingToken?: boolean;
+  readonly updatedAt?: string;
+}
+
+export interface DeadLetterView {
+  readonly customerId: string;
+  readonly deadLetterId: string;
+  readonly operation: string;
+  readonly errorCode: string;
+  readonly attempts: number;
+  readonly resolution: string;
+  readonly createdAt: string;
+  readonly statusCode?: number;
+}
+
+export interface OnboardOptions {
+  readonly sensitivity?: 'high' | 'standard';
+}
+
+export interface Target {
+  readonly description: string;
+  /** Submits the customer's Virtuous API key (validated and stored as pending) and starts onboarding. */
+  onboard(customerId: string, token: string, options: OnboardOptions): Promise<{ executionId: string }>;
+  startWorkflow(customerId: string, workflow: Exclude<WorkflowName, 'onboarding'>): Promise<{ executionId: string }>;
+  /** Hands the new key to a token rotation that waits for it. */
+  submitRotationToken(customerId: string, token: string): Promise<void>;
+  describe(executionId: string): Promise<ExecutionView>;
+  customers(): Promise<CustomerView[]>;
+  customer(customerId: string): Promise<CustomerView | undefined>;
+  deadLetters(customerId: string | undefined): Promise<DeadLetterView[]>;
+  resolveDeadLetter(customerId: string, deadLetterId: string, action: 'replay' | 'discard'): Promise<DeadLetterView>;
+  egressIps(): Promise<{ ips: string[]; note?: string }>;
+  /** The deletion records of an offboarded customer (counts and timestamps only). */
+  deletionRecords(customerId: string): Promise<Record<string, unknown>[]>;
+}

@@ -1,0 +1,278 @@
+/**
+ * The product's pieces built with local dependencies: the same create*Handler functions and domain modules the
+ * Lambdas use, given SDK clients that point at dynalite and local-aws-sqs, the encrypted local SecretStore, the
+ * local notifier, and the Virtuous simulator (or a real Virtuous over HTTPS).
+ */
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { AuditLog } from '../../functions/credentials/audit-log.ts';
+import { DynamoDbAuditLog } from '../../functions/credentials/dynamodb-audit-log.ts';
+import {
+  EncryptedFileStore,
+  FileDocumentStorage,
+  MemoryDocumentStorage,
+} from '../../functions/credentials/encrypted-file-store.ts';
+import { FileKeyring, type Keyring, MemoryKeyring } from '../../functions/credentials/keyring.ts';
+import type { SecretStore } from '../../functions/credentials/secret-store.ts';
+import { createLocalPayloadSealer } from '../../functions/crypto/local-payload-sealer.ts';
+import type { CustomerRepository, WorkflowName } from '../../functions/customers/customer.ts';
+import { DynamoCustomerRepository } from '../../functions/customers/dynamo-customer-repository.ts';
+import { LocalFolderCaptureStore } from '../../functions/debug-captures/local-folder-capture-store.ts';
+import { createLifecycleApiHandler } from '../../functions/lifecycle-api/handler.ts';
+import type { LifecycleDeps } from '../../functions/lifecycle-tasks/deps.ts';
+import { createTaskDispatcher } from '../../functions/lifecycle-tasks/dispatch.ts';
+import { TASK_TABLES } from '../../functions/lifecycle-tasks/registry.ts';
+import { DynamoCustomerDataStore } from '../../functions/lifecycle/dynamo-customer-data-store.ts';
+import {
+  DynamoIncidentReportStore,
+  DynamoRecentWritesSource,
+  DynamoSyncControl,
+} from '../../functions/lifecycle/dynamo-lifecycle-stores.ts';
+import { systemClock } from '../../functions/lifecycle/ports.ts';
+import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../functions/lifecycle/settings.ts';
+import { createVirtuousConnector } from '../../functions/lifecycle/virtuous-connector.ts';
+import { LocalNotifier } from '../../functions/notifications/local-notifier.ts';
+import { createProcessorHandler } from '../../functions/processor/handler.ts';
+import { SqsInboundQueue } from '../../functions/queue/sqs-inbound-queue.ts';
+import { TABLE_KEYS, type TableKey, tableName } from '../../functions/shared/tables.ts';
+import { createDeadLetters, type DeadLetters } from '../../functions/sync/dead-letters.ts';
+import { createDynamoSyncStateRepository } from '../../functions/sync/dynamo-sync-state-repository.ts';
+import { createDynamoDeliveryLog } from '../../functions/sync/delivery-log.ts';
+import { createHeldMessages } from '../../functions/sync/held-messages.ts';
+import { createSqsMessageQueue } from '../../functions/sync/message-queue.ts';
+import { countingRateLimits } from '../../functions/sync/rate-limit-counter.ts';
+import { CountingMetrics } from '../../functions/sync/sync-metrics.ts';
+import { DEFAULT_SYNC_PROCESSOR_CONFIG } from '../../functions/sync/sync-processor.ts';
+import type { VirtuousApi } from '../../functions/virtuous/api.ts';
+import { createVirtuousClient } from '../../functions/virtuous/client.ts';
+import { DynamoDbRateBudget, hourlyBudgetFromEnv } from '../../functions/virtuous/rate-budget.ts';
+import { secretStoreTokenSource } from '../../functions/virtuous/token-source.ts';
+import { createWebhookVerifierHandler } from '../../functions/webhook-verifier/handler.ts';
+import type { ProxyHandler } from './api-gateway.ts';
+import { localClientConfig } from './aws-environment.ts';
+import { createLocalAdminHandler } from './local-admin.ts';
+import type { SqsBatchHandler } from './queue-poller.ts';
+import type { Scheduler } from './scheduler.ts';
+import type { RuntimeSettings } from './settings.ts';
+import type { QueueUrls } from './sqs-stand-in.ts';
+import { bindWorkflowTasks } from './task-binding.ts';
+import type { LocalWorkflowEngine, TaskBinder } from './workflow-engine.ts';
+
+export interface ComponentInputs {
+  readonly settings: RuntimeSettings;
+  /** undefined in memory. */
+  readonly dataDir: string | undefined;
+  readonly dynamodbEndpoint: string;
+  readonly sqsEndpoint: string;
+  readonly queues: QueueUrls;
+  readonly virtuousBaseUrl: string;
+  /** Known once the webhook endpoint listens. */
+  readonly webhookPublicBaseUrl: () => string;
+  readonly workflows: () => LocalWorkflowEngine;
+  readonly log: (line: string) => void;
+}
+
+export interface RuntimeComponents {
+  readonly webhookHandler: ProxyHandler;
+  readonly lifecycleHandler: ProxyHandler;
+  readonly localAdminHandler: ProxyHandler;
+  readonly processorHandler: SqsBatchHandler;
+  readonly bindTasks: (workflow: WorkflowName) => TaskBinder;
+  releaseLock(customerId: string, executionId: string): Promise<void>;
+  reconcile(): Promise<Readonly<Record<string, unknown>> | undefined>;
+  remindRotations(): Promise<Readonly<Record<string, unknown>> | undefined>;
+  attachScheduler(scheduler: Scheduler): void;
+  readonly customers: CustomerRepository;
+  readonly secrets: SecretStore;
+  readonly deadLetters: DeadLetters;
+  readonly documentClient: DynamoDBDocumentClient;
+  /** Sync counters of this process (submitted, confirmed, dead-lettered, ...). */
+  readonly syncMetrics: CountingMetrics;
+  readonly notifier: LocalNotifier;
+  close(): Promise<void>;
+}
+
+/** Accessor recorded in the secret-access audit trail for every local operation. */
+export const LOCAL_ACCESSOR = 'local:runtime';
+
+export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeComponents> {
+  const { settings, dataDir } = inputs;
+  const environment = settings.environment;
+  const dynamodb = new DynamoDBClient(localClientConfig(inputs.dynamodbEndpoint));
+  const documentClient = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
+  const sqs = new SQSClient(localClientConfig(inputs.sqsEndpoint));
+  const tableNames = Object.fromEntries(TABLE_KEYS.map((key) => [key, tableName(environment, key)])) as Record<
+    TableKey,
+    string
+  >;
+  // Only the simulator on loopback is reached over plain HTTP; a real Virtuous base URL is HTTPS (settings.ts).
+  const allowLoopbackHttp = inputs.virtuousBaseUrl.startsWith('http://127.0.0.1:');
+
+  const keyring: Keyring = dataDir === undefined ? new MemoryKeyring() : new FileKeyring(join(dataDir, 'keyring.json'));
+  const audit: AuditLog = new DynamoDbAuditLog(documentClient, tableNames.secretAudit);
+  const secrets = new EncryptedFileStore({
+    environment,
+    audit,
+    keyring,
+    storage:
+      dataDir === undefined ? new MemoryDocumentStorage() : new FileDocumentStorage(join(dataDir, 'secrets.json')),
+    accessor: LOCAL_ACCESSOR,
+  });
+  const customers = new DynamoCustomerRepository(documentClient, tableNames.customers);
+  // Customer notifications and operator alerts: JSON lines a developer can tail (identifiers and codes only).
+  const notifier = new LocalNotifier(dataDir === undefined ? undefined : join(dataDir, 'notifications.jsonl'));
+  const sealer = createLocalPayloadSealer(keyring);
+  const messageQueue = createSqsMessageQueue(sqs, inputs.queues.inboundUrl);
+  const syncState = createDynamoSyncStateRepository(documentClient, tableNames.syncRecords);
+  const deadLetters = createDeadLetters({
+    client: documentClient,
+    table: tableNames.deadLetters,
+    sealer,
+    queue: messageQueue,
+    syncState,
+  });
+  const budget = new DynamoDbRateBudget({
+    client: documentClient,
+    tableName: tableNames.rateBudgets,
+    hourlyBudget: hourlyBudgetFromEnv(),
+  });
+  const syncMetrics = new CountingMetrics();
+  const rateLimitedFetch = countingRateLimits(syncMetrics);
+  const virtuousClients = new Map<string, VirtuousApi>();
+  const virtuousFor = (customerId: string): VirtuousApi => {
+    let client = virtuousClients.get(customerId);
+    if (!client) {
+      client = createVirtuousClient({
+        baseUrl: inputs.virtuousBaseUrl,
+        customerId,
+        tokens: secretStoreTokenSource(secrets, customerId, 'sync:submit'),
+        budget,
+        fetch: rateLimitedFetch,
+        allowLoopbackHttp,
+      });
+      virtuousClients.set(customerId, client);
+    }
+    return client;
+  };
+
+  const webhookHandler = createWebhookVerifierHandler({
+    customers,
+    secrets,
+    queue: new SqsInboundQueue(sqs, inputs.queues.inboundUrl),
+  });
+
+  const processorHandler = createProcessorHandler({
+    customers,
+    syncState,
+    deliveries: createDynamoDeliveryLog(documentClient, tableNames.deliveries),
+    deadLetters,
+    held: createHeldMessages({ client: documentClient, table: tableNames.heldMessages, sealer, queue: messageQueue }),
+    virtuousFor,
+    notifier,
+    metrics: syncMetrics,
+    clock: () => new Date(),
+    config: {
+      ...DEFAULT_SYNC_PROCESSOR_CONFIG,
+      // The engine dead-letters on the last receive before the queue's own redrive would take the message.
+      maxReceiveCount: Math.max(1, settings.maxReceiveCount - 1),
+      workerId: () => `local-processor/${randomUUID()}`,
+    },
+  });
+
+  const virtuous = createVirtuousConnector({ baseUrl: inputs.virtuousBaseUrl, secrets, budget, allowLoopbackHttp });
+  const lifecycleSettings = (): LifecycleSettings => ({
+    ...DEFAULT_LIFECYCLE_SETTINGS,
+    webhookPublicBaseUrl: inputs.webhookPublicBaseUrl(),
+    webhookSecretOverlapSeconds: settings.webhookSecretOverlapSeconds,
+    expectedSecretAccessors: [LOCAL_ACCESSOR],
+  });
+  const lifecycleDeps = (): LifecycleDeps => ({
+    customers,
+    secrets,
+    virtuous,
+    notifier,
+    clock: systemClock,
+    settings: lifecycleSettings(),
+    syncControl: new DynamoSyncControl(documentClient, tableNames.checkpoints),
+    customerData: new DynamoCustomerDataStore(documentClient, tableNames),
+    debugCaptures: new LocalFolderCaptureStore(join(dataDir ?? join(tmpdir(), `virtuous-local-${randomUUID()}`), 'debug-captures')),
+    recentWrites: new DynamoRecentWritesSource(documentClient, tableNames.syncRecords),
+    audit,
+    incidentReports: new DynamoIncidentReportStore(documentClient, tableNames.incidentReports),
+  });
+  // Built on first use: the webhook endpoint's URL (part of the settings) is known only once it listens.
+  const dispatchers = new Map<WorkflowName, (payload: unknown) => Promise<unknown>>();
+  const dispatcherFor = (workflow: WorkflowName) => {
+    let dispatcher = dispatchers.get(workflow);
+    if (!dispatcher) {
+      dispatcher = createTaskDispatcher(TASK_TABLES[workflow](lifecycleDeps()));
+      dispatchers.set(workflow, dispatcher);
+    }
+    return dispatcher;
+  };
+
+  let lifecycleApi: ProxyHandler | undefined;
+  const lifecycleHandler: ProxyHandler = (event) => {
+    lifecycleApi ??= createLifecycleApiHandler({
+      customers,
+      secrets,
+      virtuous,
+      starter: inputs.workflows(),
+      clock: systemClock,
+      settings: lifecycleSettings(),
+    });
+    return lifecycleApi(event, undefined as never);
+  };
+
+  let scheduler: Scheduler | undefined;
+  const localAdminHandler = createLocalAdminHandler({
+    customers,
+    deadLetters,
+    deletionRecords: async (customerId) => {
+      const answer = await documentClient.send(
+        new QueryCommand({
+          TableName: tableNames.deletionRecords,
+          KeyConditionExpression: 'customerId = :c',
+          ExpressionAttributeValues: { ':c': customerId },
+        }),
+      );
+      return (answer.Items ?? []) as Record<string, unknown>[];
+    },
+    engine: inputs.workflows,
+    scheduler: () => scheduler,
+    virtuousBaseUrl: inputs.virtuousBaseUrl,
+  });
+
+  return {
+    webhookHandler,
+    lifecycleHandler,
+    localAdminHandler,
+    processorHandler,
+    bindTasks: (workflow) => bindWorkflowTasks(workflow, (payload) => dispatcherFor(workflow)(payload)),
+    releaseLock: (customerId, executionId) => customers.releaseLock(customerId, executionId),
+    reconcile: async () => {
+      throw new Error('reconciler not wired yet');
+    },
+    remindRotations: async () => {
+      throw new Error('rotation scheduler not wired yet');
+    },
+    attachScheduler: (value) => {
+      scheduler = value;
+    },
+    customers,
+    secrets,
+    deadLetters,
+    documentClient,
+    syncMetrics,
+    notifier,
+    close: async () => {
+      dynamodb.destroy();
+      sqs.destroy();
+    },
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * `npm start`: the whole integration on this machine. Prints what runs where, runs until Ctrl-C (SIGINT) or
+ * SIGTERM, then stops cleanly: no new requests, in-flight batches finish, queued messages are saved for the next
+ * start. Exit codes: 0 after a clean stop, 2 for a bad setting (named in the message), 1 for anything else.
+ */
+import './process-defaults.ts';
+import { errorCode, ForbiddenInputError } from '../../functions/shared/errors.ts';
+import { JOB_RECONCILIATION, JOB_ROTATION_REMINDERS, type LocalRuntime, startLocalRuntime } from './runtime.ts';
+import { readSettings, type RuntimeSettings, settingsHelp } from './settings.ts';
+
+function describe(runtime: LocalRuntime): string {
+  const { settings, endpoints } = runtime;
+  const storage = settings.inMemory ? 'in memory (nothing kept after stop)' : `on disk under ${settings.dataDir}`;
+  const virtuous = runtime.simulator ? `${endpoints.virtuous} (Virtuous simulator)` : `${endpoints.virtuous} (real)`;
+  const lines = [
+    'Virtuous integration, local runtime',
+    `  environment         ${settings.environment}; data ${storage}`,
+    `  webhook endpoint    ${endpoints.webhooks}/webhooks/{virtuous|stripe}/{customerId}`,
+    `  lifecycle API       ${endpoints.lifecycle}/lifecycle/...   operator routes ${endpoints.lifecycle}/local/...`,
+    `  Virtuous            ${virtuous}`,
+    `  DynamoDB            ${endpoints.dynamodb} (dynalite)`,
+    `  SQS                 ${endpoints.sqs} (local-aws-sqs: inbound queue + DLQ, redrive after ${settings.maxReceiveCount})`,
+    '  workflows           onboarding, token-rotation, webhook-secret-rotation, offboarding, incident-response',
+    `  schedules           ${JOB_RECONCILIATION} every ${settings.reconciliationIntervalMinutes} min, ${JOB_ROTATION_REMINDERS} every ${settings.rotationReminderIntervalMinutes} min`,
+  ];
+  if (runtime.restored.inbound + runtime.restored.deadLetter > 0) {
+    lines.push(
+      `  resumed backlog     ${runtime.restored.inbound} queued message(s), ${runtime.restored.deadLetter} dead-lettered`,
+    );
+  }
+  lines.push('', 'Try: npm run cli -- status     Stop: Ctrl-C');
+  return lines.join('\n');
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(`Usage: npm start -- [options]\n\n${settingsHelp()}`);
+    return 0;
+  }
+  let settings: RuntimeSettings;
+  try {
+    settings = readSettings(argv);
+  } catch (error) {
+    if (error instanceof ForbiddenInputError) {
+      console.error(`error: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+
+  let runtime: LocalRuntime;
+  try {
+    runtime = await startLocalRuntime(settings, { log: (line) => console.log(`[runtime] ${line}`) });
+  } catch (error) {
+    if (error instanceof ForbiddenInputError) {
+      console.error(`error: ${error.message}`);
+      return 2;
+    }
+    console.error(`error: the local runtime did not start (${errorCode(error)}: ${(error as Error)?.message ?? ''})`);
+    return 1;
+  }
+  console.log(describe(runtime));
+
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        console.error('stopping already; a third signal exits without saving the queue');
+        if (signals > 2) process.exit(130);
+        return;
+      }
+      console.log(`\n${signal}: stopping (finishing in-flight work, saving queued messages)…`);
+      runtime.stop().then(
+        (report) => {
+          const saved = report.savedMessages;
+          if (saved) console.log(`saved ${saved.inbound} queued and ${saved.deadLetter} dead-lettered message(s)`);
+          if (report.workflows.aborted > 0) {
+            console.log(`aborted ${report.workflows.aborted} running workflow execution(s); their locks were released`);
+          }
+          console.log('stopped');
+          resolve(0);
+        },
+        (error: unknown) => {
+          console.error(`error while stopping: ${errorCode(error)}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`error: ${errorCode(error)}`);
+    process.exit(1);
+  },
+);

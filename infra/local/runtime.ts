@@ -1,0 +1,310 @@
+/**
+ * The product on one machine: the embedded stand-ins (dynalite, local-aws-sqs, the Virtuous simulator), the same
+ * handlers the Lambdas run (verifier, processor, lifecycle API, lifecycle tasks, reconciler, rotation scheduler), the
+ * ASL workflows, a queue poller and the schedules, wired together on 127.0.0.1.
+ *
+ * `startLocalRuntime` is used by `npm start` (main.ts), by the demo and by the end-to-end tests, so all three run
+ * exactly the same composition.
+ */
+import { mkdirSync } from 'node:fs';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { ForbiddenInputError } from '../../functions/shared/errors.ts';
+import { logger } from '../../functions/shared/observability.ts';
+import { type GatewayServer, startGateway } from './api-gateway.ts';
+import { applyLocalAwsEnvironment, localAwsVariables, localClientConfig } from './aws-environment.ts';
+import { buildComponents, type RuntimeComponents } from './components.ts';
+import { type DynamoStandIn, startDynamo } from './dynamodb-stand-in.ts';
+import { restoreBacklog, releaseReceived, saveBacklog } from './queue-backlog.ts';
+import { type PollerStats, QueuePoller, queueArn, queueDepth } from './queue-poller.ts';
+import { type JobResult, Scheduler } from './scheduler.ts';
+import type { RuntimeSettings } from './settings.ts';
+import { type SqsStandIn, startSqs } from './sqs-stand-in.ts';
+import { type SimulatorHandle, startSimulator } from './virtuous.ts';
+import { LocalWorkflowEngine } from './workflow-engine.ts';
+
+export const JOB_RECONCILIATION = 'reconciliation';
+export const JOB_ROTATION_REMINDERS = 'rotation-reminders';
+
+/** Grace for running workflow executions on stop before they are aborted. */
+const WORKFLOW_STOP_GRACE_MS = 5_000;
+
+export interface RuntimeOptions {
+  /** Where progress lines go (main prints them; tests collect them). Lines hold no data, only names and ports. */
+  readonly log?: (line: string) => void;
+  /** Wait states compressed to this many ms (demo and tests); undefined = the durations in the ASL files. */
+  readonly compressWaitsMs?: number;
+  /** Retry pauses of workflow Task states in ms (tests); undefined = as written in the ASL files. */
+  readonly retryIntervalMs?: number;
+  /**
+   * A simulator the caller owns (tests, demo): used instead of starting one, and left running on stop, so its state
+   * survives a runtime restart. Ignored when a real Virtuous base URL is configured.
+   */
+  readonly simulator?: SimulatorHandle;
+}
+
+export interface RuntimeEndpoints {
+  readonly webhooks: string;
+  readonly lifecycle: string;
+  readonly dynamodb: string;
+  readonly sqs: string;
+  readonly virtuous: string;
+}
+
+export interface StopReport {
+  readonly savedMessages: { inbound: number; deadLetter: number } | undefined;
+  readonly workflows: { finished: number; aborted: number };
+}
+
+export interface LocalRuntime {
+  readonly settings: RuntimeSettings;
+  readonly endpoints: RuntimeEndpoints;
+  readonly queues: { readonly inboundUrl: string; readonly deadLetterUrl: string };
+  readonly restored: { inbound: number; deadLetter: number };
+  readonly engine: LocalWorkflowEngine;
+  /** The simulator's in-process handle, when the simulator is the Virtuous in use. */
+  readonly simulator: SimulatorHandle | undefined;
+  readonly components: RuntimeComponents;
+  runJob(name: string): Promise<JobResult>;
+  /** Resolves once no message is waiting or in flight on the inbound queue (or the timeout passed: false). */
+  waitForQueueIdle(timeoutMs: number): Promise<boolean>;
+  pollerStatistics(): PollerStats;
+  stop(): Promise<StopReport>;
+}
+
+/** Starts everything; on any failure stops what already started and rethrows. */
+export async function startLocalRuntime(settings: RuntimeSettings, options: RuntimeOptions = {}): Promise<LocalRuntime> {
+  const log = options.log ?? (() => undefined);
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const dataDir = settings.inMemory ? undefined : settings.dataDir;
+  try {
+    if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+
+    const dynamo: DynamoStandIn = await startDynamo({
+      host: settings.host,
+      port: settings.ports.dynamodb,
+      environment: settings.environment,
+      dataDir,
+    });
+    cleanups.push(() => dynamo.close());
+
+    const sqs: SqsStandIn = await startSqs({
+      host: settings.host,
+      port: settings.ports.sqs,
+      environment: settings.environment,
+      visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
+      maxReceiveCount: settings.maxReceiveCount,
+    });
+    cleanups.push(() => sqs.close());
+    const sqsClient = new SQSClient(localClientConfig(sqs.endpoint));
+    cleanups.push(async () => sqsClient.destroy());
+
+    const restored =
+      dataDir === undefined ? { inbound: 0, deadLetter: 0 } : await restoreBacklog(sqsClient, sqs.queues, dataDir);
+
+    let simulator: SimulatorHandle | undefined;
+    let virtuousBaseUrl = settings.virtuousBaseUrl;
+    let ownsSimulator = false;
+    if (virtuousBaseUrl === undefined && options.simulator) {
+      simulator = options.simulator;
+      virtuousBaseUrl = simulator.baseUrl;
+    } else if (virtuousBaseUrl === undefined) {
+      try {
+        simulator = await startSimulator({ host: settings.host, port: settings.ports.virtuous });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE' || code === 'EACCES') {
+          throw new ForbiddenInputError(
+            'PORT_UNAVAILABLE',
+            `Virtuous simulator: port ${settings.ports.virtuous} is not available (${code})`,
+          );
+        }
+        throw error;
+      }
+      ownsSimulator = true;
+      cleanups.push(() => (simulator as SimulatorHandle).close());
+      virtuousBaseUrl = simulator.baseUrl;
+    }
+
+    // The webhook endpoint's port must be known before the handlers are built: subscriptions point at it.
+    const webhookGatewayHolder: { server?: GatewayServer } = {};
+    const lifecycleGatewayHolder: { server?: GatewayServer } = {};
+
+    const variables = localAwsVariables(
+      settings.environment,
+      { dynamodb: dynamo.endpoint, sqs: sqs.endpoint },
+      {
+        INBOUND_QUEUE_URL: sqs.queues.inboundUrl,
+        VIRTUOUS_BASE_URL: virtuousBaseUrl,
+        POWERTOOLS_LOG_LEVEL: settings.logLevel,
+        POWERTOOLS_SERVICE_NAME: 'virtuous-integration',
+        POWERTOOLS_METRICS_NAMESPACE: 'VirtuousIntegration',
+      },
+    );
+    applyLocalAwsEnvironment(variables);
+    logger.setLogLevel(settings.logLevel);
+
+    let engine: LocalWorkflowEngine | undefined;
+    const components = await buildComponents({
+      settings,
+      dataDir,
+      dynamodbEndpoint: dynamo.endpoint,
+      sqsEndpoint: sqs.endpoint,
+      queues: sqs.queues,
+      virtuousBaseUrl,
+      webhookPublicBaseUrl: () =>
+        settings.webhookPublicBaseUrl ?? (webhookGatewayHolder.server?.url as string | undefined) ?? '',
+      workflows: () => {
+        if (!engine) throw new Error('workflow engine used before it started');
+        return engine;
+      },
+      log,
+    });
+    cleanups.push(() => components.close());
+
+    engine = new LocalWorkflowEngine({
+      bindTasks: components.bindTasks,
+      ...(options.compressWaitsMs === undefined ? {} : { compressWaitsMs: options.compressWaitsMs }),
+      ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }),
+      releaseLock: components.releaseLock,
+      onExecutionEnd: (execution) =>
+        log(`workflow ${execution.workflow} for ${execution.customerId} ended ${execution.status}`),
+    });
+    const workflowEngine = engine;
+    cleanups.push(() => workflowEngine.stop(WORKFLOW_STOP_GRACE_MS));
+
+    const webhooks = await startGateway({
+      host: settings.host,
+      port: settings.ports.webhooks,
+      name: 'webhook endpoint',
+      routes: [
+        {
+          method: 'ANY',
+          resource: '/webhooks/virtuous/{customerId}',
+          handler: components.webhookHandler,
+          functionName: 'virtuous-local-webhook-verifier',
+        },
+        {
+          method: 'ANY',
+          resource: '/webhooks/stripe/{customerId}',
+          handler: components.webhookHandler,
+          functionName: 'virtuous-local-webhook-verifier',
+        },
+      ],
+      onHandlerError: () => log('webhook verifier threw (answered 502)'),
+    });
+    webhookGatewayHolder.server = webhooks;
+    cleanups.push(() => webhooks.close());
+
+    const lifecycle = await startGateway({
+      host: settings.host,
+      port: settings.ports.lifecycle,
+      name: 'lifecycle API',
+      routes: [
+        {
+          method: 'ANY',
+          resource: '/lifecycle/{proxy+}',
+          handler: components.lifecycleHandler,
+          functionName: 'virtuous-local-lifecycle-api',
+        },
+        {
+          method: 'ANY',
+          resource: '/local/{proxy+}',
+          handler: components.localAdminHandler,
+          functionName: 'virtuous-local-admin',
+        },
+      ],
+      onHandlerError: () => log('lifecycle API threw (answered 502)'),
+    });
+    lifecycleGatewayHolder.server = lifecycle;
+    cleanups.push(() => lifecycle.close());
+
+    const arn = await queueArn(sqsClient, sqs.queues.inboundUrl);
+    const poller = new QueuePoller({
+      client: sqsClient,
+      queueUrl: sqs.queues.inboundUrl,
+      queueArn: arn,
+      handler: components.processorHandler,
+      functionName: 'virtuous-local-processor',
+      waitTimeSeconds: settings.pollWaitSeconds,
+      visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
+      onError: (error) => log(`queue poller: ${(error as Error)?.name ?? 'error'}`),
+    });
+
+    const scheduler = new Scheduler(
+      [
+        {
+          name: JOB_RECONCILIATION,
+          intervalMinutes: settings.reconciliationIntervalMinutes,
+          run: components.reconcile,
+        },
+        {
+          name: JOB_ROTATION_REMINDERS,
+          intervalMinutes: settings.rotationReminderIntervalMinutes,
+          run: components.remindRotations,
+        },
+      ],
+      (result) => log(`job ${result.job} ${result.ok ? 'finished' : `failed (${result.errorCode})`}`),
+    );
+    components.attachScheduler(scheduler);
+
+    poller.start();
+    scheduler.start();
+
+    const endpoints: RuntimeEndpoints = {
+      webhooks: webhooks.url,
+      lifecycle: lifecycle.url,
+      dynamodb: dynamo.endpoint,
+      sqs: sqs.endpoint,
+      virtuous: virtuousBaseUrl,
+    };
+
+    let stopping: Promise<StopReport> | undefined;
+    const stop = (): Promise<StopReport> => {
+      stopping ??= (async () => {
+        // Order matters: stop taking work (HTTP first), let in-flight batches finish, then save what is queued.
+        await webhooks.close();
+        await lifecycle.close();
+        await scheduler.stop();
+        const held = await poller.stop();
+        const workflows = await workflowEngine.stop(WORKFLOW_STOP_GRACE_MS);
+        let savedMessages: StopReport['savedMessages'];
+        if (dataDir !== undefined) {
+          await releaseReceived(sqsClient, sqs.queues.inboundUrl, held).catch(() => undefined);
+          savedMessages = await saveBacklog(sqsClient, sqs.queues, dataDir);
+        }
+        await components.close();
+        sqsClient.destroy();
+        if (simulator && ownsSimulator) await simulator.close();
+        await sqs.close();
+        await dynamo.close();
+        return { savedMessages, workflows };
+      })();
+      return stopping;
+    };
+
+    return {
+      settings,
+      endpoints,
+      queues: sqs.queues,
+      restored,
+      engine: workflowEngine,
+      simulator,
+      components,
+      runJob: (name) => scheduler.runNow(name),
+      waitForQueueIdle: async (timeoutMs) => {
+        const deadline = Date.now() + timeoutMs;
+        while (Date.now() < deadline) {
+          const depth = await queueDepth(sqsClient, sqs.queues.inboundUrl);
+          if (depth.visible === 0 && depth.inFlight === 0 && !poller.processing) return true;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        return false;
+      },
+      pollerStatistics: () => poller.statistics,
+      stop,
+    };
+  } catch (error) {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    throw error;
+  }
+}

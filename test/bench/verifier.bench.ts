@@ -1,0 +1,269 @@
+/**
+ * Webhook verifier benchmark (a script, not a test):  npm run bench:verifier
+ *
+ * One run on the same 2 KB payload prints:
+ *  - ops/s of the project's verify (Virtuous hex, Virtuous Base64, Stripe), of bare createHmac + timingSafeEqual
+ *    (the floor), and of public verifiers of the same job (svix = Standard Webhooks reference, the stripe package's
+ *    signature check, @octokit/webhooks-methods), each as a ratio of the floor's per-op cost;
+ *  - the whole handler's per-request CPU with the SQS send stubbed (in-memory customer and warm secret cache; log
+ *    and metric lines are serialized as in production, their write to stdout is dropped), as a ratio of the floor;
+ *  - the verifier bundle size (esbuild like CDK's NodejsFunction: minified ESM, node24, @aws-sdk/* external) and
+ *    its module-load time against an empty module, in fresh Node processes.
+ * Targets: verify ≤ 1.3× floor and no slower than the fastest peer; handler ≤ 3× floor; bundle ≤ 150 KB.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { verify as octokitVerify } from '@octokit/webhooks-methods';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { build } from 'esbuild';
+import Stripe from 'stripe';
+import { Webhook as SvixWebhook } from 'svix';
+import { Bench } from 'tinybench';
+import { createWebhookVerifierHandler } from '../../functions/webhook-verifier/handler.ts';
+import { webhookSecretRef } from '../../functions/webhooks/secret-candidates.ts';
+import { verifyStripeSignature } from '../../functions/webhooks/stripe-signature.ts';
+import { verifyVirtuousSignature } from '../../functions/webhooks/virtuous-signature.ts';
+import { InMemorySecretStore } from '../support/in-memory-secret-store.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BATCH = 200; // operations per timed sample, so timer overhead does not dominate microsecond operations
+const NOW = new Date('2026-11-29T12:00:00.000Z');
+const T = Math.floor(NOW.getTime() / 1000);
+
+// ---- the payload and its signatures -------------------------------------------------------------------------
+const payloadText = JSON.stringify({
+  event: 'GiftCreate',
+  gift: { id: 90210, transactionSource: 'Stripe', transactionId: 'pi_bench', amount: 25, note: '' },
+}).replace('"note":""', `"note":"${'x'.repeat(2048 - 110)}"`);
+const payload = Buffer.from(payloadText.padEnd(2048, ' '));
+if (payload.length !== 2048) throw new RangeError(`payload is ${payload.length} bytes`);
+const payloadString = payload.toString('utf8');
+
+const secret = 'bench-webhook-secret-0123456789abcdef0123456789abcdef';
+const key = Buffer.from(secret, 'utf8');
+const digest = createHmac('sha256', key).update(payload).digest();
+const virtuousHex = digest.toString('hex');
+const virtuousBase64 = digest.toString('base64');
+const stripeSecret = 'whsec_benchSecret0123456789abcdefABCDEF';
+const stripeV1 = createHmac('sha256', stripeSecret).update(`${T}.`).update(payload).digest('hex');
+const stripeHeader = `t=${T},v1=${stripeV1}`;
+
+const svixSecret = `whsec_${Buffer.from('bench-svix-secret-32-bytes-long!').toString('base64')}`;
+const svix = new SvixWebhook(svixSecret);
+const svixTimestamp = Math.floor(Date.now() / 1000);
+const svixHeaders = {
+  'webhook-id': 'msg_bench',
+  'webhook-timestamp': String(svixTimestamp),
+  'webhook-signature': svix.sign('msg_bench', new Date(svixTimestamp * 1000), payloadString),
+};
+const stripe = new Stripe('sk_test_bench_not_used', { telemetry: false });
+const octokitSignature = `sha256=${createHmac('sha256', secret).update(payload).digest('hex')}`;
+
+// Every verifier must accept the payload before it is timed (a benchmark of a failing path proves nothing).
+function mustAccept(name: string, ok: boolean): void {
+  if (!ok) throw new Error(`${name} did not accept the benchmark payload`);
+}
+mustAccept('ours/virtuous-hex', verifyVirtuousSignature(payload, virtuousHex, [key]).valid);
+mustAccept('ours/virtuous-base64', verifyVirtuousSignature(payload, virtuousBase64, [key]).valid);
+mustAccept('ours/stripe', verifyStripeSignature(payload, stripeHeader, [Buffer.from(stripeSecret)], NOW).valid);
+mustAccept('svix', svix.verify(payloadString, svixHeaders) !== undefined);
+mustAccept(
+  'stripe',
+  stripe.webhooks.signature.verifyHeader(payloadString, stripeHeader, stripeSecret, 300, undefined, T),
+);
+mustAccept('octokit', await octokitVerify(secret, payloadString, octokitSignature));
+
+// ---- the handler with stubbed I/O ---------------------------------------------------------------------------
+const store = new InMemorySecretStore(() => NOW);
+await store.seedCurrent(webhookSecretRef('virtuous', 'acme'), secret);
+const customer = {
+  customerId: 'acme',
+  status: 'active' as const,
+  sensitivity: 'standard' as const,
+  tokenRotationDays: 180,
+  createdAt: NOW.toISOString(),
+  updatedAt: NOW.toISOString(),
+};
+let enqueued = 0;
+const handler = createWebhookVerifierHandler({
+  customers: {
+    get: async () => customer,
+    create: async () => undefined,
+    update: async () => customer,
+    acquireLock: async () => undefined,
+    releaseLock: async () => undefined,
+    list: async () => [customer],
+  },
+  secrets: store,
+  queue: {
+    send: async () => {
+      enqueued += 1;
+    },
+  },
+  clock: () => NOW,
+});
+const event = {
+  resource: '/webhooks/virtuous/{customerId}',
+  path: '/webhooks/virtuous/acme',
+  httpMethod: 'POST',
+  headers: { 'Content-Type': 'application/json', 'X-Virtuous-Signature': virtuousHex },
+  multiValueHeaders: {},
+  pathParameters: { customerId: 'acme' },
+  queryStringParameters: null,
+  multiValueQueryStringParameters: null,
+  stageVariables: null,
+  requestContext: { requestId: 'bench-request' },
+  body: payloadString,
+  isBase64Encoded: false,
+} as unknown as APIGatewayProxyEvent;
+const context = { awsRequestId: 'bench', functionName: 'webhook-verifier' } as Context;
+
+const stdoutWrite = process.stdout.write;
+const muteStdout = () => {
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+};
+const unmuteStdout = () => {
+  process.stdout.write = stdoutWrite;
+};
+muteStdout();
+const first = await handler(event, context);
+unmuteStdout();
+if (first.statusCode !== 202) throw new Error(`handler answered ${first.statusCode} to the benchmark request`);
+
+// ---- timing -------------------------------------------------------------------------------------------------
+const bench = new Bench({ time: 1_500, warmupTime: 300 });
+const syncBatch = (fn: () => unknown) => () => {
+  for (let i = 0; i < BATCH; i += 1) fn();
+};
+const asyncBatch = (fn: () => Promise<unknown>) => async () => {
+  for (let i = 0; i < BATCH; i += 1) await fn();
+};
+
+bench
+  .add(
+    'floor: createHmac + timingSafeEqual',
+    syncBatch(() => timingSafeEqual(createHmac('sha256', key).update(payload).digest(), digest)),
+  )
+  .add(
+    'ours: Virtuous, hex digest',
+    syncBatch(() => verifyVirtuousSignature(payload, virtuousHex, [key])),
+  )
+  .add(
+    'ours: Virtuous, Base64 digest',
+    syncBatch(() => verifyVirtuousSignature(payload, virtuousBase64, [key])),
+  )
+  .add(
+    'ours: Stripe t=,v1=',
+    syncBatch(() => verifyStripeSignature(payload, stripeHeader, [Buffer.from(stripeSecret)], NOW)),
+  )
+  .add(
+    'svix Webhook.verify (Standard Webhooks)',
+    syncBatch(() => svix.verify(payloadString, svixHeaders)),
+  )
+  .add(
+    'stripe webhooks.signature.verifyHeader',
+    syncBatch(() =>
+      stripe.webhooks.signature.verifyHeader(payloadString, stripeHeader, stripeSecret, 300, undefined, T),
+    ),
+  )
+  .add(
+    '@octokit/webhooks-methods verify',
+    asyncBatch(() => octokitVerify(secret, payloadString, octokitSignature)),
+  )
+  .add(
+    'handler: whole request, SQS stubbed',
+    asyncBatch(() => handler(event, context)),
+  );
+
+muteStdout();
+try {
+  await bench.run();
+} finally {
+  unmuteStdout();
+}
+
+interface Row {
+  name: string;
+  opsPerSecond: number;
+  microsPerOp: number;
+}
+const rows: Row[] = bench.tasks.map((task) => {
+  const result = task.result as { period?: number; state?: string };
+  if (result.period === undefined) throw new Error(`${task.name} did not complete`);
+  const microsPerOp = (result.period * 1000) / BATCH;
+  return { name: task.name, opsPerSecond: 1e6 / microsPerOp, microsPerOp };
+});
+const floor = rows[0] as Row;
+const table = rows.map((row) => ({
+  verifier: row.name,
+  'ops/s': Math.round(row.opsPerSecond).toLocaleString('en-US'),
+  'µs/op': row.microsPerOp.toFixed(2),
+  'cost vs floor': `${(row.microsPerOp / floor.microsPerOp).toFixed(2)}×`,
+}));
+console.log(`\nWebhook verification on a ${payload.length}-byte payload (${BATCH} operations per sample)\n`);
+console.table(table);
+
+// ---- bundle size and module-load time -----------------------------------------------------------------------
+const outDir = join(ROOT, '.local', 'bench');
+mkdirSync(outDir, { recursive: true });
+const bundlePath = join(outDir, 'webhook-verifier.mjs');
+await build({
+  entryPoints: [join(ROOT, 'functions', 'webhook-verifier', 'handler.ts')],
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  outfile: bundlePath,
+  external: ['@aws-sdk/*'],
+  banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+  logLevel: 'error',
+});
+const bundleBytes = statSync(bundlePath).size;
+const emptyPath = join(outDir, 'empty.mjs');
+writeFileSync(emptyPath, 'export const handler = async () => ({ statusCode: 204 });\n');
+
+function medianLoadMs(file: string, runs: number): number {
+  const script = `const t=performance.now();await import(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t));`;
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i += 1) {
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    if (child.status !== 0) throw new Error(`loading ${file} failed`);
+    samples.push(Number(child.stdout));
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)] as number;
+}
+const loadBundle = medianLoadMs(bundlePath, 15);
+const loadEmpty = medianLoadMs(emptyPath, 15);
+
+const ours = rows.filter((row) => row.name.startsWith('ours:'));
+const peers = rows.filter(
+  (row) => !row.name.startsWith('ours:') && !row.name.startsWith('floor') && !row.name.startsWith('handler'),
+);
+const fastestPeer = peers.reduce((best, row) => (row.microsPerOp < best.microsPerOp ? row : best));
+const handlerRow = rows.find((row) => row.name.startsWith('handler')) as Row;
+const worstOurs = ours.reduce((worst, row) => (row.microsPerOp > worst.microsPerOp ? row : worst));
+
+console.log(
+  `\nVerifier bundle: ${(bundleBytes / 1024).toFixed(1)} KiB (${bundleBytes} bytes), ${bundlePath.replace(`${ROOT}/`, '')}`,
+);
+console.log(
+  `Module load (median of 15 fresh Node ${process.version} processes): bundle ${loadBundle.toFixed(1)} ms, empty module ${loadEmpty.toFixed(1)} ms, difference ${(loadBundle - loadEmpty).toFixed(1)} ms`,
+);
+const check = (ok: boolean) => (ok ? 'met' : 'MISSED');
+console.log('\nTargets');
+console.log(
+  `  verify ≤ 1.3× floor:            ${(worstOurs.microsPerOp / floor.microsPerOp).toFixed(2)}× (slowest of ours: ${worstOurs.name}) ${check(worstOurs.microsPerOp <= 1.3 * floor.microsPerOp)}`,
+);
+console.log(
+  `  verify ≤ fastest peer:          ${worstOurs.microsPerOp.toFixed(2)} µs vs ${fastestPeer.microsPerOp.toFixed(2)} µs (${fastestPeer.name}) ${check(worstOurs.microsPerOp <= fastestPeer.microsPerOp)}`,
+);
+console.log(
+  `  handler ≤ 3× floor:             ${(handlerRow.microsPerOp / floor.microsPerOp).toFixed(2)}× ${check(handlerRow.microsPerOp <= 3 * floor.microsPerOp)}`,
+);
+console.log(`  bundle ≤ 150 KB:                ${(bundleBytes / 1000).toFixed(1)} KB ${check(bundleBytes <= 150_000)}`);
+console.log(`  (handler requests enqueued during the run: ${enqueued.toLocaleString('en-US')})`);

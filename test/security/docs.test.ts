@@ -1,0 +1,101 @@
+/**
+ * Keeps the docs honest where it is cheap: generated sections must equal what the generators produce from the code
+ * now, and the files the threat model cites as evidence must exist.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { TABLE_KEYS, tableName } from '../../functions/shared/tables.ts';
+import { WORKFLOWS_DOC, workflowsMarkdown } from '../../statemachines/diagrams.ts';
+import {
+  citedTests,
+  markMissingTests,
+  normalizeMarkdown,
+  readSection,
+  replaceSection,
+  retentionTable,
+} from './doc-sections.ts';
+import { REPOSITORY_ROOT } from './secret-scanner.ts';
+
+const REGENERATE = 'run `npx tsx test/security/update-docs.ts` and commit the result';
+
+function doc(path: string): string {
+  return readFileSync(join(REPOSITORY_ROOT, path), 'utf8');
+}
+
+describe('docs/customer-setup.md', () => {
+  const setup = doc('docs/customer-setup.md');
+
+  it('has the retention table generated from functions/shared/tables.ts and the log retention', () => {
+    const section = readSection(setup, 'retention');
+    expect(section, 'docs/customer-setup.md lost its generated:retention markers').toBeDefined();
+    expect(normalizeMarkdown(section ?? ''), `retention table is stale: ${REGENERATE}`).toBe(
+      normalizeMarkdown(retentionTable()),
+    );
+  });
+
+  it('names every table, so a new table cannot be left out of the customer documentation', () => {
+    const section = readSection(setup, 'retention') ?? '';
+    for (const key of TABLE_KEYS) expect(section).toContain(`\`${tableName('{environment}', key)}\``);
+  });
+
+  it('marks unpublished Virtuous permission groups as to be confirmed', () => {
+    expect(setup).toMatch(/to be confirmed with Virtuous/);
+    for (const endpoint of ['/api/Organization/Current', '/api/Webhook', '/api/v2/Gift/Transaction']) {
+      expect(setup).toContain(endpoint);
+    }
+  });
+});
+
+describe('generated sections', () => {
+  it("compares tables by content, not by the formatter's padding", () => {
+    const padded = '| Data   | Kept    |\n| ------ | ------- |\n| `a\\|b` | 1 year  |';
+    expect(normalizeMarkdown(padded)).toBe(normalizeMarkdown('| Data | Kept |\n| --- | --- |\n| `a\\|b` | 1 year |'));
+    expect(normalizeMarkdown(padded)).not.toBe(
+      normalizeMarkdown('| Data | Kept |\n| --- | --- |\n| `a\\|b` | 2 years |'),
+    );
+  });
+
+  it('replaceSection then readSection round-trips, and a missing section is reported', () => {
+    const document = 'intro\n<!-- generated:x -->\nold\n<!-- /generated:x -->\noutro\n';
+    const updated = replaceSection(document, 'x', '| a |\n| b |');
+    expect(readSection(updated, 'x')).toBe('| a |\n| b |');
+    expect(updated.startsWith('intro\n')).toBe(true);
+    expect(updated.endsWith('outro\n')).toBe(true);
+    expect(readSection(document, 'y')).toBeUndefined();
+    expect(() => replaceSection(document, 'y', '')).toThrow(/no generated section/);
+  });
+});
+
+describe('docs/workflows.md', () => {
+  it('is exactly what the diagram generator produces from the ASL files now', () => {
+    expect(existsSync(WORKFLOWS_DOC), `docs/workflows.md is missing: ${REGENERATE}`).toBe(true);
+    expect(
+      readFileSync(WORKFLOWS_DOC, 'utf8') === workflowsMarkdown(),
+      `docs/workflows.md is stale: ${REGENERATE}`,
+    ).toBe(true);
+  });
+});
+
+describe('docs/threat-model.md', () => {
+  const threatModel = doc('docs/threat-model.md');
+  const cited = citedTests(threatModel);
+
+  it('cites test evidence', () => {
+    expect(cited.length).toBeGreaterThan(10);
+  });
+
+  it('marks as not yet present every cited test that does not exist, and only those', () => {
+    const exists = (path: string) => existsSync(join(REPOSITORY_ROOT, path));
+    const missing = cited.filter((path) => !exists(path));
+    console.info(`threat model: ${cited.length} cited test files, ${missing.length} not yet present`);
+    expect(threatModel === markMissingTests(threatModel, exists), `evidence marks are stale: ${REGENERATE}`).toBe(true);
+  });
+
+  it('marking adds and removes "(not yet present)" by existence', () => {
+    const text = 'a `test/x.test.ts` b `test/y.test.ts` (not yet present) c `test/z.test.ts` (not yet present)';
+    expect(markMissingTests(text, (path) => path !== 'test/x.test.ts' && path !== 'test/z.test.ts')).toBe(
+      'a `test/x.test.ts` (not yet present) b `test/y.test.ts` c `test/z.test.ts` (not yet present)',
+    );
+  });
+});

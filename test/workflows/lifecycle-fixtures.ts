@@ -1,0 +1,75 @@
+/** Shared steps of the workflow tests: the lifecycle API over the test environment, onboarding, waiting. */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { expect } from 'vitest';
+import { createLifecycleApiHandler } from '../../functions/lifecycle-api/handler.ts';
+import type { LocalExecution } from '../../functions/lifecycle-tasks/local-runner.ts';
+import type { WorkflowTestEnv } from '../support/workflow-runner.ts';
+
+export function apiEvent(method: string, path: string, body?: unknown): APIGatewayProxyEvent {
+  return {
+    httpMethod: method,
+    path,
+    resource: '/lifecycle/{proxy+}',
+    pathParameters: { proxy: path.replace(/^\/lifecycle\//, '') },
+    body: body === undefined ? null : JSON.stringify(body),
+    isBase64Encoded: false,
+    headers: {},
+  } as unknown as APIGatewayProxyEvent;
+}
+
+export function callApi(
+  env: WorkflowTestEnv,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<APIGatewayProxyResult> {
+  const handler = createLifecycleApiHandler({
+    customers: env.deps.customers,
+    secrets: env.deps.secrets,
+    virtuous: env.deps.virtuous,
+    starter: env.starter,
+    clock: env.deps.clock,
+    settings: env.settings,
+  });
+  return handler(apiEvent(method, path, body));
+}
+
+export function executionFrom(env: WorkflowTestEnv, response: APIGatewayProxyResult): LocalExecution {
+  expect(response.statusCode).toBe(202);
+  const { executionId } = JSON.parse(response.body) as { executionId: string };
+  const execution = env.starter.executions.get(executionId);
+  if (execution === undefined) throw new Error('the API did not start an execution');
+  return execution;
+}
+
+let sequence = 0;
+
+/** A fresh organization in the simulator and an active customer onboarded through the API and the workflow. */
+export async function onboardedCustomer(env: WorkflowTestEnv, prefix: string) {
+  const customerId = `${prefix}-${++sequence}`;
+  const org = env.sim.organization();
+  const execution = executionFrom(
+    env,
+    await callApi(env, 'POST', `/lifecycle/customers/${customerId}/api-token`, { token: org.apiKey }),
+  );
+  const outcome = await execution.result;
+  expect(outcome.status).toBe('SUCCEEDED');
+  return { customerId, org };
+}
+
+export async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Waits until the customer's token rotation parks its task token, i.e. the workflow waits for the new key. */
+export async function rotationWaiting(env: WorkflowTestEnv, customerId: string): Promise<void> {
+  await waitFor(async () => (await env.deps.customers.get(customerId))?.awaitingTokenTaskToken !== undefined);
+}
+
+export function secretsExistFor(env: WorkflowTestEnv, customerId: string): boolean {
+  return env.storage.raw().includes(`/${customerId}/`);
+}

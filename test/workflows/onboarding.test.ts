@@ -1,0 +1,190 @@
+import { createHash } from 'node:crypto';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLifecycleApiHandler } from '../../functions/lifecycle-api/handler.ts';
+import { PermanentError, TransientError } from '../../functions/shared/errors.ts';
+import {
+  enteredStates,
+  failingFirst,
+  leaksInEvents,
+  retriesOf,
+  startWorkflowTestEnv,
+  type WorkflowTestEnv,
+} from '../support/workflow-runner.ts';
+
+let env: WorkflowTestEnv;
+let counter = 0;
+
+beforeAll(async () => {
+  env = await startWorkflowTestEnv();
+});
+
+afterAll(async () => {
+  await env?.close();
+});
+
+function apiEvent(method: string, path: string, body?: unknown): APIGatewayProxyEvent {
+  return {
+    httpMethod: method,
+    path,
+    resource: '/lifecycle/{proxy+}',
+    pathParameters: { proxy: path.replace(/^\/lifecycle\//, '') },
+    body: body === undefined ? null : JSON.stringify(body),
+    isBase64Encoded: false,
+    headers: {},
+  } as unknown as APIGatewayProxyEvent;
+}
+
+function api() {
+  return createLifecycleApiHandler({
+    customers: env.deps.customers,
+    secrets: env.deps.secrets,
+    virtuous: env.deps.virtuous,
+    starter: env.starter,
+    clock: env.deps.clock,
+    settings: env.settings,
+  });
+}
+
+/** Submits a fresh organization's key through the lifecycle API and waits for the onboarding execution. */
+async function onboard() {
+  const customerId = `onb-${++counter}`;
+  const org = env.sim.organization();
+  const response = await api()(apiEvent('POST', `/lifecycle/customers/${customerId}/api-token`, { token: org.apiKey }));
+  expect(response.statusCode).toBe(202);
+  expect(response.body).not.toContain(org.apiKey);
+  const { executionId } = JSON.parse(response.body) as { executionId: string };
+  const execution = env.starter.executions.get(executionId);
+  if (execution === undefined) throw new Error('the API did not start an execution');
+  const outcome = await execution.result;
+  return { customerId, org, execution, outcome };
+}
+
+function secretNamesOf(customerId: string): boolean {
+  return env.storage.raw().includes(`/${customerId}/`);
+}
+
+const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest('hex');
+
+describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
+  it('promotes the key, subscribes with a fresh secret, activates, requests the initial load and notifies', async () => {
+    const { customerId, org, execution, outcome } = await onboard();
+
+    expect(outcome.status).toBe('SUCCEEDED');
+    const record = await env.deps.customers.get(customerId);
+    expect(record?.status).toBe('active');
+    expect(record?.lock).toBeUndefined();
+    const snapshot = env.sim.control.inspect(org.organizationId);
+    expect(record?.organizationId).toBe(String(snapshot.organizationUserId));
+    expect(snapshot.webhooks).toHaveLength(1);
+    const [webhook] = snapshot.webhooks;
+    expect(webhook?.id).toBe(record?.webhookSubscriptionId);
+    expect(webhook?.payloadUrl).toBe(`https://hooks.partner.example/webhooks/virtuous/${customerId}`);
+    expect(webhook?.active).toBe(true);
+    expect(webhook?.flags.giftCreate).toBe(true);
+
+    const ctx = { reason: 'test:inspect' };
+    const token = await env.secrets.read({ customerId, kind: 'api_token' }, 'current', ctx);
+    expect(token?.value).toBe(org.apiKey);
+    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', ctx)).toBeUndefined();
+    const secret = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', ctx);
+    expect(Buffer.from(secret?.value ?? '', 'base64')).toHaveLength(32);
+    expect(webhook?.secretSha256).toBe(sha256(secret?.value ?? ''));
+
+    const checkpoint = await env.aws.documentClient.send(
+      new GetCommand({
+        TableName: env.aws.tableNames.checkpoints,
+        Key: { customerId, checkpointName: 'initial-load' },
+      }),
+    );
+    expect(checkpoint.Item?.status).toBe('requested');
+    expect(env.notifier.typesFor(customerId)).toEqual(['sync_active']);
+    expect(enteredStates(execution).at(-1)).toBe('Onboarded');
+    expect(leaksInEvents(execution)).toBe(0);
+  });
+
+  it('retries transient failures of the secret store and of Virtuous, then succeeds without duplicates', async () => {
+    const original = env.deps;
+    const connector = original.virtuous;
+    let createWebhookFailures = 2;
+    env.deps = {
+      ...original,
+      secrets: failingFirst(original.secrets, 'promotePending', 1, () => new TransientError('SECRETS_THROTTLED', 'x')),
+      virtuous: {
+        ...connector,
+        forCustomer: (customerId, options) => {
+          const client = connector.forCustomer(customerId, options);
+          return {
+            ...client,
+            currentOrganization: () => client.currentOrganization(),
+            createWebhook: async (subscription) => {
+              if (createWebhookFailures-- > 0) throw new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 503 });
+              return client.createWebhook(subscription);
+            },
+          };
+        },
+      },
+    };
+    try {
+      const { customerId, org, execution, outcome } = await onboard();
+      expect(outcome.status).toBe('SUCCEEDED');
+      expect(retriesOf(execution)).toMatchObject({ PromoteToken: 1, CreateWebhookSubscription: 2 });
+      expect(env.sim.control.inspect(org.organizationId).webhooks).toHaveLength(1);
+      expect((await env.deps.customers.get(customerId))?.status).toBe('active');
+      expect(leaksInEvents(execution)).toBe(0);
+    } finally {
+      env.deps = original;
+    }
+  });
+
+  it('compensates a permanent failure: subscription deleted, every secret gone, customer failed, both notified', async () => {
+    const original = env.deps;
+    env.deps = {
+      ...original,
+      syncControl: failingFirst(original.syncControl, 'requestInitialLoad', 10, () => new PermanentError('NO', 'x')),
+    };
+    try {
+      const { customerId, org, execution, outcome } = await onboard();
+      expect(outcome).toMatchObject({ status: 'FAILED', error: 'OnboardingFailed' });
+      expect(enteredStates(execution)).toEqual(
+        expect.arrayContaining(['CreateWebhookSubscription', 'CompensateOnboarding', 'NotifyFailure']),
+      );
+      expect(env.sim.control.inspect(org.organizationId).webhooks).toHaveLength(0);
+      expect(secretNamesOf(customerId)).toBe(false);
+      const record = await env.deps.customers.get(customerId);
+      expect(record?.status).toBe('failed');
+      expect(record?.statusReason).toBe('onboarding_failed:PermanentError');
+      expect(record?.webhookSubscriptionId).toBeUndefined();
+      expect(record?.lock).toBeUndefined();
+      expect(env.notifier.typesFor(customerId)).toEqual(['onboarding_failed']);
+      expect(env.notifier.alertCodesFor(customerId)).toContain('WORKFLOW_FAILED:onboarding');
+      expect(leaksInEvents(execution)).toBe(0);
+    } finally {
+      env.deps = original;
+    }
+  });
+
+  it('refuses a key of a disabled organization before storing anything or starting a workflow', async () => {
+    const customerId = `onb-${++counter}`;
+    const org = env.sim.organization({ isEnabled: false });
+    const before = env.starter.executions.size;
+    const response = await api()(apiEvent('POST', `/lifecycle/customers/${customerId}/api-token`, { token: org.apiKey }));
+    expect(response.statusCode).toBe(422);
+    expect(JSON.parse(response.body)).toMatchObject({ error: 'ORGANIZATION_DISABLED' });
+    expect(response.body).not.toContain(org.apiKey);
+    expect(env.starter.executions.size).toBe(before);
+    expect(await env.deps.customers.get(customerId)).toBeUndefined();
+    expect(secretNamesOf(customerId)).toBe(false);
+  });
+
+  it('answers a malformed body with the shape problem, never the data', async () => {
+    const response = await api()(
+      apiEvent('POST', '/lifecycle/customers/onb-x/api-token', { token: 'short', email: 'canary.donor@pii-canary.example' }),
+    );
+    expect(response.statusCode).toBe(400);
+    expect(response.body).toContain('token');
+    expect(response.body).not.toContain('short');
+    expect(response.body).not.toContain('canary');
+  });
+});

@@ -1,0 +1,201 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Notifier } from '../../functions/notifications/notifier.ts';
+import { TransientError } from '../../functions/shared/errors.ts';
+import { createVirtuousClient } from '../../functions/virtuous/client.ts';
+import { InMemoryRateBudget } from '../../functions/virtuous/rate-budget.ts';
+import { secretStoreTokenSource } from '../../functions/virtuous/token-source.ts';
+import {
+  enteredStates,
+  leaksInEvents,
+  retriesOf,
+  startWorkflowTestEnv,
+  type WorkflowTestEnv,
+} from '../support/workflow-runner.ts';
+import { callApi, executionFrom, onboardedCustomer, rotationWaiting } from './lifecycle-fixtures.ts';
+
+let env: WorkflowTestEnv;
+const ctx = { reason: 'test:inspect' };
+
+beforeAll(async () => {
+  env = await startWorkflowTestEnv();
+});
+
+afterAll(async () => {
+  await env?.close();
+});
+
+async function startRotation(customerId: string, body?: unknown) {
+  return executionFrom(env, await callApi(env, 'POST', `/lifecycle/customers/${customerId}/workflows/token-rotation`, body));
+}
+
+async function submitKey(customerId: string, token: string) {
+  await rotationWaiting(env, customerId);
+  const response = await callApi(env, 'POST', `/lifecycle/customers/${customerId}/rotation-token`, { token });
+  expect(response.statusCode).toBe(202);
+  expect(response.body).not.toContain(token);
+}
+
+describe('API-token rotation workflow (statemachines/token-rotation.asl.json)', () => {
+  it('waits for the new key, validates it against the same organization, cuts over and retires the old one', async () => {
+    const { customerId, org } = await onboardedCustomer(env, 'rot');
+    const execution = await startRotation(customerId);
+    const newKey = env.sim.addKey(org.organizationId);
+    await submitKey(customerId, newKey);
+
+    const outcome = await execution.result;
+    expect(outcome.status).toBe('SUCCEEDED');
+    expect((await env.secrets.read({ customerId, kind: 'api_token' }, 'current', ctx))?.value).toBe(newKey);
+    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'previous', ctx)).toBeUndefined();
+    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', ctx)).toBeUndefined();
+    const record = await env.deps.customers.get(customerId);
+    expect(record?.lock).toBeUndefined();
+    expect(record?.awaitingTokenTaskToken).toBeUndefined();
+    expect(env.notifier.typesFor(customerId)).toEqual([
+      'sync_active',
+      'token_rotation_requested',
+      'token_revocation_requested',
+      'token_rotated',
+    ]);
+    expect(enteredStates(execution)).toEqual(
+      expect.arrayContaining(['RequestNewToken', 'ValidateNewToken', 'CutOver', 'ConfirmNewToken', 'RetireOldToken']),
+    );
+    expect(leaksInEvents(execution)).toBe(0);
+    const status = await callApi(env, 'GET', `/lifecycle/executions/${encodeURIComponent(execution.executionId)}`);
+    expect(JSON.parse(status.body)).toMatchObject({ status: 'SUCCEEDED', workflow: 'token-rotation' });
+  });
+
+  it('stops and alerts when the new key belongs to another organization, keeping the current key', async () => {
+    const { customerId, org } = await onboardedCustomer(env, 'rot');
+    const execution = await startRotation(customerId);
+    const foreign = env.sim.organization();
+    await submitKey(customerId, foreign.apiKey);
+
+    const outcome = await execution.result;
+    expect(outcome).toMatchObject({ status: 'FAILED', error: 'OrganizationMismatch' });
+    expect((await env.secrets.read({ customerId, kind: 'api_token' }, 'current', ctx))?.value).toBe(org.apiKey);
+    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', ctx)).toBeUndefined();
+    expect(env.notifier.alerts).toContainEqual(
+      expect.objectContaining({ customerId, code: 'ORGANIZATION_MISMATCH', severity: 'critical' }),
+    );
+    expect(env.notifier.typesFor(customerId)).toContain('token_rotation_failed');
+    expect((await env.deps.customers.get(customerId))?.lock).toBeUndefined();
+    expect(leaksInEvents(execution)).toBe(0);
+  });
+
+  it('retries a transient failure of the confirming call, then completes', async () => {
+    const { customerId, org } = await onboardedCustomer(env, 'rot');
+    const original = env.deps;
+    let failures = 2;
+    env.deps = {
+      ...original,
+      virtuous: {
+        ...original.virtuous,
+        forCustomer: (id, options) => {
+          const client = original.virtuous.forCustomer(id, options);
+          if (options.reason !== 'rotation:confirm') return client;
+          return {
+            ...client,
+            currentOrganization: async () => {
+              if (failures-- > 0) throw new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 502 });
+              return client.currentOrganization();
+            },
+          };
+        },
+      },
+    };
+    try {
+      const execution = await startRotation(customerId);
+      await submitKey(customerId, env.sim.addKey(org.organizationId));
+      expect((await execution.result).status).toBe('SUCCEEDED');
+      expect(retriesOf(execution)).toMatchObject({ ConfirmNewToken: 2 });
+    } finally {
+      env.deps = original;
+    }
+  });
+
+  it('compensates a key Virtuous rejects: pending discarded, current untouched, customer and operators told', async () => {
+    const { customerId, org } = await onboardedCustomer(env, 'rot');
+    const execution = await startRotation(customerId);
+    const newKey = env.sim.addKey(org.organizationId);
+    env.sim.control.revokeApiKey(newKey);
+    await submitKey(customerId, newKey);
+
+    const outcome = await execution.result;
+    expect(outcome).toMatchObject({ status: 'FAILED', error: 'TokenRotationFailed' });
+    expect(enteredStates(execution)).toContain('CompensateTokenRotation');
+    expect((await env.secrets.read({ customerId, kind: 'api_token' }, 'current', ctx))?.value).toBe(org.apiKey);
+    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', ctx)).toBeUndefined();
+    expect(env.notifier.typesFor(customerId)).toContain('token_rotation_failed');
+    expect(env.notifier.alertCodesFor(customerId)).toContain('WORKFLOW_FAILED:token-rotation');
+    expect((await env.deps.customers.get(customerId))?.lock).toBeUndefined();
+    expect(leaksInEvents(execution)).toBe(0);
+  });
+
+  it('refuses a second workflow for a customer while one runs, and a key nobody waits for', async () => {
+    const { customerId, org } = await onboardedCustomer(env, 'rot');
+    const execution = await startRotation(customerId);
+    await rotationWaiting(env, customerId);
+    const second = await callApi(env, 'POST', `/lifecycle/customers/${customerId}/workflows/offboarding`);
+    expect(second.statusCode).toBe(409);
+    await submitKey(customerId, env.sim.addKey(org.organizationId));
+    expect((await execution.result).status).toBe('SUCCEEDED');
+    const late = await callApi(env, 'POST', `/lifecycle/customers/${customerId}/rotation-token`, {
+      token: env.sim.addKey(org.organizationId),
+    });
+    expect(late.statusCode).toBe(409);
+  });
+
+  it('keeps Virtuous calls succeeding through the cut-over, even when the admin revokes the old key at once', async () => {
+    const { customerId, org } = await onboardedCustomer(env, 'rot');
+    const original = env.deps;
+    const notifier: Notifier = {
+      notifyCustomer: async (notification) => {
+        // The admin acts on the revocation request immediately: every worker still holding the old key gets 401.
+        if (notification.customerId === customerId && notification.type === 'token_revocation_requested') {
+          env.sim.control.revokeApiKey(org.apiKey);
+        }
+        await original.notifier.notifyCustomer(notification);
+      },
+      alertOperators: (alert) => original.notifier.alertOperators(alert),
+    };
+    env.deps = { ...original, notifier };
+    const worker = createVirtuousClient({
+      baseUrl: env.sim.baseUrl,
+      customerId,
+      tokens: secretStoreTokenSource(env.secrets, customerId, 'sync:submit'),
+      budget: new InMemoryRateBudget({ hourlyBudget: 100_000 }),
+      allowLoopbackHttp: true,
+      timeoutMs: 3_000,
+      backoff: { baseDelayMs: 1, maxDelayMs: 5 },
+    });
+    let running = true;
+    let succeeded = 0;
+    let failed = 0;
+    const load = Array.from({ length: 4 }, async () => {
+      while (running) {
+        try {
+          await worker.currentOrganization();
+          succeeded += 1;
+        } catch {
+          failed += 1;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    });
+    try {
+      const execution = await startRotation(customerId);
+      await submitKey(customerId, env.sim.addKey(org.organizationId));
+      expect((await execution.result).status).toBe('SUCCEEDED');
+      // A few more calls after the revocation, all with whatever key the worker holds.
+      const after = succeeded;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      running = false;
+      await Promise.all(load);
+      expect(succeeded).toBeGreaterThan(after);
+      expect(failed).toBe(0);
+    } finally {
+      running = false;
+      env.deps = original;
+    }
+  });
+});
