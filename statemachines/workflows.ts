@@ -15,6 +15,8 @@ export interface WorkflowDefinition {
   readonly tasksEntry: string;
   /** `${Name}` placeholders in the file that CDK substitutes (every one must be provided). */
   readonly substitutions: readonly string[];
+  /** The execution input, as documented for starts from the console, the API and the CLI: ids only, never a secret. */
+  readonly input: string;
 }
 
 export const WORKFLOWS: Readonly<Record<WorkflowName, WorkflowDefinition>> = {
@@ -23,30 +25,36 @@ export const WORKFLOWS: Readonly<Record<WorkflowName, WorkflowDefinition>> = {
     file: 'onboarding.asl.json',
     tasksEntry: 'functions/lifecycle-tasks/onboarding.ts',
     substitutions: ['TasksFunctionArn'],
+    input: '{"customerId": "acme"} (started by POST /lifecycle/customers/{id}/api-token, which stores the key first)',
   },
   'token-rotation': {
     name: 'token-rotation',
     file: 'token-rotation.asl.json',
     tasksEntry: 'functions/lifecycle-tasks/token-rotation.ts',
     substitutions: ['TasksFunctionArn'],
+    input:
+      '{"customerId": "acme", "expedited"?: true} (the new key arrives by POST /lifecycle/customers/{id}/rotation-token)',
   },
   'webhook-secret-rotation': {
     name: 'webhook-secret-rotation',
     file: 'webhook-secret-rotation.asl.json',
     tasksEntry: 'functions/lifecycle-tasks/webhook-secret-rotation.ts',
     substitutions: ['TasksFunctionArn'],
+    input: '{"customerId": "acme"}',
   },
   offboarding: {
     name: 'offboarding',
     file: 'offboarding.asl.json',
     tasksEntry: 'functions/lifecycle-tasks/offboarding.ts',
     substitutions: ['TasksFunctionArn'],
+    input: '{"customerId": "acme"}',
   },
   'incident-response': {
     name: 'incident-response',
     file: 'incident-response.asl.json',
     tasksEntry: 'functions/lifecycle-tasks/incident-response.ts',
     substitutions: ['TasksFunctionArn', 'TokenRotationStateMachineArn'],
+    input: '{"customerId": "acme"} (the nested expedited token rotation waits for the new key like token-rotation)',
   },
 };
 

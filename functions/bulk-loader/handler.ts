@@ -7,6 +7,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import type { CustomerRepository } from '../customers/customer.ts';
+import { tableNameFromEnv } from '../shared/environment.ts';
 import { ForbiddenInputError } from '../shared/errors.ts';
 import { assertCustomerId } from '../shared/identifiers.ts';
 import { logger } from '../shared/observability.ts';
@@ -15,7 +16,6 @@ import { type BulkLoadDeps, type BulkLoadResult, type HistorySource, runBulkLoad
 import { createDynamoCheckpointStore } from '../sync/checkpoints.ts';
 import { flushPowertoolsMetrics } from '../sync/powertools-metrics.ts';
 import { s3JsonlHistorySource } from '../sync/s3-history-source.ts';
-import { tableNameFromEnv } from '../shared/environment.ts';
 
 export const INITIAL_LOAD_ID = 'initial-load';
 const LOAD_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -42,12 +42,15 @@ export function createBulkLoaderHandler(deps: BulkLoaderDeps): BulkLoaderHandler
   return async (event, context) => {
     const customerId = assertCustomerId(event?.customerId);
     const loadId = event.loadId ?? INITIAL_LOAD_ID;
-    if (!LOAD_ID.test(loadId)) throw new ForbiddenInputError('INVALID_LOAD_ID', 'loadId must be 1-128 of [A-Za-z0-9_.:-]');
+    if (!LOAD_ID.test(loadId))
+      throw new ForbiddenInputError('INVALID_LOAD_ID', 'loadId must be 1-128 of [A-Za-z0-9_.:-]');
     const customer = await deps.customers.get(customerId);
     if (!customer || (customer.status !== 'active' && customer.status !== 'onboarding')) {
       throw new ForbiddenInputError('CUSTOMER_NOT_SYNCING', 'the customer is not active');
     }
-    const deadline = context ? deps.clock().getTime() + context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS : undefined;
+    const deadline = context
+      ? deps.clock().getTime() + context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS
+      : undefined;
     try {
       const result = await runBulkLoad(deps, {
         customerId,

@@ -8,7 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ForbiddenInputError, PermanentError } from '../shared/errors.ts';
-import { writeFileAtomically } from './atomic-file.ts';
+import { createFileExclusively, writeFileAtomically } from './atomic-file.ts';
+import { KeyedMutex } from './mutex.ts';
+
+const keyringLocks = new KeyedMutex();
 
 export interface KeyEncryptionKey {
   readonly id: string;
@@ -44,26 +47,34 @@ function newKeyEntry(): KeyringDocument['keys'][number] {
 abstract class DocumentKeyring implements Keyring {
   protected abstract load(): Promise<KeyringDocument>;
   protected abstract save(document: KeyringDocument): Promise<void>;
+  /** Serialises read-modify-write of the keyring; several users (secret store, payload sealer) share one. */
+  protected abstract readonly lockKey: string;
 
-  async active(): Promise<KeyEncryptionKey> {
-    const document = await this.load();
-    return this.find(document, document.activeKeyId);
+  active(): Promise<KeyEncryptionKey> {
+    return keyringLocks.run(this.lockKey, async () => {
+      const document = await this.load();
+      return this.find(document, document.activeKeyId);
+    });
   }
 
-  async byId(id: string): Promise<KeyEncryptionKey> {
-    return this.find(await this.load(), id);
+  byId(id: string): Promise<KeyEncryptionKey> {
+    return keyringLocks.run(this.lockKey, async () => this.find(await this.load(), id));
   }
 
-  async addActiveKey(): Promise<KeyEncryptionKey> {
-    const document = await this.load();
-    const entry = newKeyEntry();
-    await this.save({ ...document, activeKeyId: entry.id, keys: [...document.keys, entry] });
-    return { id: entry.id, key: Buffer.from(entry.key, 'base64') };
+  addActiveKey(): Promise<KeyEncryptionKey> {
+    return keyringLocks.run(this.lockKey, async () => {
+      const document = await this.load();
+      const entry = newKeyEntry();
+      await this.save({ ...document, activeKeyId: entry.id, keys: [...document.keys, entry] });
+      return { id: entry.id, key: Buffer.from(entry.key, 'base64') };
+    });
   }
 
-  async retireAllButActive(): Promise<void> {
-    const document = await this.load();
-    await this.save({ ...document, keys: document.keys.filter((k) => k.id === document.activeKeyId) });
+  retireAllButActive(): Promise<void> {
+    return keyringLocks.run(this.lockKey, async () => {
+      const document = await this.load();
+      await this.save({ ...document, keys: document.keys.filter((k) => k.id === document.activeKeyId) });
+    });
   }
 
   private find(document: KeyringDocument, id: string): KeyEncryptionKey {
@@ -79,6 +90,7 @@ abstract class DocumentKeyring implements Keyring {
 
 /** A keyring in memory (tests): starts with one fresh key. */
 export class MemoryKeyring extends DocumentKeyring {
+  protected readonly lockKey = `memory:${randomBytes(8).toString('hex')}`;
   private document: KeyringDocument;
 
   constructor() {
@@ -99,10 +111,12 @@ export class MemoryKeyring extends DocumentKeyring {
 /** A keyring file, created with one fresh key on first use. */
 export class FileKeyring extends DocumentKeyring {
   readonly path: string;
+  protected readonly lockKey: string;
 
   constructor(path: string = DEFAULT_KEYRING_PATH) {
     super();
     this.path = resolve(path);
+    this.lockKey = `file:${this.path}`;
   }
 
   protected async load(): Promise<KeyringDocument> {
@@ -111,11 +125,14 @@ export class FileKeyring extends DocumentKeyring {
       info = await stat(this.path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      const entry = newKeyEntry();
-      const document: KeyringDocument = { format: 1, activeKeyId: entry.id, keys: [entry] };
       await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-      await this.save(document);
-      return document;
+      const entry = newKeyEntry();
+      // Created exclusively: when another process created it first, its key wins and is read back below.
+      await createFileExclusively(
+        this.path,
+        `${JSON.stringify({ format: 1, activeKeyId: entry.id, keys: [entry] }, null, 2)}\n`,
+      );
+      return this.load();
     }
     if ((info.mode & 0o077) !== 0) {
       throw new ForbiddenInputError(

@@ -4,8 +4,8 @@
  * administrator included), and nobody else can replace or remove this policy. Reads must name a staging label, so
  * a version whose labels were all removed (a deleted previous) cannot be read back by its version id.
  *
- * Break-glass is deliberately not a door in this policy: it is a change of this policy by the writer role through a
- * reviewed deployment (documented in the README), which CloudTrail records.
+ * Break-glass is deliberately not a door in this policy: it is a temporary, reviewed trust-policy change that lets a
+ * break-glass role assume the scoped writer role (functions/credentials/README.md), which CloudTrail records.
  */
 export interface PolicyDocument {
   readonly Version: '2012-10-17';

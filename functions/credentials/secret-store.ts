@@ -41,7 +41,10 @@ export interface AccessContext {
 export interface SecretStore {
   /** The version at `stage`, or undefined when there is none. */
   read(ref: SecretRef, stage: SecretStage, context: AccessContext): Promise<SecretVersion | undefined>;
-  /** Stores a new pending version (replacing an earlier pending one). Creates the secret if it does not exist. */
+  /**
+   * Stores a new pending version (replacing an earlier pending one). Creates the secret if it does not exist; as in
+   * Secrets Manager, the first version of a new secret is current as well as pending (validate before storing).
+   */
   putPending(ref: SecretRef, value: string, context: AccessContext): Promise<{ versionId: string }>;
   /** pending → current, current → previous. Fails with PermanentError when there is no pending version. */
   promotePending(ref: SecretRef, context: AccessContext): Promise<{ versionId: string }>;
@@ -51,4 +54,10 @@ export interface SecretStore {
   deletePrevious(ref: SecretRef, context: AccessContext): Promise<void>;
   /** Deletes every secret of the customer (offboarding). Returns how many secrets were deleted. Idempotent. */
   deleteCustomer(customerId: string, context: AccessContext): Promise<{ deletedSecrets: number }>;
+  /**
+   * Forgets any value this container cached for the secret, so the next read asks the backing store. Call it when
+   * a credential was refused (Virtuous answered 401): another container may have rotated it. Stores without a
+   * cache omit it, so call it as `store.invalidate?.(ref)`.
+   */
+  invalidate?(ref: SecretRef): void;
 }

@@ -27,6 +27,7 @@ import {
   DescribeSecretCommand,
   GetSecretValueCommand,
   type GetSecretValueCommandOutput,
+  ListSecretsCommand,
   PutResourcePolicyCommand,
   PutSecretValueCommand,
   paginateListSecrets,
@@ -35,7 +36,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ENV, integerSetting, requireSetting, tableNameFromEnv } from '../shared/environment.ts';
-import { PermanentError } from '../shared/errors.ts';
+import { ForbiddenInputError, PermanentError } from '../shared/errors.ts';
 import { assertCustomerId, assertEnvironmentName } from '../shared/identifiers.ts';
 import { assertAccessContext } from './access-context.ts';
 import type { AuditAction, AuditLog } from './audit-log.ts';
@@ -48,7 +49,12 @@ import { SecretCache } from './secret-cache.ts';
 import { type ResolvedSecretRef, refFromTags, resolveSecretRef } from './secret-names.ts';
 import { secretResourcePolicy } from './secret-resource-policy.ts';
 import type { AccessContext, SecretRef, SecretStage, SecretStore, SecretVersion } from './secret-store.ts';
-import { classifySecretsManagerError, isNotFound, isScheduledForDeletion } from './secrets-manager-errors.ts';
+import {
+  classifySecretsManagerError,
+  isNotFound,
+  isScheduledForDeletion,
+  sdkErrorName,
+} from './secrets-manager-errors.ts';
 
 export const STAGE_LABEL: Readonly<Record<SecretStage, string>> = {
   current: 'AWSCURRENT',
@@ -100,10 +106,10 @@ export class SecretsManagerStore implements SecretStore {
     this.environment = assertEnvironmentName(options.environment);
     const window = options.recoveryWindowDays;
     if (!Number.isInteger(window) || (window !== 0 && (window < 7 || window > 30))) {
-      throw new PermanentError('INVALID_RECOVERY_WINDOW', 'recovery window must be 0 (no recovery) or 7-30 days');
+      throw new ForbiddenInputError('INVALID_RECOVERY_WINDOW', 'recovery window must be 0 (no recovery) or 7-30 days');
     }
     if (options.scopedRoleArns.length === 0) {
-      throw new PermanentError('MISSING_SCOPED_ROLES', 'at least one scoped role must be allowed to read secrets');
+      throw new ForbiddenInputError('MISSING_SCOPED_ROLES', 'at least one scoped role must be allowed to read secrets');
     }
     this.now = options.now ?? Date.now;
     this.cache = new SecretCache(options.cacheTtlMs, this.now);
@@ -128,7 +134,9 @@ export class SecretsManagerStore implements SecretStore {
           new GetSecretValueCommand({ SecretId: resolved.name, VersionStage: STAGE_LABEL[stage] }),
         );
       } catch (error) {
-        if (isNotFound(error) || isScheduledForDeletion(error)) return { result: undefined, outcome: 'not_found' };
+        if (isScheduledForDeletion(error) || (await this.isAbsent(client, resolved.name, error))) {
+          return { result: undefined, outcome: 'not_found' };
+        }
         throw classifySecretsManagerError(error);
       }
       if (answer.SecretString === undefined || answer.VersionId === undefined) {
@@ -165,7 +173,7 @@ export class SecretsManagerStore implements SecretStore {
         try {
           versionId = (await put()).VersionId;
         } catch (error) {
-          if (!isNotFound(error)) throw classifySecretsManagerError(error);
+          if (!(await this.isAbsent(client, resolved.name, error))) throw classifySecretsManagerError(error);
           await this.create(client, resolved);
           try {
             versionId = (await put()).VersionId;
@@ -213,7 +221,7 @@ export class SecretsManagerStore implements SecretStore {
           );
           return { result: { versionId: pending }, outcome: 'ok', versionId: pending };
         } catch (error) {
-          if (isNotFound(error))
+          if (await this.isAbsent(client, resolved.name, error))
             throw new PermanentError('NO_PENDING_VERSION', 'there is no pending version to promote');
           throw error instanceof PermanentError ? error : classifyUnlessClassified(error);
         } finally {
@@ -313,13 +321,37 @@ export class SecretsManagerStore implements SecretStore {
           );
           return { result: undefined, outcome: 'ok', versionId };
         } catch (error) {
-          if (isNotFound(error) || isScheduledForDeletion(error)) return { result: undefined, outcome: 'not_found' };
+          if (isScheduledForDeletion(error) || (await this.isAbsent(client, resolved.name, error))) {
+            return { result: undefined, outcome: 'not_found' };
+          }
           throw classifyUnlessClassified(error);
         } finally {
           this.cache.invalidate(resolved.name);
         }
       }),
     );
+  }
+
+  /**
+   * Whether a failed call failed because the secret does not exist. Secrets Manager says ResourceNotFound, but a
+   * scoped session whose policy checks `aws:ResourceTag/customer_id` is told AccessDenied instead (a missing secret
+   * has no tags to match). ListSecrets, which is not resource-scoped, then tells the two apart.
+   */
+  private async isAbsent(client: SecretsManagerClient, name: string, error: unknown): Promise<boolean> {
+    if (isNotFound(error)) return true;
+    if (sdkErrorName(error) !== 'AccessDeniedException') return false;
+    try {
+      const listed = await client.send(
+        new ListSecretsCommand({
+          Filters: [{ Key: 'name', Values: [name] }],
+          IncludePlannedDeletion: true,
+          MaxResults: 100,
+        }),
+      );
+      return !(listed.SecretList ?? []).some((entry) => entry.Name === name);
+    } catch {
+      return false;
+    }
   }
 
   /** Staging label → version id, from DescribeSecret. */

@@ -4,9 +4,9 @@
  * store) using AES-256-GCM bound to the same customer/purpose context, instead of KMS.
  */
 import { randomBytes } from 'node:crypto';
+import type { Keyring } from '../credentials/keyring.ts';
 import { PermanentError } from '../shared/errors.ts';
 import { contextAad, gcmDecrypt, gcmEncrypt } from './aes-gcm.ts';
-import type { Keyring } from '../credentials/keyring.ts';
 import type { PayloadSealer, SealedPayload } from './payload-sealer.ts';
 
 export function createLocalPayloadSealer(keyring: Keyring): PayloadSealer {

@@ -26,7 +26,11 @@ import {
 } from './lifecycle-api.ts';
 
 /** Virtuous API keys are opaque; this bounds them without describing them. */
-const Token = z.string().min(16).max(4096).regex(/^[\x21-\x7e]+$/);
+const Token = z
+  .string()
+  .min(16)
+  .max(4096)
+  .regex(/^[\x21-\x7e]+$/);
 
 const OnboardingBody = z.strictObject({
   token: Token,

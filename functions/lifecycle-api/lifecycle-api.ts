@@ -105,9 +105,13 @@ export async function receiveRotationToken(
   if (record === undefined || taskToken === undefined) {
     throw new ApiRefusal(409, 'NO_ROTATION_WAITING', 'no token rotation is waiting for a new key');
   }
-  const { versionId } = await deps.secrets.putPending({ customerId: request.customerId, kind: 'api_token' }, request.token, {
-    reason: 'rotation:receive',
-  });
+  const { versionId } = await deps.secrets.putPending(
+    { customerId: request.customerId, kind: 'api_token' },
+    request.token,
+    {
+      reason: 'rotation:receive',
+    },
+  );
   await deps.starter.sendTaskSuccess(taskToken, { tokenVersionId: versionId });
   await deps.customers.update(request.customerId, { awaitingTokenTaskToken: undefined });
   logger.info('rotation key received', { customerId: request.customerId });

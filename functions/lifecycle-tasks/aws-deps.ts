@@ -10,7 +10,6 @@ import { DynamoDbAuditLog } from '../credentials/dynamodb-audit-log.ts';
 import { createSecretsManagerStore } from '../credentials/secrets-manager-store.ts';
 import { DynamoCustomerRepository } from '../customers/dynamo-customer-repository.ts';
 import { S3CaptureStore } from '../debug-captures/s3-capture-store.ts';
-import type { LifecycleApiDeps } from '../lifecycle-api/lifecycle-api.ts';
 import { DynamoCustomerDataStore } from '../lifecycle/dynamo-customer-data-store.ts';
 import {
   DynamoIncidentReportStore,
@@ -21,7 +20,8 @@ import { systemClock } from '../lifecycle/ports.ts';
 import { lifecycleSettingsFromEnv } from '../lifecycle/settings.ts';
 import { SfnWorkflowStarter } from '../lifecycle/sfn-workflow-starter.ts';
 import { createVirtuousConnector } from '../lifecycle/virtuous-connector.ts';
-import { createNotifierFromEnv } from '../notifications/aws-notifier.ts';
+import type { LifecycleApiDeps } from '../lifecycle-api/lifecycle-api.ts';
+import { createSnsNotifierFromEnv } from '../notifications/sns-notifier.ts';
 import { ENV, requireSetting, tableNameFromEnv } from '../shared/environment.ts';
 import { TABLE_KEYS, type TableKey } from '../shared/tables.ts';
 import { createRateBudgetFromEnv } from '../virtuous/rate-budget.ts';
@@ -53,7 +53,7 @@ export function createAwsLifecycleDeps(env: NodeJS.ProcessEnv = process.env): Li
       secrets,
       budget: createRateBudgetFromEnv(env),
     }),
-    notifier: createNotifierFromEnv(env),
+    notifier: createSnsNotifierFromEnv(env),
     clock: systemClock,
     settings: lifecycleSettingsFromEnv(env),
     syncControl: new DynamoSyncControl(client, tableNames.checkpoints),
@@ -75,6 +75,16 @@ export function createAwsLifecycleApiDeps(env: NodeJS.ProcessEnv = process.env):
       secrets,
       budget: createRateBudgetFromEnv(env),
     }),
+    starter: new SfnWorkflowStarter(env),
+    clock: systemClock,
+    settings: lifecycleSettingsFromEnv(env),
+  };
+}
+
+/** The rotation scheduler reads customers and starts token rotations; nothing else. */
+export function createAwsSchedulerDeps(env: NodeJS.ProcessEnv = process.env) {
+  return {
+    customers: new DynamoCustomerRepository(documentClient(), tableNameFromEnv('customers', env)),
     starter: new SfnWorkflowStarter(env),
     clock: systemClock,
     settings: lifecycleSettingsFromEnv(env),

@@ -6,7 +6,9 @@ import type { LifecycleDeps } from './deps.ts';
 import { createTaskDispatcher } from './dispatch.ts';
 import type { TaskResult, TaskTable } from './task-event.ts';
 
-export function awsTaskHandler(createTasks: (deps: LifecycleDeps) => TaskTable): (event: unknown) => Promise<TaskResult> {
+export function awsTaskHandler(
+  createTasks: (deps: LifecycleDeps) => TaskTable,
+): (event: unknown) => Promise<TaskResult> {
   let dispatch: ((event: unknown) => Promise<TaskResult>) | undefined;
   return async (event) => {
     if (dispatch === undefined) {

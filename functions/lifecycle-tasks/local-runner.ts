@@ -10,9 +10,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { readWorkflowDefinition, WORKFLOWS } from '../../statemachines/workflows.ts';
 import type { WorkflowName } from '../customers/customer.ts';
 import { PermanentError } from '../shared/errors.ts';
-import { readWorkflowDefinition, WORKFLOWS } from '../../statemachines/workflows.ts';
 import type { LifecycleDeps } from './deps.ts';
 import { createTaskDispatcher } from './dispatch.ts';
 import { TASK_TABLES } from './registry.ts';

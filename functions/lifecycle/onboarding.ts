@@ -6,7 +6,7 @@
 import type { SecretStore } from '../credentials/secret-store.ts';
 import type { CustomerRepository } from '../customers/customer.ts';
 import type { Notifier } from '../notifications/notifier.ts';
-import { errorCode, PermanentError } from '../shared/errors.ts';
+import { errorCode, PermanentError, TransientError } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
 import { requireCustomer } from './lock.ts';
 import type { Clock, SyncControl, VirtuousConnector } from './ports.ts';
@@ -127,10 +127,22 @@ export async function compensateOnboarding(
   const record = await deps.customers.get(step.customerId);
   let subscriptionDeleted = false;
   if (record?.webhookSubscriptionId !== undefined) {
-    await deps.virtuous
-      .forCustomer(step.customerId, { stage: 'current', reason: 'onboarding:compensate' })
-      .deleteWebhook(record.webhookSubscriptionId);
-    subscriptionDeleted = true;
+    try {
+      await deps.virtuous
+        .forCustomer(step.customerId, { stage: 'current', reason: 'onboarding:compensate' })
+        .deleteWebhook(record.webhookSubscriptionId);
+      subscriptionDeleted = true;
+    } catch (error) {
+      // A transient failure is retried by the state machine; a key Virtuous refuses cannot delete anything, and the
+      // secrets must go regardless: the operators get the subscription id to remove it by hand.
+      if (error instanceof TransientError) throw error;
+      await deps.notifier.alertOperators({
+        customerId: step.customerId,
+        code: 'ONBOARDING_SUBSCRIPTION_NOT_DELETED',
+        severity: 'critical',
+        details: { webhookSubscriptionId: record.webhookSubscriptionId, error: errorCode(error) },
+      });
+    }
   }
   const { deletedSecrets } = await deps.secrets.deleteCustomer(step.customerId, {
     reason: 'onboarding:compensate',

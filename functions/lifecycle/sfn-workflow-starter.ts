@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import type { WorkflowName } from '../customers/customer.ts';
 import { ENV, requireSetting } from '../shared/environment.ts';
-import { PermanentError, TransientError } from '../shared/errors.ts';
+import { isClassified, PermanentError, TransientError } from '../shared/errors.ts';
 import type { ExecutionDescription, ExecutionStatus, WorkflowInput, WorkflowStarter } from './ports.ts';
 
 const WORKFLOW_NAMES: readonly WorkflowName[] = [
@@ -32,26 +32,25 @@ export function executionName(workflow: WorkflowName, customerId: string, now: D
 }
 
 export class SfnWorkflowStarter implements WorkflowStarter {
-  private readonly arns: Readonly<Record<WorkflowName, string>>;
-
   constructor(
-    env: NodeJS.ProcessEnv = process.env,
+    private readonly env: NodeJS.ProcessEnv = process.env,
     private readonly client = new SFNClient({
       maxAttempts: 3,
       requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
     }),
     private readonly now: () => Date = () => new Date(),
-  ) {
-    this.arns = Object.fromEntries(
-      WORKFLOW_NAMES.map((workflow) => [workflow, requireSetting(stateMachineArnVariable(workflow), env)]),
-    ) as Record<WorkflowName, string>;
+  ) {}
+
+  /** A function is given the ARNs of the workflows it may start only; a missing one is a deployment fault. */
+  private arnOf(workflow: WorkflowName): string {
+    return requireSetting(stateMachineArnVariable(workflow), this.env);
   }
 
   async start(workflow: WorkflowName, input: WorkflowInput): Promise<{ executionId: string }> {
     const answer = await this.call('start', () =>
       this.client.send(
         new StartExecutionCommand({
-          stateMachineArn: this.arns[workflow],
+          stateMachineArn: this.arnOf(workflow),
           name: executionName(workflow, input.customerId, this.now()),
           input: JSON.stringify(input),
         }),
@@ -66,7 +65,9 @@ export class SfnWorkflowStarter implements WorkflowStarter {
       const answer = await this.call('describe', () =>
         this.client.send(new DescribeExecutionCommand({ executionArn: executionId })),
       );
-      const workflow = WORKFLOW_NAMES.find((name) => this.arns[name] === answer.stateMachineArn);
+      const workflow = WORKFLOW_NAMES.find(
+        (name) => this.env[stateMachineArnVariable(name)] === answer.stateMachineArn,
+      );
       return {
         executionId,
         ...(workflow === undefined ? {} : { workflow }),
@@ -91,6 +92,7 @@ export class SfnWorkflowStarter implements WorkflowStarter {
     try {
       return await run();
     } catch (error) {
+      if (isClassified(error)) throw error;
       const name = error instanceof Error ? error.name : 'UnknownError';
       const meta = error as { $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
       const retryable =

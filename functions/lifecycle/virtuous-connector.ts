@@ -32,7 +32,10 @@ export function stagedTokenSource(
     async current() {
       const version = await secrets.read({ customerId, kind: 'api_token' }, stage, { reason });
       if (version === undefined || version.value === '') {
-        throw new RecoverableError('VIRTUOUS_TOKEN_MISSING', `customer ${customerId} has no ${stage} Virtuous API token`);
+        throw new RecoverableError(
+          'VIRTUOUS_TOKEN_MISSING',
+          `customer ${customerId} has no ${stage} Virtuous API token`,
+        );
       }
       return version.value;
     },
@@ -51,7 +54,11 @@ export function createVirtuousConnector(options: VirtuousConnectorOptions): Virt
   };
   return {
     forCustomer: (customerId, { stage, reason }) =>
-      createVirtuousClient({ ...base, customerId, tokens: stagedTokenSource(options.secrets, customerId, stage, reason) }),
+      createVirtuousClient({
+        ...base,
+        customerId,
+        tokens: stagedTokenSource(options.secrets, customerId, stage, reason),
+      }),
     forToken: (customerId, token) => createVirtuousClient({ ...base, customerId, tokens: staticTokenSource(token) }),
   };
 }

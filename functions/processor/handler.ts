@@ -21,7 +21,11 @@ export type ProcessorHandler = (event: SQSEvent, context?: Context) => Promise<S
 
 function toQueueRecord(record: SQSRecord): QueueRecord {
   const receiveCount = Number.parseInt(record.attributes?.ApproximateReceiveCount ?? '1', 10);
-  return { messageId: record.messageId, body: record.body, receiveCount: Number.isFinite(receiveCount) ? receiveCount : 1 };
+  return {
+    messageId: record.messageId,
+    body: record.body,
+    receiveCount: Number.isFinite(receiveCount) ? receiveCount : 1,
+  };
 }
 
 export function createProcessorHandler(deps: ProcessorHandlerDeps): ProcessorHandler {

@@ -6,6 +6,7 @@
  */
 import type { Context } from 'aws-lambda';
 import type { CustomerRepository } from '../customers/customer.ts';
+import { tableNameFromEnv } from '../shared/environment.ts';
 import { errorCode } from '../shared/errors.ts';
 import { isCustomerId } from '../shared/identifiers.ts';
 import { logger } from '../shared/observability.ts';
@@ -17,7 +18,6 @@ import { type ReconciliationDeps, reconcileCustomer } from '../sync/reconciliati
 import { createDynamoReconciliationLog } from '../sync/reconciliation-log.ts';
 import { mapLimit, SYNC_METRICS } from '../sync/sync-metrics.ts';
 import { SyncProcessor } from '../sync/sync-processor.ts';
-import { tableNameFromEnv } from '../shared/environment.ts';
 
 export interface ReconcilerDeps extends ReconciliationDeps {
   readonly customers: CustomerRepository;
@@ -48,7 +48,9 @@ export function createReconcilerHandler(deps: ReconcilerDeps): ReconcilerHandler
       return { customers: 0, failed: 0, released: 0, needsUpdate: 0, recovered: 0 };
     }
     const candidates = only === undefined ? await deps.customers.list() : [await deps.customers.get(only)];
-    const active = candidates.filter((customer) => customer?.status === 'active').map((customer) => customer?.customerId as string);
+    const active = candidates
+      .filter((customer) => customer?.status === 'active')
+      .map((customer) => customer?.customerId as string);
     let failed = 0;
     let released = 0;
     let needsUpdate = 0;
@@ -88,7 +90,8 @@ export const handler = async (event: ReconcilerEvent, context: Context): Promise
         ...deps,
         checkpoints: createDynamoCheckpointStore(deps.documentClient, tableNameFromEnv('checkpoints')),
         log: createDynamoReconciliationLog(deps.documentClient, tableNameFromEnv('reconciliationLog')),
-        applyDeferredRefund: (customerId, refundKey, giftId) => processor.applyDeferredRefund(customerId, refundKey, giftId),
+        applyDeferredRefund: (customerId, refundKey, giftId) =>
+          processor.applyDeferredRefund(customerId, refundKey, giftId),
         flushMetrics: flushPowertoolsMetrics,
       });
     },

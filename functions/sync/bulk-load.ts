@@ -26,7 +26,8 @@ export function jsonlHistorySource(text: string, linesPerPage = 500): HistorySou
   return {
     async page(cursor) {
       const start = cursor === undefined ? 0 : Number.parseInt(cursor, 10);
-      if (!Number.isInteger(start) || start < 0) throw new ForbiddenInputError('INVALID_CURSOR', 'cursor is not a line number');
+      if (!Number.isInteger(start) || start < 0)
+        throw new ForbiddenInputError('INVALID_CURSOR', 'cursor is not a line number');
       const events = lines.slice(start, start + linesPerPage).map((line, index) => {
         try {
           return JSON.parse(line) as unknown;
@@ -72,8 +73,29 @@ interface Position {
 
 const DEFAULT_MAX_PAGE_BYTES = 600_000;
 
-/** Splits events into pages of ≤ 100 events and ≤ maxBytes of JSON each. */
+function eventType(event: unknown): string {
+  const type = (event as { type?: unknown } | null)?.type;
+  return typeof type === 'string' ? type : '';
+}
+
+/** Donors before their gifts (so Virtuous's nightly batch can match them), refunds and the rest after. */
+function typeRank(type: string): number {
+  if (type.startsWith('customer.')) return 0;
+  if (type === 'payment_intent.succeeded') return 1;
+  return 2;
+}
+
+/**
+ * Splits events into pages of ≤ 100 events and ≤ maxBytes of JSON each, one event type per page: a page of gifts
+ * is then exactly one batch-endpoint call, and a contact never splits a gift page in two calls.
+ */
 export function pageEvents(events: readonly unknown[], maxBytes: number): unknown[][] {
+  const byType = Map.groupBy(events, eventType);
+  const types = [...byType.keys()].sort((a, b) => typeRank(a) - typeRank(b));
+  return types.flatMap((type) => pageOneType(byType.get(type) ?? [], maxBytes));
+}
+
+function pageOneType(events: readonly unknown[], maxBytes: number): unknown[][] {
   const pages: unknown[][] = [];
   let current: unknown[] = [];
   let bytes = 2;

@@ -84,7 +84,10 @@ export function bulkEvents(message: BulkMessage): unknown[] {
     throw new ForbiddenInputError('INVALID_BULK_MESSAGE', 'bulk events are not JSON');
   }
   if (!Array.isArray(events) || events.length > MAX_BULK_PAGE_EVENTS) {
-    throw new ForbiddenInputError('INVALID_BULK_MESSAGE', `bulk events must be an array of at most ${MAX_BULK_PAGE_EVENTS}`);
+    throw new ForbiddenInputError(
+      'INVALID_BULK_MESSAGE',
+      `bulk events must be an array of at most ${MAX_BULK_PAGE_EVENTS}`,
+    );
   }
   return events;
 }

@@ -50,18 +50,17 @@ export interface ReconciliationDeps {
   readonly applyDeferredRefund: (customerId: string, refundKey: string, giftVirtuousId: number) => Promise<void>;
   readonly metrics: SyncMetrics;
   readonly clock: () => Date;
-  readonly config?: Partial<ReconciliationConfig>;
+  readonly reconciliationConfig?: Partial<ReconciliationConfig>;
 }
 
 export async function reconcileCustomer(deps: ReconciliationDeps, customerId: string): Promise<ReconciliationRun> {
-  const config = { ...DEFAULT_RECONCILIATION_CONFIG, ...deps.config };
+  const config = { ...DEFAULT_RECONCILIATION_CONFIG, ...deps.reconciliationConfig };
   const started = deps.clock();
   const runId = `${started.toISOString()}#${Math.random().toString(36).slice(2, 10)}`;
   const counts = { missedWebhooksRecovered: 0, stuckConfirmed: 0, needsUpdate: 0, refundsApplied: 0, virtuousCalls: 0 };
   const needsUpdateKeys: string[] = [];
   const checkpoint = await deps.checkpoints.get(customerId, RECONCILIATION_CHECKPOINT);
-  const since =
-    checkpoint?.position ?? new Date(started.getTime() - config.initialLookbackMs).toISOString();
+  const since = checkpoint?.position ?? new Date(started.getTime() - config.initialLookbackMs).toISOString();
   const api = deps.virtuousFor(customerId);
   const confirmedGifts = new Map<string, number>();
 
@@ -163,11 +162,20 @@ export async function reconcileCustomer(deps: ReconciliationDeps, customerId: st
     }
 
     if (complete) {
-      await deps.checkpoints.put(customerId, RECONCILIATION_CHECKPOINT, { position: started.toISOString(), status: 'completed' }, deps.clock());
+      await deps.checkpoints.put(
+        customerId,
+        RECONCILIATION_CHECKPOINT,
+        { position: started.toISOString(), status: 'completed' },
+        deps.clock(),
+      );
     }
     const run = await finish('completed');
     if (counts.needsUpdate > 0) {
-      logger.warn('reconciliation found records needing update', { customerId, needsUpdate: counts.needsUpdate, runId });
+      logger.warn('reconciliation found records needing update', {
+        customerId,
+        needsUpdate: counts.needsUpdate,
+        runId,
+      });
     }
     return run;
   } catch (error) {

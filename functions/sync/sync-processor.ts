@@ -258,7 +258,11 @@ export class SyncProcessor {
         replayBody: () => record.body,
       });
       try {
-        return { envelope, unitId, items: [item(commandFromDelivery(message.provider, inboundMessageRawBody(message)))] };
+        return {
+          envelope,
+          unitId,
+          items: [item(commandFromDelivery(message.provider, inboundMessageRawBody(message)))],
+        };
       } catch (error) {
         await this.#deadLetter({
           customerId,
@@ -291,7 +295,9 @@ export class SyncProcessor {
     for (const [index, event] of events.entries()) {
       const item = message.item ?? index;
       const single = () =>
-        JSON.stringify(createBulkMessage({ customerId, loadId: message.loadId, page: message.page, item, events: [event] }));
+        JSON.stringify(
+          createBulkMessage({ customerId, loadId: message.loadId, page: message.page, item, events: [event] }),
+        );
       const deadLetterId = `bulk#${message.loadId}:${message.page}:${item}`;
       try {
         items.push({ record, customerId, command: commandFromStripeEvent(event), deadLetterId, replayBody: single });
@@ -414,7 +420,11 @@ export class SyncProcessor {
   async #pauseCustomer(customerId: string, reason: string): Promise<void> {
     const { customers, notifier, metrics } = this.#deps;
     try {
-      await customers.update(customerId, { status: 'paused', statusReason: reason }, { expectedStatus: ['active', 'onboarding'] });
+      await customers.update(
+        customerId,
+        { status: 'paused', statusReason: reason },
+        { expectedStatus: ['active', 'onboarding'] },
+      );
     } catch (error) {
       const current = await customers.get(customerId);
       if (current && HOLDING_STATUSES.has(current.status)) return;
@@ -514,7 +524,14 @@ export class SyncProcessor {
     try {
       await spec.call(this.#deps.virtuousFor(customerId));
     } catch (error) {
-      await syncState.release(customerId, spec.recordKey, owner, isPermanent(error) ? 'failed' : 'pending', errorCode(error), clock());
+      await syncState.release(
+        customerId,
+        spec.recordKey,
+        owner,
+        isPermanent(error) ? 'failed' : 'pending',
+        errorCode(error),
+        clock(),
+      );
       throw error;
     }
     const marked = spec.final
@@ -529,7 +546,12 @@ export class SyncProcessor {
     const current = await this.#deps.syncState.get(customerId, key);
     if (current?.state === 'confirmed') return;
     // Our lease lapsed during the call: another worker may have sent the record too. Visible, not silent.
-    logger.error('claim lost during submission', { customerId, recordKey: key, state: current?.state, errorCode: 'LEASE_LOST' });
+    logger.error('claim lost during submission', {
+      customerId,
+      recordKey: key,
+      state: current?.state,
+      errorCode: 'LEASE_LOST',
+    });
   }
 
   async #confirmGift(customerId: string, source: string, transactionId: string, giftId: number): Promise<void> {
@@ -570,7 +592,7 @@ export class SyncProcessor {
   /** Sends the reversing transaction of a refund whose gift now has a Virtuous id. */
   async applyDeferredRefund(customerId: string, refundKey: string, giftVirtuousId: number): Promise<void> {
     const refund = await this.#deps.syncState.get(customerId, refundKey);
-    if (!refund || !refund.refundDate || (refund.state !== 'deferred' && refund.state !== 'pending')) return;
+    if (!refund?.refundDate || (refund.state !== 'deferred' && refund.state !== 'pending')) return;
     const refundDate = refund.refundDate;
     await this.#submitOne(customerId, {
       recordKey: refundKey,
@@ -580,7 +602,11 @@ export class SyncProcessor {
       version: 0,
       final: true,
       call: (api) =>
-        api.reverseGift({ reversedGiftId: giftVirtuousId, giftDate: refundDate, notes: `${refund.source} refund ${refund.sourceId}` }),
+        api.reverseGift({
+          reversedGiftId: giftVirtuousId,
+          giftDate: refundDate,
+          notes: `${refund.source} refund ${refund.sourceId}`,
+        }),
     });
   }
 
@@ -623,7 +649,10 @@ export class SyncProcessor {
         });
         if (claim.outcome === 'claimed') claimed.push(item);
         else if (claim.outcome === 'settled') outcomes.set(item, 'done');
-        else outcomes.set(item, { retry: new TransientError('RECORD_IN_FLIGHT', 'gift is being submitted by another worker') });
+        else
+          outcomes.set(item, {
+            retry: new TransientError('RECORD_IN_FLIGHT', 'gift is being submitted by another worker'),
+          });
       } catch (error) {
         outcomes.set(item, await this.#onItemFailure(item, error));
       }
@@ -644,7 +673,14 @@ export class SyncProcessor {
             continue;
           }
           await mapLimit(chunk, config.concurrency, async (item) => {
-            await syncState.release(customerId, keyOf(item), owner, isPermanent(error) ? 'failed' : 'pending', errorCode(error), clock());
+            await syncState.release(
+              customerId,
+              keyOf(item),
+              owner,
+              isPermanent(error) ? 'failed' : 'pending',
+              errorCode(error),
+              clock(),
+            );
             outcomes.set(item, await this.#onItemFailure(item, error));
           });
           continue;

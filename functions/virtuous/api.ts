@@ -114,6 +114,14 @@ export interface RateLimitObservation {
   readonly resetAt?: number;
 }
 
+export interface SubmitGiftsOptions {
+  /**
+   * Called after each accepted chunk (at most 100 gifts), before the next one is sent, so the caller can record
+   * what is already in Virtuous: if a later chunk fails, those gifts must not be submitted again.
+   */
+  readonly onChunkSubmitted?: (submitted: readonly GiftTransaction[]) => Promise<void> | void;
+}
+
 /** A client bound to one customer: it reads that customer's token from the SecretStore on its own. */
 export interface VirtuousApi {
   currentOrganization(): Promise<OrganizationInfo>;
@@ -124,7 +132,12 @@ export interface VirtuousApi {
   /** Idempotent: a 404 counts as already deleted. */
   deleteWebhook(id: number): Promise<void>;
   submitGift(gift: GiftTransaction): Promise<void>;
-  submitGifts(transactionSource: string, gifts: readonly GiftTransaction[]): Promise<void>;
+  /** Sends the batch endpoint in chunks of at most 100, in order; see SubmitGiftsOptions for partial progress. */
+  submitGifts(
+    transactionSource: string,
+    gifts: readonly GiftTransaction[],
+    options?: SubmitGiftsOptions,
+  ): Promise<void>;
   submitContact(contact: ContactTransaction): Promise<void>;
   /** undefined while the nightly batch has not resolved the transaction (404). */
   findGiftByTransaction(transactionSource: string, transactionId: string): Promise<GiftRecord | undefined>;

@@ -8,6 +8,10 @@
  *
  * Requests are sent over HTTPS with Node's default certificate checks; plain HTTP only to a loopback simulator
  * when the caller says so (local mode).
+ *
+ * Writes are retried like reads. Virtuous has no idempotency key, so a transaction whose answer was lost (timeout,
+ * 5xx after storing) and is retried reaches Virtuous twice; refusing to retry would only move the same choice to
+ * the queue. Callers that must bound this hold a claim for at most `backoff.maxCallMs`, the longest one call takes.
  */
 import { ForbiddenInputError, TransientError } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
@@ -20,6 +24,7 @@ import type {
   QueryPage,
   RateLimitObservation,
   ReversingTransaction,
+  SubmitGiftsOptions,
   VirtuousApi,
   WebhookRecord,
   WebhookSubscription,
@@ -92,17 +97,7 @@ export interface VirtuousClientOptions {
   readonly fetch?: typeof fetch;
 }
 
-export interface SubmitGiftsOptions {
-  /** Called after each accepted chunk, before the next is sent, so the caller can record what is already in. */
-  readonly onChunkSubmitted?: (submitted: readonly GiftTransaction[]) => Promise<void> | void;
-}
-
 export interface VirtuousClient extends VirtuousApi {
-  submitGifts(
-    transactionSource: string,
-    gifts: readonly GiftTransaction[],
-    options?: SubmitGiftsOptions,
-  ): Promise<void>;
   /** Rate-limit headers of the most recent answer that carried them. */
   lastRateLimit(): RateLimitObservation | undefined;
 }
@@ -206,6 +201,7 @@ export function createVirtuousClient(options: VirtuousClientOptions): VirtuousCl
   };
   assertInteger('maxAttempts', policy.maxAttempts, 1, 10);
   assertInteger('timeoutMs', timeoutMs, 1, 120_000);
+  assertInteger('backoff.maxCallMs', policy.maxCallMs, timeoutMs, 15 * 60_000);
   const maxBudgetWaitMs = options.maxBudgetWaitMs ?? 0;
   const sleep = options.sleep ?? realSleep;
   const random = options.random ?? Math.random;
@@ -255,6 +251,7 @@ export function createVirtuousClient(options: VirtuousClientOptions): VirtuousCl
   async function call<T>(spec: CallSpec<T>): Promise<T> {
     const url = urlFor(spec.path, spec.query);
     const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    const startedAt = now();
     let tokenReread = false;
     for (let attempt = 1; ; attempt += 1) {
       await reserveBudget(spec.operation);
@@ -300,7 +297,7 @@ export function createVirtuousClient(options: VirtuousClientOptions): VirtuousCl
         failure.retryAfterSeconds === undefined
           ? fullJitterDelayMs(policy, attempt, random)
           : retryAfterDelayMs(policy, failure.retryAfterSeconds, random);
-      if (delayMs === undefined) throw failure;
+      if (delayMs === undefined || now() - startedAt + delayMs + timeoutMs > policy.maxCallMs) throw failure;
       logger.info('virtuous call retried', {
         customerId,
         operation: spec.operation,

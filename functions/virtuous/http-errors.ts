@@ -105,7 +105,3 @@ export function classifyNetworkFailure(operation: string, error: unknown): Trans
   const code = typeof cause?.code === 'string' && /^[A-Z_]{2,40}$/.test(cause.code) ? ` (${cause.code})` : '';
   return new TransientError('VIRTUOUS_NETWORK_ERROR', `${operation}: could not reach Virtuous${code}`);
 }
-
-export function isRetryable(error: HttpFailure): error is TransientError {
-  return error instanceof TransientError;
-}

@@ -52,9 +52,19 @@ function checkRequestCount(requests: number, hourlyBudget: number): void {
   }
 }
 
-/** The count Virtuous's answer implies we have used: our budget minus what Virtuous says is left. */
-export function impliedUsed(hourlyBudget: number, observation: RateLimitObservation): number | undefined {
+/**
+ * The count Virtuous's answer implies we have used in the window starting at `windowStart`: our budget minus what
+ * Virtuous says is left. An answer whose reset time is already past belongs to an earlier window and says nothing.
+ */
+export function impliedUsed(
+  hourlyBudget: number,
+  observation: RateLimitObservation,
+  windowStart?: number,
+): number | undefined {
   if (observation.remaining === undefined) return undefined;
+  if (windowStart !== undefined && observation.resetAt !== undefined && observation.resetAt <= windowStart) {
+    return undefined;
+  }
   const implied = hourlyBudget - observation.remaining;
   return implied > 0 ? Math.min(implied, hourlyBudget) : undefined;
 }
@@ -110,9 +120,9 @@ export class DynamoDbRateBudget implements RateBudget {
   }
 
   async observe(customerId: string, observation: RateLimitObservation): Promise<void> {
-    const target = impliedUsed(this.hourlyBudget, observation);
-    if (target === undefined) return;
     const windowStart = windowStartOf(this.now());
+    const target = impliedUsed(this.hourlyBudget, observation, windowStart);
+    if (target === undefined) return;
     try {
       await this.documents.send(
         new UpdateCommand({
@@ -174,9 +184,10 @@ export class InMemoryRateBudget implements RateBudget {
   }
 
   async observe(customerId: string, observation: RateLimitObservation): Promise<void> {
-    const target = impliedUsed(this.hourlyBudget, observation);
+    const windowStart = windowStartOf(this.now());
+    const target = impliedUsed(this.hourlyBudget, observation, windowStart);
     if (target === undefined) return;
-    const key = `${customerId}#${windowStartOf(this.now())}`;
+    const key = `${customerId}#${windowStart}`;
     if ((this.used.get(key) ?? 0) < target) this.used.set(key, target);
   }
 

@@ -14,13 +14,20 @@ export interface BackoffPolicy {
   readonly maxDelayMs: number;
   /** Longest Retry-After the client waits in place; beyond it the caller gets the error and reschedules. */
   readonly maxRetryAfterMs: number;
+  /**
+   * Longest one call may take, tries and pauses together: no retry starts that could not finish (at its timeout)
+   * within it. Callers that hold a lease while calling size the lease from this.
+   */
+  readonly maxCallMs: number;
 }
 
 export const DEFAULT_BACKOFF: BackoffPolicy = {
   maxAttempts: 4,
   baseDelayMs: 250,
   maxDelayMs: 8_000,
-  maxRetryAfterMs: 30_000,
+  // A queue consumer hands a longer wait back to the queue instead of holding a Lambda.
+  maxRetryAfterMs: 10_000,
+  maxCallMs: 60_000,
 };
 
 /** Delay before retry number `retry` (1 = the first retry). `random` returns [0, 1). */

@@ -63,6 +63,8 @@ export function secretStoreTokenSource(
       generation += 1;
       cached = undefined;
       inFlight = undefined;
+      // The store's own per-container cache may hold the same refused token: the re-read must reach the backend.
+      store.invalidate?.({ customerId, kind: 'api_token' });
     },
   };
 }

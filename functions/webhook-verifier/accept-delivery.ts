@@ -11,6 +11,7 @@ import { isCustomerId } from '../shared/identifiers.ts';
 import { deliveryId as computeDeliveryId } from '../webhooks/delivery-id.ts';
 import type { SecretCandidates } from '../webhooks/secret-candidates.ts';
 import type { SecretCandidate } from '../webhooks/secret-set.ts';
+import { hmacKey } from '../webhooks/signature-match.ts';
 import type { VerificationFailure } from '../webhooks/verification-result.ts';
 import { verifyDelivery } from '../webhooks/verify-delivery.ts';
 
@@ -43,7 +44,7 @@ export interface AcceptDeps {
 }
 
 /** Stands in for a real secret when the customer is refused early, so the refusal costs the same HMAC work. */
-const DECOY_CANDIDATES: readonly SecretCandidate[] = [{ key: randomBytes(32), stage: 'current' }];
+const DECOY_CANDIDATES: readonly SecretCandidate[] = [{ key: hmacKey(randomBytes(32)), stage: 'current' }];
 
 export async function acceptDelivery(delivery: DeliveryToAccept, deps: AcceptDeps): Promise<DeliveryOutcome> {
   const { provider, rawBody, signatureHeader } = delivery;

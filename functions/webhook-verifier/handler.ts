@@ -5,7 +5,6 @@
  * caller sent; logs carry identifiers and reason codes, never the body or a header value.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { SecretStore } from '../credentials/secret-store.ts';
@@ -18,6 +17,7 @@ import { STRIPE_SIGNATURE_HEADER } from '../webhooks/stripe-signature.ts';
 import { acceptDelivery, type DeliveryOutcome } from './accept-delivery.ts';
 import { DEFAULT_CONFIG, validHeaderName, type WebhookVerifierConfig } from './config.ts';
 import { providerOf, readTransportRequest } from './http-request.ts';
+import { publishRecordedMetrics } from './publish-metrics.ts';
 
 export interface WebhookVerifierDeps {
   readonly customers: CustomerRepository;
@@ -87,7 +87,6 @@ export function createWebhookVerifierHandler(deps: WebhookVerifierDeps): Webhook
     );
     switch (outcome.kind) {
       case 'accepted':
-        countOutcome('DeliveriesAccepted', provider);
         logger.info('webhook accepted', {
           requestId,
           provider,
@@ -131,7 +130,7 @@ export function createWebhookVerifierHandler(deps: WebhookVerifierDeps): Webhook
 
   return middy(guarded)
     .use(injectLambdaContext(logger, { logEvent: false, resetKeys: true }))
-    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+    .use(publishRecordedMetrics(metrics));
 }
 
 let awsHandler: WebhookVerifierHandler | undefined;

@@ -10,10 +10,12 @@
  * The previous secret's window end comes from the customer record on every call, never from the cache, so the old
  * secret is refused from the exact instant its window closes.
  */
+import type { KeyObject } from 'node:crypto';
 import type { AccessContext, SecretRef, SecretStage, SecretStore } from '../credentials/secret-store.ts';
 import type { CustomerRecord } from '../customers/customer.ts';
 import type { WebhookProvider } from '../queue/inbound-message.ts';
 import { parseValidUntil, type SecretCandidate } from './secret-set.ts';
+import { hmacKey } from './signature-match.ts';
 
 export const WEBHOOK_VERIFY_REASON = 'webhook:verify';
 
@@ -30,9 +32,9 @@ export interface SecretCandidatesOptions {
 interface CachedSet {
   readonly loadedAt: number;
   readonly includesPrevious: boolean;
-  readonly current?: Buffer;
-  readonly pending?: Buffer;
-  readonly previous?: Buffer;
+  readonly current?: KeyObject;
+  readonly pending?: KeyObject;
+  readonly previous?: KeyObject;
 }
 
 /** The secret a provider signs a customer's deliveries with. */
@@ -119,9 +121,9 @@ export class SecretCandidates {
     const ref = webhookSecretRef(provider, customer.customerId);
     const context: AccessContext =
       requestId === undefined ? { reason: WEBHOOK_VERIFY_REASON } : { reason: WEBHOOK_VERIFY_REASON, requestId };
-    const read = async (stage: SecretStage): Promise<Buffer | undefined> => {
+    const read = async (stage: SecretStage): Promise<KeyObject | undefined> => {
       const version = await this.store.read(ref, stage, context);
-      return version === undefined ? undefined : Buffer.from(version.value, 'utf8');
+      return version === undefined ? undefined : hmacKey(version.value);
     };
     const [current, pending, previous] = await Promise.all([
       read('current'),

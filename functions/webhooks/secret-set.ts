@@ -6,20 +6,20 @@
  * `previous` is accepted only until its `validUntil`, so in-flight deliveries and the sender's retries signed with the
  * old secret still pass while the window is open, and are refused from the instant it closes.
  */
+import type { KeyObject } from 'node:crypto';
 import type { SecretStage } from '../credentials/secret-store.ts';
+import { hmacKey } from './signature-match.ts';
 
 export interface SecretCandidate {
   /** HMAC key: the secret's UTF-8 bytes. */
-  readonly key: Buffer;
+  readonly key: KeyObject;
   readonly stage: SecretStage;
   /** For `previous` only: the end of the rotation window (exclusive). */
   readonly validUntil?: Date;
 }
 
 export function secretCandidate(value: string, stage: SecretStage, validUntil?: Date): SecretCandidate {
-  return validUntil === undefined
-    ? { key: Buffer.from(value, 'utf8'), stage }
-    : { key: Buffer.from(value, 'utf8'), stage, validUntil };
+  return validUntil === undefined ? { key: hmacKey(value), stage } : { key: hmacKey(value), stage, validUntil };
 }
 
 /** A `previous` secret with no window end, or an invalid one, is never accepted: the window must be explicit. */
@@ -30,8 +30,8 @@ export function isAcceptedAt(candidate: SecretCandidate, now: Date): boolean {
 }
 
 /** The HMAC keys accepted at `now`, current first. */
-export function acceptedKeys(candidates: readonly SecretCandidate[], now: Date): Buffer[] {
-  const keys: Buffer[] = [];
+export function acceptedKeys(candidates: readonly SecretCandidate[], now: Date): KeyObject[] {
+  const keys: KeyObject[] = [];
   for (const candidate of candidates) {
     if (isAcceptedAt(candidate, now)) keys.push(candidate.key);
   }

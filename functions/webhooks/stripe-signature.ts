@@ -4,6 +4,7 @@
  * v1 values while it rolls its own secret; any one matching any accepted secret is enough. The timestamp bounds
  * replay: a delivery more than the tolerance away from our clock, in either direction, is refused.
  */
+import type { KeyObject } from 'node:crypto';
 import { anySignatureMatches, HMAC_SHA256_BYTES } from './signature-match.ts';
 import { refused, VALID, type VerificationResult } from './verification-result.ts';
 
@@ -52,7 +53,7 @@ export function parseStripeSignature(header: string): StripeSignatureHeader | un
 export function verifyStripeSignature(
   rawBody: Buffer,
   header: string,
-  keys: readonly Buffer[],
+  keys: readonly KeyObject[],
   now: Date,
   toleranceSeconds: number = DEFAULT_STRIPE_TOLERANCE_SECONDS,
 ): VerificationResult {

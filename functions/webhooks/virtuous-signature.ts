@@ -4,6 +4,7 @@
  * the newer docs presume hex), so both are accepted: the header is decoded to the 32 digest bytes and the bytes are
  * compared, never the strings. A `sha256=` prefix is tolerated because the header format is not published.
  */
+import type { KeyObject } from 'node:crypto';
 import { anySignatureMatches, HMAC_SHA256_BYTES } from './signature-match.ts';
 import { refused, VALID, type VerificationResult } from './verification-result.ts';
 
@@ -18,15 +19,26 @@ const MAX_HEADER_LENGTH = 128;
 /** The digest bytes in a signature header, or undefined when the header is not a hex or Base64 SHA-256 digest. */
 export function decodeVirtuousSignature(header: string): Buffer | undefined {
   if (header.length > MAX_HEADER_LENGTH) return undefined;
+  // Hot path, the plain hex digest: Node's hex decoder stops at the first non-hex pair, so 64 characters that decode
+  // to 32 bytes are exactly a valid hex digest.
+  if (header.length === 2 * HMAC_SHA256_BYTES) {
+    const digest = Buffer.from(header, 'hex');
+    if (digest.length === HMAC_SHA256_BYTES) return digest;
+  }
   const value = header.trim().replace(PREFIX, '');
   let digest: Buffer | undefined;
   if (HEX_DIGEST.test(value)) digest = Buffer.from(value, 'hex');
-  else if (BASE64_DIGEST.test(value))
+  else if (BASE64_DIGEST.test(value)) {
     digest = Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
+  }
   return digest?.length === HMAC_SHA256_BYTES ? digest : undefined;
 }
 
-export function verifyVirtuousSignature(rawBody: Buffer, header: string, keys: readonly Buffer[]): VerificationResult {
+export function verifyVirtuousSignature(
+  rawBody: Buffer,
+  header: string,
+  keys: readonly KeyObject[],
+): VerificationResult {
   const digest = decodeVirtuousSignature(header);
   if (digest === undefined) return refused('malformed_signature');
   if (keys.length === 0) return refused('no_accepted_secret');

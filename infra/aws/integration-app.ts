@@ -11,6 +11,8 @@ export interface IntegrationAppOptions {
   readonly outdir?: string;
   /** Context as in cdk.json (an App built in code does not read cdk.json or cdk.context.json itself). */
   readonly context?: Record<string, unknown>;
+  /** Register the cdk-nag packs (default). Only tests of unrelated variants turn this off to save time. */
+  readonly nag?: boolean;
 }
 
 export interface IntegrationApp {
@@ -36,6 +38,7 @@ export function buildIntegrationApp(options: IntegrationAppOptions = {}): Integr
     description: `Virtuous CRM+ partner integration (${config.environmentName})`,
     terminationProtection: config.environmentName === 'production',
   });
+  if (options.nag === false) return { app, stack, acknowledged: [] };
   const { packs, acknowledged } = createNagPacks(app);
   Validations.of(app).addPlugins(...packs);
   return { app, stack, acknowledged };

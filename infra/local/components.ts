@@ -38,6 +38,8 @@ import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../functi
 import { createVirtuousConnector } from '../../functions/lifecycle/virtuous-connector.ts';
 import { LocalNotifier } from '../../functions/notifications/local-notifier.ts';
 import { createProcessorHandler } from '../../functions/processor/handler.ts';
+import { createReconcilerHandler } from '../../functions/reconciler/handler.ts';
+import { createRotationSchedulerHandler } from '../../functions/rotation-scheduler/handler.ts';
 import { SqsInboundQueue } from '../../functions/queue/sqs-inbound-queue.ts';
 import { TABLE_KEYS, type TableKey, tableName } from '../../functions/shared/tables.ts';
 import { createDeadLetters, type DeadLetters } from '../../functions/sync/dead-letters.ts';
@@ -47,11 +49,14 @@ import { createHeldMessages } from '../../functions/sync/held-messages.ts';
 import { createSqsMessageQueue } from '../../functions/sync/message-queue.ts';
 import { countingRateLimits } from '../../functions/sync/rate-limit-counter.ts';
 import { CountingMetrics } from '../../functions/sync/sync-metrics.ts';
-import { DEFAULT_SYNC_PROCESSOR_CONFIG } from '../../functions/sync/sync-processor.ts';
+import { DEFAULT_SYNC_PROCESSOR_CONFIG, SyncProcessor } from '../../functions/sync/sync-processor.ts';
+import { createDynamoCheckpointStore } from '../../functions/sync/checkpoints.ts';
+import { createDynamoReconciliationLog } from '../../functions/sync/reconciliation-log.ts';
 import type { VirtuousApi } from '../../functions/virtuous/api.ts';
 import { createVirtuousClient } from '../../functions/virtuous/client.ts';
 import { DynamoDbRateBudget, hourlyBudgetFromEnv } from '../../functions/virtuous/rate-budget.ts';
 import { secretStoreTokenSource } from '../../functions/virtuous/token-source.ts';
+import { DEFAULT_CONFIG } from '../../functions/webhook-verifier/config.ts';
 import { createWebhookVerifierHandler } from '../../functions/webhook-verifier/handler.ts';
 import type { ProxyHandler } from './api-gateway.ts';
 import { localClientConfig } from './aws-environment.ts';
@@ -74,6 +79,8 @@ export interface ComponentInputs {
   /** Known once the webhook endpoint listens. */
   readonly webhookPublicBaseUrl: () => string;
   readonly workflows: () => LocalWorkflowEngine;
+  /** See RuntimeOptions.timeScale. */
+  readonly timeScale: number;
   readonly log: (line: string) => void;
 }
 
@@ -144,35 +151,40 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
   const syncMetrics = new CountingMetrics();
   const rateLimitedFetch = countingRateLimits(syncMetrics);
   const virtuousClients = new Map<string, VirtuousApi>();
-  const virtuousFor = (customerId: string): VirtuousApi => {
-    let client = virtuousClients.get(customerId);
-    if (!client) {
-      client = createVirtuousClient({
-        baseUrl: inputs.virtuousBaseUrl,
-        customerId,
-        tokens: secretStoreTokenSource(secrets, customerId, 'sync:submit'),
-        budget,
-        fetch: rateLimitedFetch,
-        allowLoopbackHttp,
-      });
-      virtuousClients.set(customerId, client);
-    }
-    return client;
-  };
+  /** One client per customer and purpose; the purpose is the reason the secret-access audit records. */
+  const virtuousFor =
+    (reason: string) =>
+    (customerId: string): VirtuousApi => {
+      const key = `${reason}/${customerId}`;
+      let client = virtuousClients.get(key);
+      if (!client) {
+        client = createVirtuousClient({
+          baseUrl: inputs.virtuousBaseUrl,
+          customerId,
+          tokens: secretStoreTokenSource(secrets, customerId, reason),
+          budget,
+          fetch: rateLimitedFetch,
+          allowLoopbackHttp,
+        });
+        virtuousClients.set(key, client);
+      }
+      return client;
+    };
 
   const webhookHandler = createWebhookVerifierHandler({
     customers,
     secrets,
     queue: new SqsInboundQueue(sqs, inputs.queues.inboundUrl),
+    config: { secretCacheTtlMs: Math.round(DEFAULT_CONFIG.secretCacheTtlMs / inputs.timeScale) },
   });
 
-  const processorHandler = createProcessorHandler({
+  const syncDeps = {
     customers,
     syncState,
     deliveries: createDynamoDeliveryLog(documentClient, tableNames.deliveries),
     deadLetters,
     held: createHeldMessages({ client: documentClient, table: tableNames.heldMessages, sealer, queue: messageQueue }),
-    virtuousFor,
+    virtuousFor: virtuousFor('sync:submit'),
     notifier,
     metrics: syncMetrics,
     clock: () => new Date(),
@@ -182,6 +194,15 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
       maxReceiveCount: Math.max(1, settings.maxReceiveCount - 1),
       workerId: () => `local-processor/${randomUUID()}`,
     },
+  };
+  const processorHandler = createProcessorHandler(syncDeps);
+  const refunds = new SyncProcessor(syncDeps);
+  const reconciler = createReconcilerHandler({
+    ...syncDeps,
+    virtuousFor: virtuousFor('sync:reconcile'),
+    checkpoints: createDynamoCheckpointStore(documentClient, tableNames.checkpoints),
+    log: createDynamoReconciliationLog(documentClient, tableNames.reconciliationLog),
+    applyDeferredRefund: (customerId, refundKey, giftId) => refunds.applyDeferredRefund(customerId, refundKey, giftId),
   });
 
   const virtuous = createVirtuousConnector({ baseUrl: inputs.virtuousBaseUrl, secrets, budget, allowLoopbackHttp });
@@ -255,11 +276,17 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     processorHandler,
     bindTasks: (workflow) => bindWorkflowTasks(workflow, (payload) => dispatcherFor(workflow)(payload)),
     releaseLock: (customerId, executionId) => customers.releaseLock(customerId, executionId),
-    reconcile: async () => {
-      throw new Error('reconciler not wired yet');
-    },
+    reconcile: async () => ({ ...(await reconciler({})) }),
     remindRotations: async () => {
-      throw new Error('rotation scheduler not wired yet');
+      const sweep = createRotationSchedulerHandler({
+        customers,
+        starter: inputs.workflows(),
+        clock: systemClock,
+        settings: lifecycleSettings(),
+        // Metrics are CloudWatch EMF on AWS; the sweep's counts are its result here.
+        emitMetric: () => undefined,
+      });
+      return { ...(await sweep()) };
     },
     attachScheduler: (value) => {
       scheduler = value;

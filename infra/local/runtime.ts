@@ -6,6 +6,7 @@
  * `startLocalRuntime` is used by `npm start` (main.ts), by the demo and by the end-to-end tests, so all three run
  * exactly the same composition.
  */
+import './process-defaults.ts';
 import { mkdirSync } from 'node:fs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { ForbiddenInputError } from '../../functions/shared/errors.ts';
@@ -31,8 +32,12 @@ const WORKFLOW_STOP_GRACE_MS = 5_000;
 export interface RuntimeOptions {
   /** Where progress lines go (main prints them; tests collect them). Lines hold no data, only names and ports. */
   readonly log?: (line: string) => void;
-  /** Wait states compressed to this many ms (demo and tests); undefined = the durations in the ASL files. */
-  readonly compressWaitsMs?: number;
+  /**
+   * Runs time-based behaviour this many times faster (demo and tests): workflow Wait states and, to keep the
+   * rotation's guarantee (its cache wait outlasts the verifier's secret cache), the verifier's cache lifetime.
+   * Default 1: the durations in the ASL files and the handlers.
+   */
+  readonly timeScale?: number;
   /** Retry pauses of workflow Task states in ms (tests); undefined = as written in the ASL files. */
   readonly retryIntervalMs?: number;
   /**
@@ -134,7 +139,6 @@ export async function startLocalRuntime(settings: RuntimeSettings, options: Runt
       { dynamodb: dynamo.endpoint, sqs: sqs.endpoint },
       {
         INBOUND_QUEUE_URL: sqs.queues.inboundUrl,
-        VIRTUOUS_BASE_URL: virtuousBaseUrl,
         POWERTOOLS_LOG_LEVEL: settings.logLevel,
         POWERTOOLS_SERVICE_NAME: 'virtuous-integration',
         POWERTOOLS_METRICS_NAMESPACE: 'VirtuousIntegration',
@@ -153,6 +157,7 @@ export async function startLocalRuntime(settings: RuntimeSettings, options: Runt
       virtuousBaseUrl,
       webhookPublicBaseUrl: () =>
         settings.webhookPublicBaseUrl ?? (webhookGatewayHolder.server?.url as string | undefined) ?? '',
+      timeScale: options.timeScale ?? 1,
       workflows: () => {
         if (!engine) throw new Error('workflow engine used before it started');
         return engine;
@@ -163,7 +168,8 @@ export async function startLocalRuntime(settings: RuntimeSettings, options: Runt
 
     engine = new LocalWorkflowEngine({
       bindTasks: components.bindTasks,
-      ...(options.compressWaitsMs === undefined ? {} : { compressWaitsMs: options.compressWaitsMs }),
+      timeScale: options.timeScale ?? 1,
+      dynamicWaitSeconds: settings.webhookSecretOverlapSeconds,
       ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }),
       releaseLock: components.releaseLock,
       onExecutionEnd: (execution) =>

@@ -77,8 +77,12 @@ export interface WorkflowEngineOptions {
   readonly bindTasks: (workflow: WorkflowName) => TaskBinder;
   /** Substitution values for `${Name}` placeholders (ARNs on AWS; any well-formed ARN locally). */
   readonly substitutions?: Readonly<Record<string, string>>;
-  /** Every Wait state lasts this many ms (to compress long waits such as a rotation overlap in demos and tests). */
-  readonly compressWaitsMs?: number;
+  /**
+   * Runs Wait states this many times faster (demos and tests), so a rotation's cache wait and overlap window take
+   * seconds. Waits given by a path (`SecondsPath`) last `dynamicWaitSeconds / timeScale`.
+   */
+  readonly timeScale?: number;
+  readonly dynamicWaitSeconds?: number;
   /** Every Retry pause lasts this many ms (tests). */
   readonly retryIntervalMs?: number;
   /** Releases a customer's workflow lock held by an aborted execution. */
@@ -199,7 +203,11 @@ export class LocalWorkflowEngine implements WorkflowStarter {
       const waits: Record<string, number> = {};
       const retries: Record<string, number> = {};
       for (const [name, state] of Object.entries(definition.States)) {
-        if (state.Type === 'Wait' && options.compressWaitsMs !== undefined) waits[name] = options.compressWaitsMs;
+        const scale = options.timeScale ?? 1;
+        if (state.Type === 'Wait' && scale !== 1) {
+          const seconds = typeof state.Seconds === 'number' ? state.Seconds : (options.dynamicWaitSeconds ?? 60);
+          waits[name] = Math.round((seconds * 1000) / scale);
+        }
         if ('Retry' in state && state.Retry && options.retryIntervalMs !== undefined) {
           retries[name] = options.retryIntervalMs;
         }

@@ -24,6 +24,7 @@ import { Webhook as SvixWebhook } from 'svix';
 import { Bench } from 'tinybench';
 import { createWebhookVerifierHandler } from '../../functions/webhook-verifier/handler.ts';
 import { webhookSecretRef } from '../../functions/webhooks/secret-candidates.ts';
+import { hmacKey } from '../../functions/webhooks/signature-match.ts';
 import { verifyStripeSignature } from '../../functions/webhooks/stripe-signature.ts';
 import { verifyVirtuousSignature } from '../../functions/webhooks/virtuous-signature.ts';
 import { InMemorySecretStore } from '../support/in-memory-secret-store.ts';
@@ -34,22 +35,24 @@ const NOW = new Date('2026-11-29T12:00:00.000Z');
 const T = Math.floor(NOW.getTime() / 1000);
 
 // ---- the payload and its signatures -------------------------------------------------------------------------
-const payloadText = JSON.stringify({
-  event: 'GiftCreate',
-  gift: { id: 90210, transactionSource: 'Stripe', transactionId: 'pi_bench', amount: 25, note: '' },
-}).replace('"note":""', `"note":"${'x'.repeat(2048 - 110)}"`);
-const payload = Buffer.from(payloadText.padEnd(2048, ' '));
+const giftWithNote = (note: string) =>
+  JSON.stringify({
+    event: 'GiftCreate',
+    gift: { id: 90210, transactionSource: 'Stripe', transactionId: 'pi_bench', amount: 25, note },
+  });
+const payload = Buffer.from(giftWithNote('x'.repeat(2048 - giftWithNote('').length)));
 if (payload.length !== 2048) throw new RangeError(`payload is ${payload.length} bytes`);
 const payloadString = payload.toString('utf8');
 
 const secret = 'bench-webhook-secret-0123456789abcdef0123456789abcdef';
-const key = Buffer.from(secret, 'utf8');
+const key = hmacKey(secret);
 const digest = createHmac('sha256', key).update(payload).digest();
 const virtuousHex = digest.toString('hex');
 const virtuousBase64 = digest.toString('base64');
 const stripeSecret = 'whsec_benchSecret0123456789abcdefABCDEF';
 const stripeV1 = createHmac('sha256', stripeSecret).update(`${T}.`).update(payload).digest('hex');
 const stripeHeader = `t=${T},v1=${stripeV1}`;
+const stripeKey = hmacKey(stripeSecret);
 
 const svixSecret = `whsec_${Buffer.from('bench-svix-secret-32-bytes-long!').toString('base64')}`;
 const svix = new SvixWebhook(svixSecret);
@@ -59,7 +62,8 @@ const svixHeaders = {
   'webhook-timestamp': String(svixTimestamp),
   'webhook-signature': svix.sign('msg_bench', new Date(svixTimestamp * 1000), payloadString),
 };
-const stripe = new Stripe('sk_test_bench_not_used', { telemetry: false });
+const stripeSignature = new Stripe('sk_test_bench_not_used', { telemetry: false }).webhooks.signature;
+if (stripeSignature === null) throw new Error('stripe package has no signature helper');
 const octokitSignature = `sha256=${createHmac('sha256', secret).update(payload).digest('hex')}`;
 
 // Every verifier must accept the payload before it is timed (a benchmark of a failing path proves nothing).
@@ -68,12 +72,9 @@ function mustAccept(name: string, ok: boolean): void {
 }
 mustAccept('ours/virtuous-hex', verifyVirtuousSignature(payload, virtuousHex, [key]).valid);
 mustAccept('ours/virtuous-base64', verifyVirtuousSignature(payload, virtuousBase64, [key]).valid);
-mustAccept('ours/stripe', verifyStripeSignature(payload, stripeHeader, [Buffer.from(stripeSecret)], NOW).valid);
+mustAccept('ours/stripe', verifyStripeSignature(payload, stripeHeader, [stripeKey], NOW).valid);
 mustAccept('svix', svix.verify(payloadString, svixHeaders) !== undefined);
-mustAccept(
-  'stripe',
-  stripe.webhooks.signature.verifyHeader(payloadString, stripeHeader, stripeSecret, 300, undefined, T),
-);
+mustAccept('stripe', stripeSignature.verifyHeader(payloadString, stripeHeader, stripeSecret, 300, undefined, T));
 mustAccept('octokit', await octokitVerify(secret, payloadString, octokitSignature));
 
 // ---- the handler with stubbed I/O ---------------------------------------------------------------------------
@@ -134,53 +135,51 @@ unmuteStdout();
 if (first.statusCode !== 202) throw new Error(`handler answered ${first.statusCode} to the benchmark request`);
 
 // ---- timing -------------------------------------------------------------------------------------------------
-const bench = new Bench({ time: 1_500, warmupTime: 300 });
+// The machine is shared, so each task is timed in several short rounds, in a different order each round, and its
+// best round is kept: contention only ever slows a round down.
 const syncBatch = (fn: () => unknown) => () => {
   for (let i = 0; i < BATCH; i += 1) fn();
 };
 const asyncBatch = (fn: () => Promise<unknown>) => async () => {
   for (let i = 0; i < BATCH; i += 1) await fn();
 };
-
-bench
-  .add(
-    'floor: createHmac + timingSafeEqual',
+const tasks: [string, () => unknown][] = [
+  [
+    'floor: createHmac(KeyObject) + timingSafeEqual',
     syncBatch(() => timingSafeEqual(createHmac('sha256', key).update(payload).digest(), digest)),
-  )
-  .add(
-    'ours: Virtuous, hex digest',
-    syncBatch(() => verifyVirtuousSignature(payload, virtuousHex, [key])),
-  )
-  .add(
-    'ours: Virtuous, Base64 digest',
-    syncBatch(() => verifyVirtuousSignature(payload, virtuousBase64, [key])),
-  )
-  .add(
-    'ours: Stripe t=,v1=',
-    syncBatch(() => verifyStripeSignature(payload, stripeHeader, [Buffer.from(stripeSecret)], NOW)),
-  )
-  .add(
-    'svix Webhook.verify (Standard Webhooks)',
-    syncBatch(() => svix.verify(payloadString, svixHeaders)),
-  )
-  .add(
+  ],
+  [
+    'bare createHmac(string key) + timingSafeEqual',
+    syncBatch(() => timingSafeEqual(createHmac('sha256', secret).update(payload).digest(), digest)),
+  ],
+  ['ours: Virtuous, hex digest', syncBatch(() => verifyVirtuousSignature(payload, virtuousHex, [key]))],
+  ['ours: Virtuous, Base64 digest', syncBatch(() => verifyVirtuousSignature(payload, virtuousBase64, [key]))],
+  ['ours: Stripe t=,v1=', syncBatch(() => verifyStripeSignature(payload, stripeHeader, [stripeKey], NOW))],
+  ['svix Webhook.verify (Standard Webhooks)', syncBatch(() => svix.verify(payloadString, svixHeaders))],
+  [
     'stripe webhooks.signature.verifyHeader',
-    syncBatch(() =>
-      stripe.webhooks.signature.verifyHeader(payloadString, stripeHeader, stripeSecret, 300, undefined, T),
-    ),
-  )
-  .add(
-    '@octokit/webhooks-methods verify',
-    asyncBatch(() => octokitVerify(secret, payloadString, octokitSignature)),
-  )
-  .add(
-    'handler: whole request, SQS stubbed',
-    asyncBatch(() => handler(event, context)),
-  );
-
+    syncBatch(() => stripeSignature.verifyHeader(payloadString, stripeHeader, stripeSecret, 300, undefined, T)),
+  ],
+  ['@octokit/webhooks-methods verify', asyncBatch(() => octokitVerify(secret, payloadString, octokitSignature))],
+  ['handler: whole request, SQS stubbed', asyncBatch(() => handler(event, context))],
+];
+const ROUNDS = 7;
+const best = new Map<string, number>();
 muteStdout();
 try {
-  await bench.run();
+  for (let round = 0; round < ROUNDS; round += 1) {
+    const bench = new Bench({ time: 250, warmupTime: 50 });
+    const order = tasks
+      .map((task, i) => [task, (i * 7 + round * 5) % tasks.length] as const)
+      .sort((x, y) => x[1] - y[1]);
+    for (const [[name, fn]] of order) bench.add(name, fn);
+    await bench.run();
+    for (const task of bench.tasks) {
+      const period = (task.result as { period?: number }).period;
+      if (period === undefined) throw new Error(`${task.name} did not complete`);
+      best.set(task.name, Math.min(best.get(task.name) ?? Number.POSITIVE_INFINITY, period));
+    }
+  }
 } finally {
   unmuteStdout();
 }
@@ -190,11 +189,9 @@ interface Row {
   opsPerSecond: number;
   microsPerOp: number;
 }
-const rows: Row[] = bench.tasks.map((task) => {
-  const result = task.result as { period?: number; state?: string };
-  if (result.period === undefined) throw new Error(`${task.name} did not complete`);
-  const microsPerOp = (result.period * 1000) / BATCH;
-  return { name: task.name, opsPerSecond: 1e6 / microsPerOp, microsPerOp };
+const rows: Row[] = tasks.map(([name]) => {
+  const microsPerOp = ((best.get(name) as number) * 1000) / BATCH;
+  return { name, opsPerSecond: 1e6 / microsPerOp, microsPerOp };
 });
 const floor = rows[0] as Row;
 const table = rows.map((row) => ({
@@ -203,7 +200,9 @@ const table = rows.map((row) => ({
   'µs/op': row.microsPerOp.toFixed(2),
   'cost vs floor': `${(row.microsPerOp / floor.microsPerOp).toFixed(2)}×`,
 }));
-console.log(`\nWebhook verification on a ${payload.length}-byte payload (${BATCH} operations per sample)\n`);
+console.log(
+  `\nWebhook verification on a ${payload.length}-byte payload (${BATCH} operations per sample, best of ${ROUNDS} rounds)\n`,
+);
 console.table(table);
 
 // ---- bundle size and module-load time -----------------------------------------------------------------------
@@ -241,9 +240,7 @@ const loadBundle = medianLoadMs(bundlePath, 15);
 const loadEmpty = medianLoadMs(emptyPath, 15);
 
 const ours = rows.filter((row) => row.name.startsWith('ours:'));
-const peers = rows.filter(
-  (row) => !row.name.startsWith('ours:') && !row.name.startsWith('floor') && !row.name.startsWith('handler'),
-);
+const peers = rows.filter((row) => /^(svix|stripe|@octokit)/.test(row.name));
 const fastestPeer = peers.reduce((best, row) => (row.microsPerOp < best.microsPerOp ? row : best));
 const handlerRow = rows.find((row) => row.name.startsWith('handler')) as Row;
 const worstOurs = ours.reduce((worst, row) => (row.microsPerOp > worst.microsPerOp ? row : worst));

@@ -2,7 +2,7 @@
  * Synthesizes the app once per test file (the same way `cdk synth` does: cdk.json and cdk.context.json context)
  * and shares the template, the validation report and the acknowledged cdk-nag findings.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -41,9 +41,10 @@ const cache = new Map<string, Synthesized>();
  * Bundling is skipped here (`aws:cdk:bundling-stacks: []`): these tests are about the infrastructure, not about
  * whether every function's code compiles today; secure-function.test.ts bundles a real entry to check the bundle.
  */
-export function synthesize(overrides: Record<string, unknown> = {}): Synthesized {
+export function synthesize(overrides: Record<string, unknown> = {}, options: { nag?: boolean } = {}): Synthesized {
   overrides = { 'aws:cdk:bundling-stacks': [], ...overrides };
-  const key = JSON.stringify(overrides);
+  const nag = options.nag ?? true;
+  const key = JSON.stringify({ overrides, nag });
   const hit = cache.get(key);
   if (hit) return hit;
   const outdir = mkdtempSync(join(tmpdir(), 'virtuous-infra-'));
@@ -52,7 +53,7 @@ export function synthesize(overrides: Record<string, unknown> = {}): Synthesized
   delete process.env.CDK_DEFAULT_ACCOUNT;
   delete process.env.CDK_DEFAULT_REGION;
   try {
-    const built = buildIntegrationApp({ outdir, context: projectContext(overrides) });
+    const built = buildIntegrationApp({ outdir, context: projectContext(overrides), nag });
     let synthError: unknown;
     try {
       built.app.synth();
@@ -61,7 +62,10 @@ export function synthesize(overrides: Record<string, unknown> = {}): Synthesized
     }
     const stackName = built.stack.artifactId;
     const json = JSON.parse(readFileSync(join(outdir, `${stackName}.template.json`), 'utf8')) as Record<string, any>;
-    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as ValidationReport;
+    const reportPath = join(outdir, 'validation-report.json');
+    const report = (
+      existsSync(reportPath) ? JSON.parse(readFileSync(reportPath, 'utf8')) : { pluginReports: [] }
+    ) as ValidationReport;
     const result: Synthesized = {
       template: Template.fromJSON(json),
       json,

@@ -2,8 +2,8 @@
  * Keeps the docs honest where it is cheap: generated sections must equal what the generators produce from the code
  * now, and the files the threat model cites as evidence must exist.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TABLE_KEYS, tableName } from '../../functions/shared/tables.ts';
 import { WORKFLOWS_DOC, workflowsMarkdown } from '../../statemachines/diagrams.ts';
@@ -97,5 +97,33 @@ describe('docs/threat-model.md', () => {
     expect(markMissingTests(text, (path) => path !== 'test/x.test.ts' && path !== 'test/z.test.ts')).toBe(
       'a `test/x.test.ts` (not yet present) b `test/y.test.ts` c `test/z.test.ts` (not yet present)',
     );
+  });
+});
+
+function markdownFiles(folder: string): string[] {
+  return readdirSync(folder, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory()
+      ? markdownFiles(join(folder, entry.name))
+      : entry.name.endsWith('.md')
+        ? [join(folder, entry.name)]
+        : [],
+  );
+}
+
+describe('links between documents', () => {
+  it('every relative link in docs/ points at a file or folder that exists', () => {
+    const broken: string[] = [];
+    let checked = 0;
+    for (const file of markdownFiles(join(REPOSITORY_ROOT, 'docs'))) {
+      const text = readFileSync(file, 'utf8').replace(/```[\s\S]*?```/g, '');
+      for (const match of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        const target = (match[1] as string).split('#')[0] as string;
+        if (target === '' || /^[a-z]+:/.test(target)) continue;
+        checked += 1;
+        if (!existsSync(join(dirname(file), target))) broken.push(`${relative(REPOSITORY_ROOT, file)} → ${target}`);
+      }
+    }
+    expect(checked).toBeGreaterThan(20);
+    expect(broken, 'broken links').toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ export interface EnvironmentFinding {
   readonly why: string;
 }
 
-/** Names that suggest the variable holds a credential; such a variable may only carry an ARN or a reference. */
+/** Names that suggest the variable holds a credential; such a variable may only carry an ARN, a reference or a setting. */
 const CREDENTIAL_NAME = /SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE|CREDENTIAL|API_?KEY|AUTH/i;
 
 /** Shannon entropy in bits per character. */
@@ -37,9 +37,11 @@ export function looksLikeSecret(value: string): boolean {
   return entropy(value) >= 4;
 }
 
-function isArnOrIntrinsic(value: unknown): boolean {
+/** What a credential-named variable may hold: a reference, an ARN, or a small number or flag (a setting about it). */
+function isReferenceOrSetting(value: unknown): boolean {
   if (typeof value === 'object' && value !== null) return true;
-  return typeof value === 'string' && value.startsWith('arn:');
+  if (typeof value !== 'string') return false;
+  return value.startsWith('arn:') || /^\d{1,6}$/.test(value) || value === 'true' || value === 'false';
 }
 
 interface TemplateResource {
@@ -60,8 +62,12 @@ export function lambdaEnvironmentFindings(template: { Resources?: Record<string,
     functionsChecked += 1;
     for (const [variable, value] of Object.entries(definition.Properties?.Environment?.Variables ?? {})) {
       variablesChecked += 1;
-      if (CREDENTIAL_NAME.test(variable) && !isArnOrIntrinsic(value)) {
-        findings.push({ resource, variable, why: 'credential-like name with a literal value that is not an ARN' });
+      if (CREDENTIAL_NAME.test(variable) && !isReferenceOrSetting(value)) {
+        findings.push({
+          resource,
+          variable,
+          why: 'credential-like name with a literal value that is not an ARN or a setting',
+        });
       }
       if (typeof value === 'string' && looksLikeSecret(value)) {
         findings.push({ resource, variable, why: 'high-entropy literal value' });

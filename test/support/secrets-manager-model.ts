@@ -22,7 +22,9 @@
  *   deletion: InvalidRequestException; `purgeDue()` removes secrets whose recovery window ended.
  * - Scoping: with `principalOf`, each call learns the session's customer_id tag from the calling client's
  *   credentials and is denied (AccessDeniedException) on a secret whose customer_id tag or name is another
- *   customer's, as the customer-secrets role's policy does. ListSecrets is not resource-scoped (as in IAM).
+ *   customer's, as the customer-secrets role's policy does, and on a secret that does not exist (a tag condition
+ *   cannot match a missing resource, so AWS answers AccessDenied rather than ResourceNotFound). CreateSecret is
+ *   checked against the request's tags. ListSecrets is not resource-scoped (as in IAM).
  *
  * Not modelled: SecretBinary, rotation Lambdas, replication, version purge beyond 100 versions, KMS itself.
  */
@@ -84,6 +86,14 @@ function notFound(): ResourceNotFoundException {
 }
 function invalidRequest(message: string): InvalidRequestException {
   return new InvalidRequestException({ message, $metadata: meta });
+}
+function accessDenied(): SecretsManagerServiceException {
+  return new SecretsManagerServiceException({
+    name: 'AccessDeniedException',
+    $fault: 'client',
+    message: 'not authorized by the scoped session policy',
+    $metadata: { httpStatusCode: 400 },
+  });
 }
 function invalidParameter(message: string): InvalidParameterException {
   return new InvalidParameterException({ message, $metadata: meta });
@@ -356,8 +366,9 @@ export class SecretsManagerModel {
     const secret =
       this.secrets.get(id) ?? [...this.secrets.values()].find((s) => s.arn === id || id.startsWith(`${s.arn}`));
     if (!secret) {
-      // IAM evaluates before existence: a scoped session asking for another customer's name is denied, not told.
-      this.authorize(customer, id, new Map());
+      // IAM evaluates before existence. A scoped session's policy checks aws:ResourceTag/customer_id, which a
+      // missing secret cannot match: AWS answers AccessDenied, not ResourceNotFound, to scoped sessions.
+      if (this.principalOf) throw accessDenied();
       throw notFound();
     }
     this.authorize(customer, secret.name, secret.tags);
@@ -377,12 +388,7 @@ export class SecretsManagerModel {
     const nameCustomer = name.split('/')[2];
     const tagged = tags.get('customer_id');
     if (customer === undefined || nameCustomer !== customer || (tagged !== undefined && tagged !== customer)) {
-      throw new SecretsManagerServiceException({
-        name: 'AccessDeniedException',
-        $fault: 'client',
-        message: 'not authorized by the scoped session policy',
-        $metadata: { httpStatusCode: 400 },
-      });
+      throw accessDenied();
     }
   }
 }

@@ -14,13 +14,6 @@ import type { SecretStore } from '../../functions/credentials/secret-store.ts';
 import type { WorkflowName } from '../../functions/customers/customer.ts';
 import { DynamoCustomerRepository } from '../../functions/customers/dynamo-customer-repository.ts';
 import { LocalFolderCaptureStore } from '../../functions/debug-captures/local-folder-capture-store.ts';
-import type { LifecycleDeps } from '../../functions/lifecycle-tasks/deps.ts';
-import {
-  type LocalExecution,
-  type LocalRunOptions,
-  runWorkflowLocally,
-} from '../../functions/lifecycle-tasks/local-runner.ts';
-import { TaskTokenBroker } from '../../functions/lifecycle-tasks/task-token-broker.ts';
 import { DynamoCustomerDataStore } from '../../functions/lifecycle/dynamo-customer-data-store.ts';
 import {
   DynamoIncidentReportStore,
@@ -30,6 +23,13 @@ import {
 import type { ExecutionDescription, WorkflowInput, WorkflowStarter } from '../../functions/lifecycle/ports.ts';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../functions/lifecycle/settings.ts';
 import { createVirtuousConnector } from '../../functions/lifecycle/virtuous-connector.ts';
+import type { LifecycleDeps } from '../../functions/lifecycle-tasks/deps.ts';
+import {
+  type LocalExecution,
+  type LocalRunOptions,
+  runWorkflowLocally,
+} from '../../functions/lifecycle-tasks/local-runner.ts';
+import { TaskTokenBroker } from '../../functions/lifecycle-tasks/task-token-broker.ts';
 import type { CustomerNotification, Notifier, OperatorAlert } from '../../functions/notifications/notifier.ts';
 import { InMemoryRateBudget } from '../../functions/virtuous/rate-budget.ts';
 import { findLeaks, registerSecret } from './canaries.ts';
@@ -230,12 +230,18 @@ export function leaksInEvents(execution: LocalExecution): number {
 }
 
 /** Calls `method` of `target` through a wrapper that throws `error` for the first `times` calls. */
-export function failingFirst<T extends object, K extends keyof T>(target: T, method: K, times: number, error: () => Error): T {
+export function failingFirst<T extends object, K extends keyof T>(
+  target: T,
+  method: K,
+  times: number,
+  error: () => Error,
+): T {
   let remaining = times;
   return new Proxy(target, {
     get(object, property, receiver) {
       const value = Reflect.get(object, property, receiver);
-      if (property !== method || typeof value !== 'function') return typeof value === 'function' ? value.bind(object) : value;
+      if (property !== method || typeof value !== 'function')
+        return typeof value === 'function' ? value.bind(object) : value;
       return async (...args: unknown[]) => {
         if (remaining > 0) {
           remaining -= 1;

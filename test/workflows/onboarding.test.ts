@@ -119,7 +119,8 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
             ...client,
             currentOrganization: () => client.currentOrganization(),
             createWebhook: async (subscription) => {
-              if (createWebhookFailures-- > 0) throw new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 503 });
+              if (createWebhookFailures-- > 0)
+                throw new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 503 });
               return client.createWebhook(subscription);
             },
           };
@@ -169,7 +170,9 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
     const customerId = `onb-${++counter}`;
     const org = env.sim.organization({ isEnabled: false });
     const before = env.starter.executions.size;
-    const response = await api()(apiEvent('POST', `/lifecycle/customers/${customerId}/api-token`, { token: org.apiKey }));
+    const response = await api()(
+      apiEvent('POST', `/lifecycle/customers/${customerId}/api-token`, { token: org.apiKey }),
+    );
     expect(response.statusCode).toBe(422);
     expect(JSON.parse(response.body)).toMatchObject({ error: 'ORGANIZATION_DISABLED' });
     expect(response.body).not.toContain(org.apiKey);
@@ -180,7 +183,10 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
 
   it('answers a malformed body with the shape problem, never the data', async () => {
     const response = await api()(
-      apiEvent('POST', '/lifecycle/customers/onb-x/api-token', { token: 'short', email: 'canary.donor@pii-canary.example' }),
+      apiEvent('POST', '/lifecycle/customers/onb-x/api-token', {
+        token: 'short',
+        email: 'canary.donor@pii-canary.example',
+      }),
     );
     expect(response.statusCode).toBe(400);
     expect(response.body).toContain('token');

@@ -25,7 +25,10 @@ afterAll(async () => {
 });
 
 async function startRotation(customerId: string, body?: unknown) {
-  return executionFrom(env, await callApi(env, 'POST', `/lifecycle/customers/${customerId}/workflows/token-rotation`, body));
+  return executionFrom(
+    env,
+    await callApi(env, 'POST', `/lifecycle/customers/${customerId}/workflows/token-rotation`, body),
+  );
 }
 
 async function submitKey(customerId: string, token: string) {
@@ -103,6 +106,7 @@ describe('API-token rotation workflow (statemachines/token-rotation.asl.json)', 
         },
       },
     };
+    const unauthorizedBefore = env.sim.control.unauthorizedRequests;
     try {
       const execution = await startRotation(customerId);
       await submitKey(customerId, env.sim.addKey(org.organizationId));
@@ -182,6 +186,7 @@ describe('API-token rotation workflow (statemachines/token-rotation.asl.json)', 
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
     });
+    const unauthorizedBefore = env.sim.control.unauthorizedRequests;
     try {
       const execution = await startRotation(customerId);
       await submitKey(customerId, env.sim.addKey(org.organizationId));
@@ -192,7 +197,11 @@ describe('API-token rotation workflow (statemachines/token-rotation.asl.json)', 
       running = false;
       await Promise.all(load);
       expect(succeeded).toBeGreaterThan(after);
+      // Workers holding the old key did meet the revocation (401) and recovered by re-reading the current key.
+      const unauthorized = env.sim.control.unauthorizedRequests - unauthorizedBefore;
+      expect(unauthorized).toBeGreaterThan(0);
       expect(failed).toBe(0);
+      console.log(`token cut-over under load: ${succeeded} worker calls succeeded, ${failed} failed, ${unauthorized} 401s recovered`);
     } finally {
       running = false;
       env.deps = original;

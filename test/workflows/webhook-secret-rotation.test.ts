@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signPayload } from '../../infra/local/virtuous-simulator/signing.ts';
 import type { VirtuousConnector } from '../../functions/lifecycle/ports.ts';
 import { PermanentError, TransientError } from '../../functions/shared/errors.ts';
 import { acceptDelivery } from '../../functions/webhook-verifier/accept-delivery.ts';
 import { SecretCandidates } from '../../functions/webhooks/secret-candidates.ts';
+import { signPayload } from '../../infra/local/virtuous-simulator/signing.ts';
 import {
   enteredStates,
   failingFirst,
@@ -71,8 +71,19 @@ describe('webhook-secret rotation workflow (statemachines/webhook-secret-rotatio
     const candidates = new SecretCandidates(env.secrets, { ttlMs: 40, refreshFloorMs: 20 });
     const verify = (rawBody: Buffer, secret: string) =>
       acceptDelivery(
-        { provider: 'virtuous', customerIdParameter: customerId, signatureHeader: signPayload(secret, rawBody, 'base64'), rawBody },
-        { customers: env.deps.customers, candidates, queue: { send: async () => undefined }, clock: () => new Date(), stripeToleranceSeconds: 300 },
+        {
+          provider: 'virtuous',
+          customerIdParameter: customerId,
+          signatureHeader: signPayload(secret, rawBody, 'base64'),
+          rawBody,
+        },
+        {
+          customers: env.deps.customers,
+          candidates,
+          queue: { send: async () => undefined },
+          clock: () => new Date(),
+          stripeToleranceSeconds: 300,
+        },
       );
     const tally = { accepted: 0, rejected: 0, oldAcceptedAfterSwitch: 0, newAccepted: 0 };
     let oldSendsUntil = Number.POSITIVE_INFINITY;
@@ -109,6 +120,10 @@ describe('webhook-secret rotation workflow (statemachines/webhook-secret-rotatio
       await Promise.all(load);
 
       expect(outcome.status).toBe('SUCCEEDED');
+      console.log(
+        `webhook-secret rotation under load: ${tally.accepted} deliveries accepted, ${tally.rejected} rejected ` +
+          `(${tally.oldAcceptedAfterSwitch} signed with the old secret after the switch, ${tally.newAccepted} with the new)`,
+      );
       expect(tally.rejected).toBe(0);
       expect(tally.oldAcceptedAfterSwitch).toBeGreaterThan(0);
       expect(tally.newAccepted).toBeGreaterThan(0);

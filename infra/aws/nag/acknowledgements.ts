@@ -76,11 +76,6 @@ export function acknowledgeStackFindings(stack: IntegrationStack): void {
     'NIST.800.53.R5-DynamoDBInBackupPlan',
     'Tables have point-in-time recovery (35 days). A separate AWS Backup plan would keep copies of customer data beyond offboarding, defeating provable deletion',
   );
-  ack(
-    stack.state.scheduleDeadLetterQueue,
-    'AwsSolutions-SQS3',
-    'This queue is itself a dead-letter queue (failed scheduled invocations); it is alarmed on depth',
-  );
   for (const queue of [stack.state.deadLetterQueue, stack.state.scheduleDeadLetterQueue]) {
     ack(queue, 'Serverless-SQSRedrivePolicy', 'Dead-letter queue: the end of a redrive chain, alarmed on depth > 0');
   }

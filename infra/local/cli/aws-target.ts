@@ -235,6 +235,10 @@ export class AwsTarget implements Target {
     throw usage(`stack ${this.stackName} publishes no egress IPs`);
   }
 
+  async runJob(): Promise<{ ok: boolean }> {
+    throw usage('run-job is for the local runtime; on AWS the jobs run on EventBridge schedules (invoke the function)');
+  }
+
   async deletionRecords(): Promise<Record<string, unknown>[]> {
     return [];
   }

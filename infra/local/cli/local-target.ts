@@ -114,6 +114,11 @@ export class LocalTarget implements Target {
     return { ips: answer.egressIps, ...(answer.note === undefined ? {} : { note: answer.note }) };
   }
 
+  async runJob(name: string) {
+    const { json } = await this.call('POST', `/local/jobs/${encodeURIComponent(name)}`);
+    return (json as { result: { ok: boolean; summary?: Record<string, unknown>; errorCode?: string } }).result;
+  }
+
   async deletionRecords(customerId: string): Promise<Record<string, unknown>[]> {
     const { json } = await this.call('GET', `/local/customers/${encodeURIComponent(customerId)}/deletion-records`);
     return (json as { deletionRecords: Record<string, unknown>[] }).deletionRecords;

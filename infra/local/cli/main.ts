@@ -29,6 +29,8 @@ Commands
   status [customerId]            customers and their state
   dead-letters list [--customer <id>] | replay <customerId> <deadLetterId> | discard <customerId> <deadLetterId>
   egress-ips                     the addresses customers allowlist
+  run-job reconciliation|rotation-reminders
+                                 run a scheduled job now (local runtime)
 
 Options
   --url <url>                    local lifecycle API (default ${DEFAULT_LIFECYCLE_URL}, env LOCAL_LIFECYCLE_URL)
@@ -197,6 +199,18 @@ async function awaitingToken(target: Target, customerId: string, execution: Exec
   return last?.event === 'entered' && last.type === 'Task' && /await|wait/i.test(last.state);
 }
 
+/** While the execution waits for the customer's new key, reads it (prompt or stdin) once and hands it over. */
+function tokenHandover(target: Target, io: CliIo, customerId: string): NonNullable<FollowOptions['onPoll']> {
+  let handedOver = false;
+  return async (execution) => {
+    if (handedOver || !(await awaitingToken(target, customerId, execution))) return undefined;
+    handedOver = true;
+    const token = await readToken(io, `new Virtuous API key of ${customerId}`);
+    await target.submitRotationToken(customerId, token);
+    return 'new key handed over';
+  };
+}
+
 async function status(parsed: Parsed, target: Target, io: CliIo): Promise<ExitCode> {
   const customerId = parsed.positional[0] === undefined ? undefined : customerArgument(parsed);
   const customers = customerId
@@ -285,20 +299,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
         );
         return EXIT.succeeded;
       }
-      let handedOver = false;
-      return runWorkflowCommand(
-        parsed,
-        target,
-        io,
-        'token-rotation',
-        () => target.startWorkflow(customerId, 'token-rotation'),
-        async (execution) => {
-          if (handedOver || !(await awaitingToken(target, customerId, execution))) return undefined;
-          handedOver = true;
-          const token = await readToken(io, `new Virtuous API key of ${customerId}`);
-          await target.submitRotationToken(customerId, token);
-          return 'new key handed over';
-        },
+      return runWorkflowCommand(parsed, target, io, 'token-rotation', () =>
+        target.startWorkflow(customerId, 'token-rotation'),
+        tokenHandover(target, io, customerId),
       );
     }
     case 'submit-token': {
@@ -331,8 +334,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     }
     case 'incident': {
       const customerId = customerArgument(parsed);
-      return runWorkflowCommand(parsed, target, io, 'incident-response', () =>
-        target.startWorkflow(customerId, 'incident-response'),
+      // The incident rotates the token at once: its nested rotation waits for the new key, read like rotate-token's.
+      return runWorkflowCommand(
+        parsed,
+        target,
+        io,
+        'incident-response',
+        () => target.startWorkflow(customerId, 'incident-response'),
+        tokenHandover(target, io, customerId),
       );
     }
     case 'status':
@@ -344,6 +353,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
       for (const ip of ips) io.stdout.write(`${ip}\n`);
       if (note) io.stdout.write(`${ips.length === 0 ? '' : '\n'}${note}\n`);
       return EXIT.succeeded;
+    }
+    case 'run-job': {
+      const name = parsed.positional[0];
+      if (name !== 'reconciliation' && name !== 'rotation-reminders') {
+        throw usage('run-job takes reconciliation or rotation-reminders');
+      }
+      const result = await target.runJob(name);
+      io.stdout.write(`${name} ${result.ok ? 'finished' : `failed (${result.errorCode ?? 'error'})`}\n`);
+      if (result.summary) io.stdout.write(`${JSON.stringify(result.summary)}\n`);
+      return result.ok ? EXIT.succeeded : EXIT.failed;
     }
     default:
       throw usage(`unknown command ${parsed.command.slice(0, 40)} (try --help)`);

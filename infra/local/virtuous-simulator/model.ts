@@ -14,6 +14,11 @@ export interface FaultSettings {
   readonly timeoutRatio?: number;
   /** Share answered 520 with a CDN HTML page, before processing. */
   readonly cdnErrorRatio?: number;
+  /**
+   * Share processed (a transaction is stored) and then never answered: the client cannot tell it from an ordinary
+   * timeout, so a retry is a re-submission. Off by default; it shows what an ambiguous write costs.
+   */
+  readonly timeoutAfterProcessingRatio?: number;
   /** Share processed normally but answered 200 with a truncated JSON body. */
   readonly malformedRatio?: number;
   /** Share answered 429 with Retry-After, before processing. */
@@ -24,7 +29,7 @@ export interface FaultSettings {
   readonly seed?: number;
 }
 
-export type FaultKind = 'serverError' | 'timeout' | 'cdnError' | 'malformed' | 'throttle';
+export type FaultKind = 'serverError' | 'timeout' | 'timeoutAfterProcessing' | 'cdnError' | 'malformed' | 'throttle';
 
 export interface ContactReference {
   readonly source: string;

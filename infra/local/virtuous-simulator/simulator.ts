@@ -23,6 +23,8 @@ import { seededRandom } from './prng.ts';
 
 export const UNAUTHORIZED_TEXT = 'Authorization has been denied for this request.';
 const HOUR_MS = 3_600_000;
+/** The request log is for tests and inspection; a long-running local runtime must not grow it without end. */
+const MAX_REQUEST_LOG = 100_000;
 
 export interface CreateOrganizationInput {
   readonly name?: string;
@@ -150,7 +152,7 @@ export class VirtuousSimulatorState {
       rateWindowCount: 0,
       faults: {},
       random: seededRandom(1),
-      faultCounts: { serverError: 0, timeout: 0, cdnError: 0, malformed: 0, throttle: 0 },
+      faultCounts: { serverError: 0, timeout: 0, timeoutAfterProcessing: 0, cdnError: 0, malformed: 0, throttle: 0 },
       contacts: new Map(),
       gifts: new Map(),
       heldContacts: [],
@@ -186,12 +188,14 @@ export class VirtuousSimulatorState {
     const org = this.organization(organizationId);
     checkRatio('serverErrorRatio', faults.serverErrorRatio);
     checkRatio('timeoutRatio', faults.timeoutRatio);
+    checkRatio('timeoutAfterProcessingRatio', faults.timeoutAfterProcessingRatio);
     checkRatio('cdnErrorRatio', faults.cdnErrorRatio);
     checkRatio('malformedRatio', faults.malformedRatio);
     checkRatio('throttleRatio', faults.throttleRatio);
     const total =
       (faults.serverErrorRatio ?? 0) +
       (faults.timeoutRatio ?? 0) +
+      (faults.timeoutAfterProcessingRatio ?? 0) +
       (faults.cdnErrorRatio ?? 0) +
       (faults.malformedRatio ?? 0) +
       (faults.throttleRatio ?? 0);
@@ -293,14 +297,14 @@ export class VirtuousSimulatorState {
     const resetAt = Math.floor((windowStart + HOUR_MS) / 1000);
     if (org.rateWindowCount >= org.rateLimitPerHour) {
       const retryAfter = Math.max(1, resetAt - Math.floor(nowMs / 1000));
-      org.requests.push({ at: nowMs, method: request.method, route: template, status: 429, counted: false });
+      this.logRequest(org, { at: nowMs, method: request.method, route: template, status: 429, counted: false });
       const limited = errorResponse(org, 429, 'RATE_LIMIT_EXCEEDED', 'API rate limit exceeded');
       return { ...limited, headers: { ...this.rateHeaders(org, 0, resetAt), 'Retry-After': String(retryAfter) } };
     }
     org.rateWindowCount += 1;
     const headers = this.rateHeaders(org, org.rateLimitPerHour - org.rateWindowCount, resetAt);
     const answer = this.answer(org, request, route, nowMs);
-    org.requests.push({ at: nowMs, method: request.method, route: template, status: answer.status, counted: true });
+    this.logRequest(org, { at: nowMs, method: request.method, route: template, status: answer.status, counted: true });
     return { ...answer, headers: { ...headers, ...answer.headers } };
   }
 
@@ -346,6 +350,7 @@ export class VirtuousSimulatorState {
         nextWebhookId: () => ++this.counters.webhook,
       });
     }
+    if (fault === 'timeoutAfterProcessing') return { status: 0, hang: true };
     if (fault === 'malformed') {
       // Processed, but the answer is cut off mid-JSON (a proxy or a deploy dropping the connection).
       return { status: 200, text: '{"id":1,"list":[{"id":', contentType: 'application/json; charset=utf-8' };
@@ -353,11 +358,17 @@ export class VirtuousSimulatorState {
     return answer;
   }
 
+  private logRequest(org: OrganizationState, entry: RequestLogEntry): void {
+    if (org.requests.length >= MAX_REQUEST_LOG) org.requests.splice(0, MAX_REQUEST_LOG / 10);
+    org.requests.push(entry);
+  }
+
   private drawFault(org: OrganizationState): FaultKind | undefined {
     const f = org.faults;
     const ranges: Array<[FaultKind, number]> = [
       ['serverError', f.serverErrorRatio ?? 0],
       ['timeout', f.timeoutRatio ?? 0],
+      ['timeoutAfterProcessing', f.timeoutAfterProcessingRatio ?? 0],
       ['cdnError', f.cdnErrorRatio ?? 0],
       ['throttle', f.throttleRatio ?? 0],
       ['malformed', f.malformedRatio ?? 0],

@@ -3,7 +3,11 @@ import { DONOR } from '../../support/canaries.ts';
 
 export const T0 = 1_767_225_600;
 
-export function paymentSucceeded(id: string, amountCents: number, options: { currency?: string; customer?: string } = {}) {
+export function paymentSucceeded(
+  id: string,
+  amountCents: number,
+  options: { currency?: string; customer?: string } = {},
+) {
   return {
     id: `evt_${id}`,
     type: 'payment_intent.succeeded',
@@ -42,7 +46,13 @@ export function chargeRefunded(chargeId: string, paymentIntentId: string, amount
     type: 'charge.refunded',
     created: T0 + 86_400,
     data: {
-      object: { id: chargeId, payment_intent: paymentIntentId, amount_refunded: amountCents, refunded: true, currency: 'usd' },
+      object: {
+        id: chargeId,
+        payment_intent: paymentIntentId,
+        amount_refunded: amountCents,
+        refunded: true,
+        currency: 'usd',
+      },
     },
   };
 }

@@ -53,11 +53,15 @@ export class FakeVirtuous {
 
   private gate(operation: string, ids: readonly string[]): void {
     this.calls += 1;
-    if (this.revoked) throw new RecoverableError('VIRTUOUS_UNAUTHORIZED', `${operation}: Virtuous answered 401`, { statusCode: 401 });
+    if (this.revoked)
+      throw new RecoverableError('VIRTUOUS_UNAUTHORIZED', `${operation}: Virtuous answered 401`, { statusCode: 401 });
     const fault = this.fault(operation, ids);
-    if (fault === 'transient') throw new TransientError('VIRTUOUS_UNAVAILABLE', `${operation}: Virtuous answered 503`, { statusCode: 503 });
-    if (fault === 'permanent') throw new PermanentError('VIRTUOUS_CLIENT_ERROR', `${operation}: Virtuous answered 400`, { statusCode: 400 });
-    if (fault === 'unauthorized') throw new RecoverableError('VIRTUOUS_UNAUTHORIZED', `${operation}: 401`, { statusCode: 401 });
+    if (fault === 'transient')
+      throw new TransientError('VIRTUOUS_UNAVAILABLE', `${operation}: Virtuous answered 503`, { statusCode: 503 });
+    if (fault === 'permanent')
+      throw new PermanentError('VIRTUOUS_CLIENT_ERROR', `${operation}: Virtuous answered 400`, { statusCode: 400 });
+    if (fault === 'unauthorized')
+      throw new RecoverableError('VIRTUOUS_UNAUTHORIZED', `${operation}: 401`, { statusCode: 401 });
   }
 
   api(): VirtuousApi {
@@ -76,7 +80,10 @@ export class FakeVirtuous {
         this.giftTransactions.push(gift);
       },
       submitGifts: async (_source, gifts) => {
-        this.gate('submitGifts', gifts.map((gift) => gift.transactionId));
+        this.gate(
+          'submitGifts',
+          gifts.map((gift) => gift.transactionId),
+        );
         this.batchCalls.push(gifts.length);
         this.giftTransactions.push(...gifts);
       },

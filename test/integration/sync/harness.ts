@@ -5,7 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import {
   DeleteMessageBatchCommand,
-  GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { MemoryKeyring } from '../../../functions/credentials/keyring.ts';
@@ -51,9 +54,11 @@ export interface Harness {
   addCustomer(customerId: string, status?: CustomerStatus): Promise<void>;
   /** A verified webhook delivery as the verifier enqueues it. */
   sendDelivery(customerId: string, provider: 'stripe' | 'virtuous', body: unknown): Promise<void>;
+  /** The same, from the exact bytes a sender signed (e.g. a simulator webhook delivery). */
+  sendDeliveryBytes(customerId: string, provider: 'stripe' | 'virtuous', rawBody: Buffer): Promise<void>;
   sendRaw(body: string): Promise<void>;
   /** Polls until the queue yields nothing visible; returns how many batches ran. */
-  drain(options?: { maxBatches?: number; onBatch?: (failed: number) => void }): Promise<number>;
+  drain(options?: { maxBatches?: number; visibilityTimeoutSeconds?: number; onBatch?: (failed: number) => void }): Promise<number>;
   scanTable(table: keyof LocalAws['tableNames']): Promise<Record<string, unknown>[]>;
 }
 
@@ -114,7 +119,9 @@ export function createHarness(
       await customers.create(record);
     },
     async sendDelivery(customerId, provider, body) {
-      const rawBody = Buffer.from(JSON.stringify(body), 'utf8');
+      await this.sendDeliveryBytes(customerId, provider, Buffer.from(JSON.stringify(body), 'utf8'));
+    },
+    async sendDeliveryBytes(customerId, provider, rawBody) {
       const message = createInboundMessage({
         deliveryId: deliveryId(provider, customerId, rawBody),
         customerId,
@@ -134,15 +141,18 @@ export function createHarness(
             QueueUrl: aws.queues.inboundUrl,
             MaxNumberOfMessages: 10,
             // Short, so a failed message comes back soon (the stand-in counts ChangeMessageVisibility as a receive).
-            VisibilityTimeout: 1,
+            VisibilityTimeout: options.visibilityTimeoutSeconds ?? 1,
             MessageSystemAttributeNames: ['ApproximateReceiveCount'],
-            AttributeNames: ['ApproximateReceiveCount'],
+            AttributeNames: ['All'],
           }),
         );
         const messages = received.Messages ?? [];
         if (messages.length === 0) {
           const attributes = await aws.sqs.send(
-            new GetQueueAttributesCommand({ QueueUrl: aws.queues.inboundUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+            new GetQueueAttributesCommand({
+              QueueUrl: aws.queues.inboundUrl,
+              AttributeNames: ['ApproximateNumberOfMessages'],
+            }),
           );
           if (Number(attributes.Attributes?.ApproximateNumberOfMessages ?? '0') === 0) break;
           await new Promise((resolve) => setTimeout(resolve, 50));
@@ -173,7 +183,10 @@ export function createHarness(
           await aws.sqs.send(
             new DeleteMessageBatchCommand({
               QueueUrl: aws.queues.inboundUrl,
-              Entries: done.map((message, index) => ({ Id: `d${index}`, ReceiptHandle: message.ReceiptHandle as string })),
+              Entries: done.map((message, index) => ({
+                Id: `d${index}`,
+                ReceiptHandle: message.ReceiptHandle as string,
+              })),
             }),
           );
         }
@@ -184,7 +197,9 @@ export function createHarness(
       const items: Record<string, unknown>[] = [];
       let startKey: Record<string, unknown> | undefined;
       do {
-        const page = await client.send(new ScanCommand({ TableName: aws.tableNames[table], ExclusiveStartKey: startKey }));
+        const page = await client.send(
+          new ScanCommand({ TableName: aws.tableNames[table], ExclusiveStartKey: startKey }),
+        );
         items.push(...((page.Items ?? []) as Record<string, unknown>[]));
         startKey = page.LastEvaluatedKey;
       } while (startKey);

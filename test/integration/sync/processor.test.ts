@@ -69,19 +69,29 @@ describe('processor', () => {
 
     const [gift] = virtuous.nightlyBatch();
     await harness.sendDelivery(customer, 'virtuous', giftCreated(gift?.id as number, 'pi_r'));
-    await harness.sendDelivery(customer, 'virtuous', { event: 'gift.create', gift: { id: gift?.id, transactionSource: 'Stripe', transactionId: 'pi_r' } });
+    await harness.sendDelivery(customer, 'virtuous', {
+      event: 'gift.create',
+      gift: { id: gift?.id, transactionSource: 'Stripe', transactionId: 'pi_r' },
+    });
     await harness.drain();
 
     const record = await harness.syncState.get(customer, 'gift#Stripe#pi_r');
     expect(record?.state).toBe('confirmed');
     expect(record?.virtuousId).toBe(gift?.id);
-    expect(virtuous.reversals).toEqual([{ reversedGiftId: gift?.id, giftDate: '2026-01-02', notes: 'Stripe refund ch_r' }]);
+    expect(virtuous.reversals).toEqual([
+      { reversedGiftId: gift?.id, giftDate: '2026-01-02', notes: 'Stripe refund ch_r' },
+    ]);
     expect((await harness.syncState.get(customer, 'refund#Stripe#ch_r'))?.state).toBe('confirmed');
     expect(harness.metrics.get(SYNC_METRICS.recordsConfirmed)).toBe(1);
   });
 
   it('acknowledges and counts unknown events', async () => {
-    await harness.sendDelivery(customer, 'stripe', { id: 'evt_x', type: 'invoice.paid', created: T0, data: { object: {} } });
+    await harness.sendDelivery(customer, 'stripe', {
+      id: 'evt_x',
+      type: 'invoice.paid',
+      created: T0,
+      data: { object: {} },
+    });
     await harness.sendDelivery(customer, 'virtuous', { event: 'ProjectCreate', project: { id: 1 } });
     await harness.drain();
     expect(harness.metrics.get(SYNC_METRICS.unknownEvents)).toBe(2);
@@ -122,9 +132,11 @@ describe('processor', () => {
     await harness.deadLetters.replay(customer, letter?.deadLetterId as string, new Date());
     await harness.drain();
     expect(virtuous.transactionsFor('pi_t')).toBe(1);
-    expect((await harness.deadLetters.list(customer, 'replayed'))).toHaveLength(1);
+    expect(await harness.deadLetters.list(customer, 'replayed')).toHaveLength(1);
     // A second replay of a resolved letter is refused.
-    await expect(harness.deadLetters.replay(customer, letter?.deadLetterId as string, new Date())).rejects.toThrow(/already/);
+    await expect(harness.deadLetters.replay(customer, letter?.deadLetterId as string, new Date())).rejects.toThrow(
+      /already/,
+    );
   });
 
   it('a permanent Virtuous error fails the record and dead-letters it with the status code', async () => {
@@ -143,7 +155,8 @@ describe('processor', () => {
 
   it('a revoked key pauses the customer once, holds messages sealed, and resume drains them', async () => {
     virtuous.revoked = true;
-    for (const id of ['pi_1', 'pi_2', 'pi_3']) await harness.sendDelivery(customer, 'stripe', paymentSucceeded(id, 1000));
+    for (const id of ['pi_1', 'pi_2', 'pi_3'])
+      await harness.sendDelivery(customer, 'stripe', paymentSucceeded(id, 1000));
     await harness.drain();
     expect((await harness.customers.get(customer))?.status).toBe('paused');
     expect(harness.metrics.get(SYNC_METRICS.customersPaused)).toBe(1);

@@ -3,20 +3,21 @@
  * (plain-text 401, 403, 404, 400, 429 + Retry-After, 5xx, 520, timeouts, malformed bodies), the 401 token re-read,
  * the rate-limit headers, the shared budget, and the refusal of plain http.
  */
+
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GiftTransaction } from '../../../functions/virtuous/api.ts';
-import { createVirtuousClient, type VirtuousClientOptions } from '../../../functions/virtuous/client.ts';
-import { InMemoryRateBudget } from '../../../functions/virtuous/rate-budget.ts';
-import { staticTokenSource, type TokenSource } from '../../../functions/virtuous/token-source.ts';
 import {
   ForbiddenInputError,
   PermanentError,
   RecoverableError,
   TransientError,
 } from '../../../functions/shared/errors.ts';
+import type { GiftTransaction } from '../../../functions/virtuous/api.ts';
+import { createVirtuousClient, type VirtuousClientOptions } from '../../../functions/virtuous/client.ts';
+import { InMemoryRateBudget } from '../../../functions/virtuous/rate-budget.ts';
+import { staticTokenSource, type TokenSource } from '../../../functions/virtuous/token-source.ts';
 import { DONOR, PII_CANARIES, registerSecret } from '../../support/canaries.ts';
 import { startTestSimulator, type TestSimulator } from '../../support/simulator.ts';
 
@@ -100,7 +101,11 @@ function expectNoDonorData(error: Error): void {
 }
 
 describe('base URL', () => {
-  const base = { customerId: 'acme', tokens: staticTokenSource('unused'), budget: new InMemoryRateBudget({ hourlyBudget: 10 }) };
+  const base = {
+    customerId: 'acme',
+    tokens: staticTokenSource('unused'),
+    budget: new InMemoryRateBudget({ hourlyBudget: 10 }),
+  };
 
   it('refuses plain http unless it is loopback and local mode allows it', () => {
     expect(() => createVirtuousClient({ ...base, baseUrl: sim.baseUrl })).toThrow(ForbiddenInputError);
@@ -119,7 +124,9 @@ describe('base URL', () => {
       expect.objectContaining({ code: 'INVALID_VIRTUOUS_BASE_URL' }),
     );
     expect(() => createVirtuousClient({ ...base, baseUrl: 'not a url' })).toThrow(ForbiddenInputError);
-    expect(() => createVirtuousClient({ ...base, baseUrl: 'ftp://api.virtuoussoftware.com' })).toThrow(ForbiddenInputError);
+    expect(() => createVirtuousClient({ ...base, baseUrl: 'ftp://api.virtuoussoftware.com' })).toThrow(
+      ForbiddenInputError,
+    );
     const previous = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
     process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
     try {
@@ -147,8 +154,18 @@ describe('operations', () => {
     });
 
     const secret = webhookSecret();
-    const created = await client.createWebhook({ payloadUrl: 'https://hooks.example.com/v', secret, active: true, giftCreate: true });
-    expect(created).toMatchObject({ payloadUrl: 'https://hooks.example.com/v', active: true, giftCreate: true, contactCreate: false });
+    const created = await client.createWebhook({
+      payloadUrl: 'https://hooks.example.com/v',
+      secret,
+      active: true,
+      giftCreate: true,
+    });
+    expect(created).toMatchObject({
+      payloadUrl: 'https://hooks.example.com/v',
+      active: true,
+      giftCreate: true,
+      contactCreate: false,
+    });
     expect(await client.getWebhook(created.id)).toEqual(created);
     const rotated = webhookSecret();
     const replaced = await client.replaceWebhook(created.id, { ...created, secret: rotated, contactCreate: true });
@@ -214,8 +231,12 @@ describe('operations', () => {
     const unbalanced = { ...gift('pi_unbalanced', 10), designations: [{ code: 'GENERAL', amountDesignated: 9 }] };
     await expect(client.submitGift(unbalanced)).rejects.toMatchObject({ code: 'INVALID_TRANSACTION' });
     await expect(client.submitGift({ ...gift('pi_cents'), amount: 1250.001 })).rejects.toThrow(ForbiddenInputError);
-    await expect(client.submitGifts('Mailchimp', [gift('pi_mixed')])).rejects.toMatchObject({ code: 'MIXED_TRANSACTION_SOURCES' });
-    await expect(client.createWebhook({ payloadUrl: 'https://x.example', secret: 'short', active: true })).rejects.toMatchObject({
+    await expect(client.submitGifts('Mailchimp', [gift('pi_mixed')])).rejects.toMatchObject({
+      code: 'MIXED_TRANSACTION_SOURCES',
+    });
+    await expect(
+      client.createWebhook({ payloadUrl: 'https://x.example', secret: 'short', active: true }),
+    ).rejects.toMatchObject({
       code: 'WEAK_WEBHOOK_SECRET',
     });
     expect(h.requests()).toEqual([]);
@@ -225,7 +246,9 @@ describe('operations', () => {
 describe('error classes', () => {
   it('400: PermanentError with status and Virtuous code, never the data sent', async () => {
     const h = harness();
-    const error = await caught(h.client().submitContact({ referenceSource: 'Stripe', referenceId: 'cus_noname', phone: DONOR.phone }));
+    const error = await caught(
+      h.client().submitContact({ referenceSource: 'Stripe', referenceId: 'cus_noname', phone: DONOR.phone }),
+    );
     expect(error).toBeInstanceOf(PermanentError);
     expect(error).toMatchObject({ code: 'VIRTUOUS_BAD_REQUEST', statusCode: 400 });
     expect(error.message).toBe('submitContact: Virtuous answered 400 (VALIDATION_ERROR) fields: lastName:REQUIRED');
@@ -237,7 +260,11 @@ describe('error classes', () => {
     const h = harness({ isEnabled: false });
     const client = h.client();
     expect((await client.currentOrganization()).isEnabled).toBe(false);
-    await expect(client.submitGift(gift('pi_403'))).rejects.toMatchObject({ name: 'PermanentError', code: 'VIRTUOUS_FORBIDDEN', statusCode: 403 });
+    await expect(client.submitGift(gift('pi_403'))).rejects.toMatchObject({
+      name: 'PermanentError',
+      code: 'VIRTUOUS_FORBIDDEN',
+      statusCode: 403,
+    });
     sim.control.updateOrganization(h.organizationId, { isEnabled: true });
     await expect(client.reverseGift({ reversedGiftId: 424242, giftDate: '2026-11-29' })).rejects.toMatchObject({
       code: 'VIRTUOUS_NOT_FOUND',
@@ -345,6 +372,14 @@ describe('error classes', () => {
     expect(error).toMatchObject({ name: 'TransientError', code: 'VIRTUOUS_TIMEOUT' });
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(h.requests()).toHaveLength(2);
+  });
+
+  it('a write stored by Virtuous whose answer is lost looks like any timeout: a retry re-submits it', async () => {
+    // The hazard the submitter's claim/lease design accepts: the simulator makes it visible by counting submissions.
+    const h = harness({ faults: { timeoutAfterProcessingRatio: 1 } });
+    const error = await caught(h.client({ timeoutMs: 100, maxAttempts: 2 }).submitGift(gift('pi_ambiguous')));
+    expect(error).toMatchObject({ name: 'TransientError', code: 'VIRTUOUS_TIMEOUT' });
+    expect(sim.control.inspect(h.organizationId).giftTransactions).toEqual({ 'Stripe/pi_ambiguous': 2 });
   });
 
   it('malformed bodies: TransientError naming no content', async () => {

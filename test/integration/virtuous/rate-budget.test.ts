@@ -5,10 +5,11 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createVirtuousClient } from '../../../functions/virtuous/client.ts';
-import { DynamoDbRateBudget, windowStartOf } from '../../../functions/virtuous/rate-budget.ts';
-import { staticTokenSource } from '../../../functions/virtuous/token-source.ts';
+import { ENV } from '../../../functions/shared/environment.ts';
 import { ForbiddenInputError, TransientError } from '../../../functions/shared/errors.ts';
+import { createVirtuousClient } from '../../../functions/virtuous/client.ts';
+import { createRateBudgetFromEnv, DynamoDbRateBudget, windowStartOf } from '../../../functions/virtuous/rate-budget.ts';
+import { staticTokenSource } from '../../../functions/virtuous/token-source.ts';
 import { type LocalAws, startLocalAws } from '../../support/local-aws.ts';
 import { startTestSimulator, type TestSimulator } from '../../support/simulator.ts';
 
@@ -44,7 +45,11 @@ describe('DynamoDbRateBudget', () => {
     expect(await b.acquire('cust-a', 2)).toEqual({ granted: true, windowStart: windowStartOf(now) });
     expect((await b.acquire('cust-a', 2)).granted).toBe(false);
     expect(await b.acquire('cust-a')).toMatchObject({ granted: true });
-    expect(await b.acquire('cust-a')).toEqual({ granted: false, windowStart: windowStartOf(now), retryAfterSeconds: 30 });
+    expect(await b.acquire('cust-a')).toEqual({
+      granted: false,
+      windowStart: windowStartOf(now),
+      retryAfterSeconds: 30,
+    });
     // Another customer has its own budget.
     expect((await b.acquire('cust-b')).granted).toBe(true);
     const item = await storedItem('cust-a', windowStartOf(now));
@@ -62,7 +67,9 @@ describe('DynamoDbRateBudget', () => {
   it('never grants more than the budget to many concurrent reservations', async () => {
     const b1 = budget(37);
     const b2 = budget(37);
-    const decisions = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? b1 : b2).acquire('cust-race')));
+    const decisions = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? b1 : b2).acquire('cust-race')),
+    );
     expect(decisions.filter((d) => d.granted)).toHaveLength(37);
     expect((await storedItem('cust-race', windowStartOf(sim.control.now())))?.used).toBe(37);
   });
@@ -73,7 +80,10 @@ describe('DynamoDbRateBudget', () => {
     await b.observe('cust-obs', { remaining: 95 });
     const windowStart = windowStartOf(sim.control.now());
     expect((await storedItem('cust-obs', windowStart))?.used).toBe(10);
-    await b.observe('cust-obs', { limit: 5_000, remaining: 30, resetAt: 0 });
+    await b.observe('cust-obs', { limit: 5_000, remaining: 30, resetAt: windowStart + 3_600 });
+    expect((await storedItem('cust-obs', windowStart))?.used).toBe(70);
+    // An answer about Virtuous's previous hour (reset already past) corrects nothing.
+    await b.observe('cust-obs', { remaining: 0, resetAt: windowStart });
     expect((await storedItem('cust-obs', windowStart))?.used).toBe(70);
     await b.observe('cust-obs', { remaining: 60 });
     await b.observe('cust-obs', { limit: 100 });
@@ -88,7 +98,27 @@ describe('DynamoDbRateBudget', () => {
     await expect(b.acquire('cust-x', 6)).rejects.toThrow(ForbiddenInputError);
     await expect(b.acquire('cust-x', 0)).rejects.toThrow(ForbiddenInputError);
     const broken = new DynamoDbRateBudget({ client: aws.dynamodb, tableName: 'no-such-table', hourlyBudget: 5 });
-    await expect(broken.acquire('cust-x')).rejects.toMatchObject({ name: 'TransientError', code: 'RATE_BUDGET_UNAVAILABLE' });
+    await expect(broken.acquire('cust-x')).rejects.toMatchObject({
+      name: 'TransientError',
+      code: 'RATE_BUDGET_UNAVAILABLE',
+    });
+  });
+});
+
+describe('createRateBudgetFromEnv', () => {
+  it('builds the product budget from the environment and reaches the table by endpoint configuration', async () => {
+    // The SDK reads its endpoint, region and credentials from process.env, as in a Lambda or the local runtime.
+    const saved = { ...process.env };
+    Object.assign(process.env, aws.env, { [ENV.hourlyRequestBudget]: '2' });
+    try {
+      const fromEnv = createRateBudgetFromEnv(process.env);
+      expect(fromEnv.hourlyBudget).toBe(2);
+      expect((await fromEnv.acquire('cust-env', 2)).granted).toBe(true);
+      expect((await fromEnv.acquire('cust-env')).granted).toBe(false);
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
   });
 });
 
@@ -105,8 +135,10 @@ describe('two processors sharing one customer budget', () => {
             await client.findGiftByTransaction('Stripe', id);
             outcomes.ok += 1;
           } catch (error) {
-            if (error instanceof TransientError && error.code === 'RATE_BUDGET_EXHAUSTED') outcomes.budgetExhausted += 1;
-            else if (error instanceof TransientError && error.code === 'VIRTUOUS_RATE_LIMITED') outcomes.rateLimited += 1;
+            if (error instanceof TransientError && error.code === 'RATE_BUDGET_EXHAUSTED')
+              outcomes.budgetExhausted += 1;
+            else if (error instanceof TransientError && error.code === 'VIRTUOUS_RATE_LIMITED')
+              outcomes.rateLimited += 1;
             else throw error;
           }
         }

@@ -6,7 +6,12 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DONOR, registerSecret } from '../../support/canaries.ts';
-import { startTestSimulator, startWebhookReceiver, type TestSimulator, type WebhookReceiver } from '../../support/simulator.ts';
+import {
+  startTestSimulator,
+  startWebhookReceiver,
+  type TestSimulator,
+  type WebhookReceiver,
+} from '../../support/simulator.ts';
 
 let sim: TestSimulator;
 let receiver: WebhookReceiver;
@@ -71,7 +76,11 @@ describe('authentication', () => {
     const current = await api(apiKey, 'GET', '/api/Organization/Current');
     expect(current.status).toBe(200);
     const info = (await current.json()) as Record<string, unknown>;
-    expect(info).toMatchObject({ organizationName: 'Auth Org', isEnabled: true, organizationUserId: 1000 + organizationId });
+    expect(info).toMatchObject({
+      organizationName: 'Auth Org',
+      isEnabled: true,
+      organizationUserId: 1000 + organizationId,
+    });
 
     expect(sim.control.revokeApiKey(apiKey)).toBe(true);
     const revoked = await api(apiKey, 'GET', '/api/Organization/Current');
@@ -162,7 +171,9 @@ describe('transactions and the nightly batch', () => {
         })
       ).status,
     ).toBe(200);
-    expect((await api(apiKey, 'POST', '/api/v2/Gift/Transaction', gift('pi_by_reference', 'cus_ref', 25))).status).toBe(200);
+    expect((await api(apiKey, 'POST', '/api/v2/Gift/Transaction', gift('pi_by_reference', 'cus_ref', 25))).status).toBe(
+      200,
+    );
     // Unknown reference, but the email matches that contact.
     const byEmail = gift('pi_by_email', 'cus_other', 10.5);
     expect((await api(apiKey, 'POST', '/api/v2/Gift/Transaction', byEmail)).status).toBe(200);
@@ -170,7 +181,9 @@ describe('transactions and the nightly batch', () => {
     const orphan = { ...gift('pi_orphan', 'cus_nobody', 7), contact: { referenceId: 'cus_nobody' } };
     expect((await api(apiKey, 'POST', '/api/v2/Gift/Transaction', orphan)).status).toBe(200);
     // The same transaction again before the batch: recorded, merged into one gift.
-    expect((await api(apiKey, 'POST', '/api/v2/Gift/Transaction', gift('pi_by_reference', 'cus_ref', 25))).status).toBe(200);
+    expect((await api(apiKey, 'POST', '/api/v2/Gift/Transaction', gift('pi_by_reference', 'cus_ref', 25))).status).toBe(
+      200,
+    );
 
     // Before the batch nothing exists: lookups answer 404.
     expect((await api(apiKey, 'GET', '/api/Gift/Stripe/pi_by_reference')).status).toBe(404);
@@ -186,7 +199,11 @@ describe('transactions and the nightly batch', () => {
     });
 
     const state = sim.control.inspect(organizationId);
-    expect(state.giftTransactions).toEqual({ 'Stripe/pi_by_reference': 2, 'Stripe/pi_by_email': 1, 'Stripe/pi_orphan': 1 });
+    expect(state.giftTransactions).toEqual({
+      'Stripe/pi_by_reference': 2,
+      'Stripe/pi_by_email': 1,
+      'Stripe/pi_orphan': 1,
+    });
     expect(state.needsUpdate.map((entry) => entry.transactionId)).toEqual(['pi_orphan']);
     const contact = state.contacts[0];
     expect(state.gifts.map((g) => [g.transactionId, g.contactId, g.amount])).toEqual([
@@ -221,7 +238,11 @@ describe('transactions and the nightly batch', () => {
     );
 
     // The orphan resolves once its contact exists (an admin fixing the needs-update bucket, or a later contact).
-    await api(apiKey, 'POST', '/api/Contact/Transaction', { referenceSource: 'Stripe', referenceId: 'cus_nobody', lastName: DONOR.lastName });
+    await api(apiKey, 'POST', '/api/Contact/Transaction', {
+      referenceSource: 'Stripe',
+      referenceId: 'cus_nobody',
+      lastName: DONOR.lastName,
+    });
     await api(apiKey, 'POST', '/api/v2/Gift/Transaction', orphan);
     const second = await sim.control.nightlyBatch({ organizationId, deliverWebhooks: false });
     expect(second.organizations[0]).toMatchObject({ giftsCreated: 1, needsUpdate: 0 });
@@ -231,7 +252,10 @@ describe('transactions and the nightly batch', () => {
   it('validates batches all or nothing, enforces the batch size, and rejects designations that do not sum', async () => {
     const { organizationId, apiKey } = sim.organization();
     const transactions = Array.from({ length: 101 }, (_, i) => gift(`pi_big_${i}`, 'cus_big', 1));
-    const tooLarge = await api(apiKey, 'POST', '/api/v2/Gift/Transactions', { transactionSource: 'Stripe', transactions });
+    const tooLarge = await api(apiKey, 'POST', '/api/v2/Gift/Transactions', {
+      transactionSource: 'Stripe',
+      transactions,
+    });
     expect(tooLarge.status).toBe(400);
     expect(((await tooLarge.json()) as { error: { code: string } }).error.code).toBe('BATCH_TOO_LARGE');
 
@@ -244,7 +268,9 @@ describe('transactions and the nightly batch', () => {
     });
     expect(mixed.status).toBe(400);
     const error = ((await mixed.json()) as { error: { details: Array<{ field: string; code: string }> } }).error;
-    expect(error.details).toEqual([expect.objectContaining({ field: 'transactions[1].designations', code: 'SUM_MISMATCH' })]);
+    expect(error.details).toEqual([
+      expect.objectContaining({ field: 'transactions[1].designations', code: 'SUM_MISMATCH' }),
+    ]);
     expect(sim.control.inspect(organizationId).giftTransactions).toEqual({});
 
     const accepted = await api(apiKey, 'POST', '/api/v2/Gift/Transactions', {
@@ -258,12 +284,19 @@ describe('transactions and the nightly batch', () => {
 
   it('applies a reversing transaction to a resolved gift at the next batch, once', async () => {
     const { organizationId, apiKey } = sim.organization();
-    await api(apiKey, 'POST', '/api/Contact/Transaction', { referenceSource: 'Stripe', referenceId: 'cus_rev', email: DONOR.email });
+    await api(apiKey, 'POST', '/api/Contact/Transaction', {
+      referenceSource: 'Stripe',
+      referenceId: 'cus_rev',
+      email: DONOR.email,
+    });
     await api(apiKey, 'POST', '/api/v2/Gift/Transaction', gift('pi_rev', 'cus_rev', 40));
     await sim.control.nightlyBatch({ organizationId });
     const original = sim.control.inspect(organizationId).gifts[0];
     expect(original).toBeDefined();
-    expect((await api(apiKey, 'POST', '/api/Gift/ReversingTransaction', { reversedGiftId: 999_999, giftDate: '2026-11-29' })).status).toBe(404);
+    expect(
+      (await api(apiKey, 'POST', '/api/Gift/ReversingTransaction', { reversedGiftId: 999_999, giftDate: '2026-11-29' }))
+        .status,
+    ).toBe(404);
     const body = { reversedGiftId: original?.id, giftDate: '2026-11-29', notes: 'refund' };
     expect((await api(apiKey, 'POST', '/api/Gift/ReversingTransaction', body)).status).toBe(200);
     expect((await api(apiKey, 'POST', '/api/Gift/ReversingTransaction', body)).status).toBe(200);
@@ -278,8 +311,13 @@ describe('transactions and the nightly batch', () => {
 
   it('answers Query by modified date with paging and refuses take above 1000', async () => {
     const { organizationId, apiKey } = sim.organization();
-    await api(apiKey, 'POST', '/api/Contact/Transaction', { referenceSource: 'Stripe', referenceId: 'cus_q', email: DONOR.email });
-    for (const id of ['pi_q1', 'pi_q2', 'pi_q3']) await api(apiKey, 'POST', '/api/v2/Gift/Transaction', gift(id, 'cus_q', 5));
+    await api(apiKey, 'POST', '/api/Contact/Transaction', {
+      referenceSource: 'Stripe',
+      referenceId: 'cus_q',
+      email: DONOR.email,
+    });
+    for (const id of ['pi_q1', 'pi_q2', 'pi_q3'])
+      await api(apiKey, 'POST', '/api/v2/Gift/Transaction', gift(id, 'cus_q', 5));
     const before = new Date(sim.control.now()).toISOString();
     await sim.control.nightlyBatch({ organizationId });
     const query = (since: string) => ({
@@ -287,7 +325,12 @@ describe('transactions and the nightly batch', () => {
     });
     const page = await api(apiKey, 'POST', '/api/Gift/Query?skip=1&take=1', query(before));
     expect(page.status).toBe(200);
-    const body = (await page.json()) as { list: Array<{ transactionId: string }>; total: number; skip: number; take: number };
+    const body = (await page.json()) as {
+      list: Array<{ transactionId: string }>;
+      total: number;
+      skip: number;
+      take: number;
+    };
     expect(body.total).toBe(3);
     expect(body.list.map((g) => g.transactionId)).toEqual(['pi_q2']);
     const future = await api(apiKey, 'POST', '/api/Gift/Query?skip=0&take=10', query('2999-01-01T00:00:00Z'));
@@ -301,12 +344,22 @@ describe('webhook subscriptions', () => {
     const { organizationId, apiKey } = sim.organization();
     const firstSecret = newSecret();
     const created = (await (
-      await api(apiKey, 'POST', '/api/Webhook', { payloadUrl: receiver.url, secret: firstSecret, giftCreate: true, contactCreate: true })
+      await api(apiKey, 'POST', '/api/Webhook', {
+        payloadUrl: receiver.url,
+        secret: firstSecret,
+        giftCreate: true,
+        contactCreate: true,
+      })
     ).json()) as { id: number };
     expect((await api(apiKey, 'GET', '/api/Webhook')).status).toBe(404);
 
     const rotated = newSecret();
-    const replaced = await api(apiKey, 'PUT', `/api/Webhook/${created.id}`, { payloadUrl: receiver.url, secret: rotated, active: true, giftCreate: true });
+    const replaced = await api(apiKey, 'PUT', `/api/Webhook/${created.id}`, {
+      payloadUrl: receiver.url,
+      secret: rotated,
+      active: true,
+      giftCreate: true,
+    });
     expect(replaced.status).toBe(200);
     const fetched = (await (await api(apiKey, 'GET', `/api/Webhook/${created.id}`)).json()) as Record<string, unknown>;
     // Full replace: contactCreate was not sent, so it is now off.
@@ -315,10 +368,16 @@ describe('webhook subscriptions', () => {
     expect(snapshot?.secretSha256).toBe(sha256(rotated));
 
     expect((await api(apiKey, 'PUT', `/api/Webhook/${created.id}/Active?active=false`)).status).toBe(200);
-    expect(((await (await api(apiKey, 'GET', `/api/Webhook/${created.id}`)).json()) as { active: boolean }).active).toBe(false);
+    expect(
+      ((await (await api(apiKey, 'GET', `/api/Webhook/${created.id}`)).json()) as { active: boolean }).active,
+    ).toBe(false);
 
     // A deactivated subscription drops events.
-    await api(apiKey, 'POST', '/api/Contact/Transaction', { referenceSource: 'Stripe', referenceId: 'cus_w', email: DONOR.email });
+    await api(apiKey, 'POST', '/api/Contact/Transaction', {
+      referenceSource: 'Stripe',
+      referenceId: 'cus_w',
+      email: DONOR.email,
+    });
     await api(apiKey, 'POST', '/api/v2/Gift/Transaction', gift('pi_w', 'cus_w', 3));
     receiver.received.length = 0;
     const batch = await sim.control.nightlyBatch({ organizationId });
@@ -334,8 +393,16 @@ describe('webhook subscriptions', () => {
     const { organizationId, apiKey } = sim.organization();
     const secret = newSecret();
     await api(apiKey, 'POST', '/api/Webhook', { payloadUrl: receiver.url, secret, giftCreate: true });
-    await api(apiKey, 'POST', '/api/Webhook', { payloadUrl: 'https://hooks.example.com/virtuous', secret: newSecret(), giftCreate: true });
-    await api(apiKey, 'POST', '/api/Contact/Transaction', { referenceSource: 'Stripe', referenceId: 'cus_r', email: DONOR.email });
+    await api(apiKey, 'POST', '/api/Webhook', {
+      payloadUrl: 'https://hooks.example.com/virtuous',
+      secret: newSecret(),
+      giftCreate: true,
+    });
+    await api(apiKey, 'POST', '/api/Contact/Transaction', {
+      referenceSource: 'Stripe',
+      referenceId: 'cus_r',
+      email: DONOR.email,
+    });
     await api(apiKey, 'POST', '/api/v2/Gift/Transaction', gift('pi_r1', 'cus_r', 3));
     await api(apiKey, 'POST', '/api/v2/Gift/Transaction', gift('pi_r2', 'cus_r', 4));
     receiver.received.length = 0;
@@ -365,12 +432,20 @@ describe('webhook subscriptions', () => {
           body: JSON.stringify(body),
         });
       await call('POST', '/api/Webhook', { payloadUrl: receiver.url, secret, contactCreate: true });
-      await call('POST', '/api/Contact/Transaction', { referenceSource: 'Stripe', referenceId: 'cus_hex', email: DONOR.email });
+      await call('POST', '/api/Contact/Transaction', {
+        referenceSource: 'Stripe',
+        referenceId: 'cus_hex',
+        email: DONOR.email,
+      });
       receiver.received.length = 0;
       await hexSim.control.nightlyBatch({ organizationId });
       const [delivery] = receiver.received;
       expect(delivery?.headers['x-virtuous-signature']).toBeUndefined();
-      expect(delivery?.headers['x-custom-signature']).toBe(createHmac('sha256', secret).update(delivery?.rawBody ?? '').digest('hex'));
+      expect(delivery?.headers['x-custom-signature']).toBe(
+        createHmac('sha256', secret)
+          .update(delivery?.rawBody ?? '')
+          .digest('hex'),
+      );
     } finally {
       await hexSim.close();
     }
@@ -438,10 +513,16 @@ describe('HTTP control API', () => {
     expect(created.status).toBe(201);
     const { organizationId, apiKey } = (await created.json()) as { organizationId: number; apiKey: string };
     registerSecret(apiKey);
-    await api(apiKey, 'POST', '/api/Contact/Transaction', { referenceSource: 'Stripe', referenceId: 'cus_http', email: DONOR.email });
+    await api(apiKey, 'POST', '/api/Contact/Transaction', {
+      referenceSource: 'Stripe',
+      referenceId: 'cus_http',
+      email: DONOR.email,
+    });
     expect((await control('PUT', `/organizations/${organizationId}/faults`, { serverErrorRatio: 2 })).status).toBe(400);
     const batch = await control('POST', '/nightly-batch', { organizationId });
-    expect(((await batch.json()) as { organizations: Array<{ contactsCreated: number }> }).organizations[0]?.contactsCreated).toBe(1);
+    expect(
+      ((await batch.json()) as { organizations: Array<{ contactsCreated: number }> }).organizations[0]?.contactsCreated,
+    ).toBe(1);
     const state = (await (await control('GET', `/organizations/${organizationId}/state`)).json()) as {
       contactTransactions: Record<string, number>;
       rateLimitPerHour: number;
@@ -451,6 +532,42 @@ describe('HTTP control API', () => {
     const revoke = await control('POST', '/keys/revoke', { apiKey });
     expect(await revoke.json()).toEqual({ revoked: true });
     expect((await api(apiKey, 'GET', '/api/Organization/Current')).status).toBe(401);
+
+    const added = (await (await control('POST', `/organizations/${organizationId}/keys`)).json()) as { apiKey: string };
+    registerSecret(added.apiKey);
+    expect((await control('PATCH', `/organizations/${organizationId}`, { isEnabled: false })).status).toBe(200);
+    const current = await api(added.apiKey, 'GET', '/api/Organization/Current');
+    expect(((await current.json()) as { isEnabled: boolean }).isEnabled).toBe(false);
+
+    const before = sim.control.now();
+    const clock = (await (await control('POST', '/clock', { advanceSeconds: 60 })).json()) as { now: number };
+    expect(clock.now - before).toBeGreaterThanOrEqual(60_000);
+    expect((await control('GET', '/unknown')).status).toBe(404);
+    expect((await control('GET', '/organizations/99999/state')).status).toBe(400);
+  });
+
+  it('refuses oversized bodies with 413 and invalid JSON with 400', async () => {
+    const small = await startTestSimulator({ maxBodyBytes: 1_024 });
+    try {
+      const { apiKey } = small.organization();
+      const post = (body: string) =>
+        fetch(`${small.baseUrl}/api/Contact/Transaction`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/json' },
+          body,
+        });
+      expect((await post('x'.repeat(2_048))).status).toBe(413);
+      expect((await post('{"referenceSource":')).status).toBe(400);
+      // Reset empties every organization: the key no longer authenticates.
+      const reset = await fetch(`${small.baseUrl}/_control/reset`, { method: 'POST' });
+      expect(reset.status).toBe(200);
+      expect(
+        (await fetch(`${small.baseUrl}/api/Organization/Current`, { headers: { Authorization: `Bearer ${apiKey}` } }))
+          .status,
+      ).toBe(401);
+    } finally {
+      await small.close();
+    }
   });
 });
 

@@ -131,6 +131,16 @@ describe('EncryptedFileStore on disk', () => {
     });
   });
 
+  it('creates a fresh keyring exactly once when several users start at the same time', async () => {
+    const { FileKeyring } = await import('../../../functions/credentials/keyring.ts');
+    const users = Array.from({ length: 8 }, () => new FileKeyring(keyringPath));
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(directory, 'keys'), { recursive: true });
+    const keys = await Promise.all(users.map((keyring) => keyring.active()));
+    expect(new Set(keys.map((k) => k.id)).size).toBe(1);
+    expect(JSON.parse(await readFile(keyringPath, 'utf8')).keys).toHaveLength(1);
+  });
+
   it('refuses a keyring file that other users can read', async () => {
     const store = openStore();
     await store.putPending(token, registerSecret('perm-check-value'), ctx);

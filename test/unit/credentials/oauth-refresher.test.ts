@@ -11,7 +11,12 @@ interface Seen {
   init: RequestInit;
 }
 
-function refresherAnswering(status: number, body: unknown, headers: Record<string, string> = {}, config: Partial<OAuthSourceConfig> = {}) {
+function refresherAnswering(
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+  config: Partial<OAuthSourceConfig> = {},
+) {
   const seen: Seen[] = [];
   const fetchImpl = (async (url: string, init: RequestInit) => {
     seen.push({ url, init });
@@ -40,7 +45,11 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
 describe('HttpOAuthRefresher', () => {
   it('posts an RFC 6749 refresh_token grant with HTTP Basic client authentication', async () => {
     const access = registerSecret('at-new-1a2b3c4d');
-    const { refresher, seen } = refresherAnswering(200, { access_token: access, expires_in: 1800, token_type: 'bearer' });
+    const { refresher, seen } = refresherAnswering(200, {
+      access_token: access,
+      expires_in: 1800,
+      token_type: 'bearer',
+    });
     expect(await refresher.refresh('stripe', refreshToken)).toEqual({ accessToken: access, expiresInSeconds: 1800 });
     const [call] = seen;
     expect(call?.init.method).toBe('POST');
@@ -50,7 +59,9 @@ describe('HttpOAuthRefresher', () => {
     expect(Object.fromEntries(form)).toEqual({ grant_type: 'refresh_token', refresh_token: refreshToken });
     const headers = call?.init.headers as Record<string, string>;
     expect(headers['content-type']).toBe('application/x-www-form-urlencoded');
-    expect(Buffer.from(headers.authorization?.replace('Basic ', '') ?? '', 'base64').toString()).toBe(`ca_123:${clientSecret}`);
+    expect(Buffer.from(headers.authorization?.replace('Basic ', '') ?? '', 'base64').toString()).toBe(
+      `ca_123:${clientSecret}`,
+    );
   });
 
   it('reports a rotated refresh token and defaults the lifetime when the server does not say', async () => {
@@ -61,12 +72,19 @@ describe('HttpOAuthRefresher', () => {
       {},
       { clientAuthentication: 'body', defaultExpiresInSeconds: 900 },
     );
-    expect(await refresher.refresh('stripe', refreshToken)).toMatchObject({ refreshToken: rotated, expiresInSeconds: 900 });
+    expect(await refresher.refresh('stripe', refreshToken)).toMatchObject({
+      refreshToken: rotated,
+      expiresInSeconds: 900,
+    });
     expect(new URLSearchParams(String(seen[0]?.init.body)).get('client_secret')).toBe(clientSecret);
   });
 
   it('does not report the same refresh token as rotated', async () => {
-    const { refresher } = refresherAnswering(200, { access_token: registerSecret('at-3-bbbbbbbb'), refresh_token: refreshToken, expires_in: 60 });
+    const { refresher } = refresherAnswering(200, {
+      access_token: registerSecret('at-3-bbbbbbbb'),
+      refresh_token: refreshToken,
+      expires_in: 60,
+    });
     expect((await refresher.refresh('stripe', refreshToken)).refreshToken).toBeUndefined();
   });
 
@@ -90,11 +108,17 @@ describe('HttpOAuthRefresher', () => {
   });
 
   it('maps 429/5xx to TransientError with Retry-After, and a missing access token to TransientError', async () => {
-    const busy = await failure(refresherAnswering(429, { error: 'slow_down' }, { 'retry-after': '7' }).refresher.refresh('stripe', refreshToken));
+    const busy = await failure(
+      refresherAnswering(429, { error: 'slow_down' }, { 'retry-after': '7' }).refresher.refresh('stripe', refreshToken),
+    );
     expect(busy).toBeInstanceOf(TransientError);
     expect((busy as TransientError).retryAfterSeconds).toBe(7);
-    expect(await failure(refresherAnswering(503, '<html>').refresher.refresh('stripe', refreshToken))).toBeInstanceOf(TransientError);
-    expect(await failure(refresherAnswering(200, { token_type: 'bearer' }).refresher.refresh('stripe', refreshToken))).toMatchObject({
+    expect(await failure(refresherAnswering(503, '<html>').refresher.refresh('stripe', refreshToken))).toBeInstanceOf(
+      TransientError,
+    );
+    expect(
+      await failure(refresherAnswering(200, { token_type: 'bearer' }).refresher.refresh('stripe', refreshToken)),
+    ).toMatchObject({
       code: 'OAUTH_MALFORMED_ANSWER',
     });
   });
@@ -118,7 +142,10 @@ describe('HttpOAuthRefresher', () => {
 
   it('refuses a plain-HTTP token endpoint and an unknown source', async () => {
     expect(
-      () => new HttpOAuthRefresher({ x: { tokenUrl: 'http://example.com/token', clientCredentials: async () => ({ clientId: 'c' }) } }),
+      () =>
+        new HttpOAuthRefresher({
+          x: { tokenUrl: 'http://example.com/token', clientCredentials: async () => ({ clientId: 'c' }) },
+        }),
     ).toThrow(PermanentError);
     const { refresher } = refresherAnswering(200, {});
     await expect(refresher.refresh('mailchimp', refreshToken)).rejects.toMatchObject({ code: 'UNKNOWN_OAUTH_SOURCE' });

@@ -1,4 +1,5 @@
 import {
+  DeleteSecretCommand,
   GetSecretValueCommand,
   type GetSecretValueCommandInput,
   InternalServiceError,
@@ -10,7 +11,7 @@ import type { AuditEntry, AuditLog } from '../../../functions/credentials/audit-
 import { MemoryAuditLog } from '../../../functions/credentials/memory-audit-log.ts';
 import type { SecretRef } from '../../../functions/credentials/secret-store.ts';
 import { SecretsManagerStore } from '../../../functions/credentials/secrets-manager-store.ts';
-import { PermanentError, TransientError } from '../../../functions/shared/errors.ts';
+import { ForbiddenInputError, TransientError } from '../../../functions/shared/errors.ts';
 import {
   KMS_KEY_ARN,
   makeAwsHarness,
@@ -33,8 +34,10 @@ describe('SecretsManagerStore on the Secrets Manager model', () => {
   it('creates a new secret without a value, attaches the deny policy, then stores the value as pending', async () => {
     const h = makeAwsHarness();
     await h.store.putPending({ customerId: 'acme', kind: 'refresh_token', source: 'stripe' }, value('new'), ctx);
+    // The scoped session is told AccessDenied for a missing secret; ListSecrets shows it is missing, not forbidden.
     expect(h.model.log.map((e) => e.op)).toEqual([
       'PutSecretValue',
+      'ListSecrets',
       'CreateSecret',
       'PutResourcePolicy',
       'PutSecretValue',
@@ -193,6 +196,9 @@ describe('SecretsManagerStore on the Secrets Manager model', () => {
     const forced = makeAwsHarness({ overrides: { recoveryWindowDays: 0 } });
     await forced.store.putPending(api('acme'), value('d'), ctx);
     expect(await forced.store.deleteCustomer('acme', ctx)).toEqual({ deletedSecrets: 1 });
+    expect(smMock.commandCalls(DeleteSecretCommand)[0]?.args[0].input).toMatchObject({
+      ForceDeleteWithoutRecovery: true,
+    });
     expect(forced.model.secrets.size).toBe(0);
   });
 
@@ -209,8 +215,27 @@ describe('SecretsManagerStore on the Secrets Manager model', () => {
             scopedRoleArns: [ROLE_ARN],
             recoveryWindowDays,
           }),
-      ).toThrow(PermanentError);
+      ).toThrow(ForbiddenInputError);
     }
+  });
+
+  it('builds from the environment and names a missing or invalid setting', async () => {
+    const { createSecretsManagerStore } = await import('../../../functions/credentials/secrets-manager-store.ts');
+    const env = {
+      ENVIRONMENT_NAME: 'production',
+      SECRETS_KMS_KEY_ARN: KMS_KEY_ARN,
+      CUSTOMER_SECRETS_ROLE_ARN: ROLE_ARN,
+      SECRET_ACCESS_ROLE_ARNS: `${ROLE_ARN}, ${WRITER_ROLE_ARN}`,
+      TABLE_SECRET_AUDIT: 'virtuous-production-secret-audit',
+      AWS_REGION: 'us-east-1',
+    };
+    expect(createSecretsManagerStore(env)).toBeInstanceOf(SecretsManagerStore);
+    expect(() => createSecretsManagerStore({ ...env, SECRET_ACCESS_ROLE_ARNS: '' })).toThrow(/SECRET_ACCESS_ROLE_ARNS/);
+    expect(() => createSecretsManagerStore({ ...env, SECRET_RECOVERY_WINDOW_DAYS: '3' })).toThrow(ForbiddenInputError);
+    expect(() => createSecretsManagerStore({ ...env, SECRET_RECOVERY_WINDOW_DAYS: '45' })).toThrow(
+      /SECRET_RECOVERY_WINDOW_DAYS/,
+    );
+    expect(() => createSecretsManagerStore({ ...env, SECRET_RECOVERY_WINDOW_DAYS: '0' })).not.toThrow();
   });
 
   it('classifies Secrets Manager failures, audits them, and never puts the value in the error', async () => {
@@ -296,5 +321,37 @@ describe('MemoryAuditLog queries', () => {
     expect(await audit.deleteCustomerEntries('acme', at(5))).toEqual({ deleted: 2 });
     expect((await audit.accessesBetween('acme', at(0), at(59))).map((r) => r.at)).toEqual([at(9)]);
     expect(await audit.accessesBetween('globex', at(0), at(59))).toHaveLength(1);
+  });
+});
+
+describe('SecretsManagerStore when the scoped session is denied an existing secret', () => {
+  it('reports the denial instead of treating the secret as missing', async () => {
+    const h = makeAwsHarness();
+    await h.store.putPending(api('acme'), value('exists'), ctx);
+    // Someone re-tagged the secret for another customer: the scoped session is now denied, and must say so.
+    h.model.secrets.get('virtuous/test/acme/api_token')?.tags.set('customer_id', 'globex');
+    h.store.invalidate(api('acme'));
+    await expect(h.store.read(api('acme'), 'current', ctx)).rejects.toMatchObject({ code: 'SECRET_ACCESS_DENIED' });
+    await expect(h.store.putPending(api('acme'), value('again'), ctx)).rejects.toMatchObject({
+      code: 'SECRET_ACCESS_DENIED',
+    });
+  });
+});
+
+describe('SecretsManagerStore behind the Virtuous token source', () => {
+  it('re-fetches once after a 401: invalidating the token source also clears the store cache', async () => {
+    const { secretStoreTokenSource } = await import('../../../functions/virtuous/token-source.ts');
+    const h = makeAwsHarness();
+    const old = value('old-token');
+    await h.store.putPending(api('acme'), old, ctx);
+    await h.store.promotePending(api('acme'), ctx);
+    const tokens = secretStoreTokenSource(h.store, 'acme', 'sync:submit');
+    expect(await tokens.current()).toBe(old);
+    // Another container promoted a new token; Virtuous now answers 401 to the old one.
+    const rotated = value('rotated-token');
+    h.model.putSecretValue({ SecretId: 'virtuous/test/acme/api_token', SecretString: rotated }, 'acme');
+    tokens.invalidate();
+    expect(await tokens.current()).toBe(rotated);
+    expect(smMock.commandCalls(GetSecretValueCommand)).toHaveLength(2);
   });
 });

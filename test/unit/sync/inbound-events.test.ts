@@ -84,7 +84,9 @@ describe('Stripe events', () => {
   });
 
   it('keeps zero-decimal currencies as they are and upper-cases the code', () => {
-    const command = commandFromStripeEvent(paymentIntentEvent({ amount: 5000, amount_received: 5000, currency: 'jpy' }));
+    const command = commandFromStripeEvent(
+      paymentIntentEvent({ amount: 5000, amount_received: 5000, currency: 'jpy' }),
+    );
     expect(command.type === 'gift' && command.gift.amount).toBe(5000);
     expect(command.type === 'gift' && command.gift.currencyCode).toBe('JPY');
   });
@@ -170,14 +172,20 @@ describe('Virtuous events', () => {
     for (const name of ['GiftCreate', 'giftCreate', 'gift.create', 'gift_create']) {
       expect(normalizeVirtuousEventName(name)).toBe('giftcreate');
       expect(
-        commandFromVirtuousEvent({ event: name, gift: { id: '77', transactionSource: 'Stripe', transactionId: 'pi_1' } }),
+        commandFromVirtuousEvent({
+          event: name,
+          gift: { id: '77', transactionSource: 'Stripe', transactionId: 'pi_1' },
+        }),
       ).toEqual({ type: 'gift_confirmation', transactionSource: 'Stripe', transactionId: 'pi_1', giftId: 77 });
     }
   });
 
   it('maps contact events to contact confirmations and ignores records without our references', () => {
     expect(
-      commandFromVirtuousEvent({ event: 'ContactUpdate', contact: { id: 5, referenceSource: 'Stripe', referenceId: 'cus_1' } }),
+      commandFromVirtuousEvent({
+        event: 'ContactUpdate',
+        contact: { id: 5, referenceSource: 'Stripe', referenceId: 'cus_1' },
+      }),
     ).toEqual({ type: 'contact_confirmation', referenceSource: 'Stripe', referenceId: 'cus_1', contactId: 5 });
     expect(commandFromVirtuousEvent({ event: 'GiftCreate', gift: { id: 5 } })).toEqual({
       type: 'ignored',

@@ -1,6 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
-import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryKeyring } from '../../../functions/credentials/keyring.ts';
 import { createKmsPayloadSealer } from '../../../functions/crypto/kms-payload-sealer.ts';
@@ -21,7 +21,11 @@ function kmsModel() {
     const key = randomBytes(32);
     const blob = randomBytes(48);
     wrapped.set(blob.toString('hex'), { key: Buffer.from(key), context: JSON.stringify(input.EncryptionContext) });
-    return { Plaintext: new Uint8Array(key), CiphertextBlob: new Uint8Array(blob), KeyId: 'arn:aws:kms:us-east-1:1:key/k' };
+    return {
+      Plaintext: new Uint8Array(key),
+      CiphertextBlob: new Uint8Array(blob),
+      KeyId: 'arn:aws:kms:us-east-1:1:key/k',
+    };
   });
   kms.on(DecryptCommand).callsFake((input) => {
     const entry = wrapped.get(Buffer.from(input.CiphertextBlob as Uint8Array).toString('hex'));
@@ -57,8 +61,12 @@ function contract(name: string, make: () => PayloadSealer) {
     it("refuses to open under another customer's or purpose's context", async () => {
       const sealer = make();
       const sealed = await sealer.seal(plaintext, acme);
-      await expect(sealer.open(sealed, { customerId: 'other', purpose: 'dead-letter' })).rejects.toThrow(PermanentError);
-      await expect(sealer.open(sealed, { customerId: 'acme', purpose: 'held-message' })).rejects.toThrow(PermanentError);
+      await expect(sealer.open(sealed, { customerId: 'other', purpose: 'dead-letter' })).rejects.toThrow(
+        PermanentError,
+      );
+      await expect(sealer.open(sealed, { customerId: 'acme', purpose: 'held-message' })).rejects.toThrow(
+        PermanentError,
+      );
     });
 
     it('detects tampering with the ciphertext', async () => {
@@ -81,7 +89,10 @@ contract('local payload sealer (keyring)', () => createLocalPayloadSealer(new Me
 
 contract('KMS payload sealer', () => {
   kmsModel();
-  return createKmsPayloadSealer({ kms: new KMSClient({ region: 'us-east-1' }), keyArn: 'arn:aws:kms:us-east-1:1:key/k' });
+  return createKmsPayloadSealer({
+    kms: new KMSClient({ region: 'us-east-1' }),
+    keyArn: 'arn:aws:kms:us-east-1:1:key/k',
+  });
 });
 
 describe('KMS payload sealer failures', () => {

@@ -55,7 +55,12 @@ describe('classifyHttpFailure', () => {
   });
 
   it('carries Retry-After seconds on 429', () => {
-    const error = classifyHttpFailure({ operation: 'op', status: 429, bodyText: 'Too Many Requests', retryAfterSeconds: 17 });
+    const error = classifyHttpFailure({
+      operation: 'op',
+      status: 429,
+      bodyText: 'Too Many Requests',
+      retryAfterSeconds: 17,
+    });
     expect(error).toBeInstanceOf(TransientError);
     expect((error as TransientError).retryAfterSeconds).toBe(17);
   });
@@ -82,7 +87,9 @@ describe('classifyNetworkFailure', () => {
 
   it('keeps the socket error code but not the message (it may carry a URL)', () => {
     const failure = new TypeError('fetch failed', {
-      cause: Object.assign(new Error(`connect ECONNREFUSED https://api.example/${DONOR.email}`), { code: 'ECONNREFUSED' }),
+      cause: Object.assign(new Error(`connect ECONNREFUSED https://api.example/${DONOR.email}`), {
+        code: 'ECONNREFUSED',
+      }),
     });
     const error = classifyNetworkFailure('op', failure);
     expect(error.code).toBe('VIRTUOUS_NETWORK_ERROR');

@@ -3,8 +3,8 @@ import { ENV } from '../../../functions/shared/environment.ts';
 import {
   DEFAULT_HOURLY_REQUEST_BUDGET,
   hourlyBudgetFromEnv,
-  impliedUsed,
   InMemoryRateBudget,
+  impliedUsed,
   windowStartOf,
 } from '../../../functions/virtuous/rate-budget.ts';
 
@@ -27,6 +27,13 @@ describe('settings', () => {
     expect(impliedUsed(1_200, { remaining: 4_000 })).toBeUndefined();
     expect(impliedUsed(1_200, { remaining: 0 })).toBe(1_200);
     expect(impliedUsed(1_200, { limit: 5_000 })).toBeUndefined();
+  });
+
+  it("ignores an answer whose reset time is before the window (it described Virtuous's previous hour)", () => {
+    const windowStart = Date.parse('2026-11-29T11:00:00Z') / 1000;
+    expect(impliedUsed(1_200, { remaining: 0, resetAt: windowStart }, windowStart)).toBeUndefined();
+    expect(impliedUsed(1_200, { remaining: 0, resetAt: windowStart + 3_600 }, windowStart)).toBe(1_200);
+    expect(impliedUsed(1_200, { remaining: 0 }, windowStart)).toBe(1_200);
   });
 });
 

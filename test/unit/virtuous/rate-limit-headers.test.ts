@@ -3,7 +3,13 @@ import { readRateLimitHeaders, readRetryAfterSeconds } from '../../../functions/
 
 describe('readRateLimitHeaders', () => {
   it('reads the standard names in any case', () => {
-    expect(readRateLimitHeaders({ 'X-RATELIMIT-LIMIT': '5000', 'x-RateLimit-Remaining': '12', 'X-Ratelimit-Reset': '1764410400' })).toEqual({
+    expect(
+      readRateLimitHeaders({
+        'X-RATELIMIT-LIMIT': '5000',
+        'x-RateLimit-Remaining': '12',
+        'X-Ratelimit-Reset': '1764410400',
+      }),
+    ).toEqual({
       limit: 5000,
       remaining: 12,
       resetAt: 1764410400,
@@ -16,11 +22,15 @@ describe('readRateLimitHeaders', () => {
   });
 
   it('prefers the standard spelling when both appear, and takes the first of repeated values', () => {
-    expect(readRateLimitHeaders({ 'x-ratelimit-remaining': ['7', '9'], 'x-rate-limit-remaining': '3' })).toEqual({ remaining: 7 });
+    expect(readRateLimitHeaders({ 'x-ratelimit-remaining': ['7', '9'], 'x-rate-limit-remaining': '3' })).toEqual({
+      remaining: 7,
+    });
   });
 
   it('ignores garbage and reports nothing when no header is usable', () => {
-    expect(readRateLimitHeaders({ 'x-ratelimit-remaining': 'lots', 'x-ratelimit-limit': '-1', other: '5' })).toBeUndefined();
+    expect(
+      readRateLimitHeaders({ 'x-ratelimit-remaining': 'lots', 'x-ratelimit-limit': '-1', other: '5' }),
+    ).toBeUndefined();
     expect(readRateLimitHeaders(new Headers())).toBeUndefined();
   });
 });

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { GiftTransaction } from '../../../functions/virtuous/api.ts';
-import { contactTransactionBody, giftTransactionBody, reversalBody } from '../../../functions/virtuous/request-bodies.ts';
+import {
+  contactTransactionBody,
+  giftTransactionBody,
+  reversalBody,
+} from '../../../functions/virtuous/request-bodies.ts';
 import { DONOR } from '../../support/canaries.ts';
 
 const gift: GiftTransaction = {
@@ -97,7 +101,10 @@ describe('contactTransactionBody', () => {
 
 describe('reversalBody', () => {
   it('takes a positive integer gift id and a date', () => {
-    expect(reversalBody({ reversedGiftId: 7, giftDate: '2026-11-29' })).toMatchObject({ reversedGiftId: 7, giftDate: '2026-11-29' });
+    expect(reversalBody({ reversedGiftId: 7, giftDate: '2026-11-29' })).toMatchObject({
+      reversedGiftId: 7,
+      giftDate: '2026-11-29',
+    });
     expect(() => reversalBody({ reversedGiftId: 0, giftDate: '2026-11-29' })).toThrow(/reversedGiftId/);
   });
 });

@@ -1,11 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import type { AccessContext, SecretRef, SecretStage, SecretStore, SecretVersion } from '../../../functions/credentials/secret-store.ts';
+import type {
+  AccessContext,
+  SecretRef,
+  SecretStage,
+  SecretStore,
+  SecretVersion,
+} from '../../../functions/credentials/secret-store.ts';
 import { RecoverableError } from '../../../functions/shared/errors.ts';
 import { secretStoreTokenSource } from '../../../functions/virtuous/token-source.ts';
 import { registerSecret } from '../../support/canaries.ts';
 
 /** Only `read` is used by the adapter; the rest fail loudly if it ever reaches for them. */
-function storeWith(values: Array<string | undefined>, reads: Array<{ ref: SecretRef; stage: SecretStage; context: AccessContext }>) {
+function storeWith(
+  values: Array<string | undefined>,
+  reads: Array<{ ref: SecretRef; stage: SecretStage; context: AccessContext }>,
+) {
   let index = 0;
   let release: (() => void) | undefined;
   const gate = { hold: false };
@@ -14,7 +23,9 @@ function storeWith(values: Array<string | undefined>, reads: Array<{ ref: Secret
       reads.push({ ref, stage, context });
       if (gate.hold) await new Promise<void>((resolve) => (release = resolve));
       const value = values[Math.min(index++, values.length - 1)];
-      return value === undefined ? undefined : { value, versionId: `v${index}`, stage, createdAt: '2026-11-29T00:00:00Z' };
+      return value === undefined
+        ? undefined
+        : { value, versionId: `v${index}`, stage, createdAt: '2026-11-29T00:00:00Z' };
     },
     putPending: () => Promise.reject(new Error('unused')),
     promotePending: () => Promise.reject(new Error('unused')),
@@ -36,7 +47,11 @@ describe('secretStoreTokenSource', () => {
     expect(await Promise.all([tokens.current(), tokens.current(), tokens.current()])).toEqual([first, first, first]);
     expect(await tokens.current()).toBe(first);
     expect(reads).toEqual([
-      { ref: { customerId: 'acme', kind: 'api_token' }, stage: 'current', context: { reason: 'sync:submit', requestId: 'req-1' } },
+      {
+        ref: { customerId: 'acme', kind: 'api_token' },
+        stage: 'current',
+        context: { reason: 'sync:submit', requestId: 'req-1' },
+      },
     ]);
   });
 
@@ -73,8 +88,9 @@ describe('secretStoreTokenSource', () => {
     const reads: Array<{ ref: SecretRef; stage: SecretStage; context: AccessContext }> = [];
     const { store } = storeWith([undefined, first], reads);
     const tokens = secretStoreTokenSource(store, 'acme', 'sync:submit');
-    await expect(tokens.current()).rejects.toMatchObject({ name: 'RecoverableError', code: 'VIRTUOUS_TOKEN_MISSING' });
+    const error = await tokens.current().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RecoverableError);
+    expect(error).toMatchObject({ code: 'VIRTUOUS_TOKEN_MISSING' });
     await expect(tokens.current()).resolves.toBe(first);
-    expect(RecoverableError).toBeDefined();
   });
 });

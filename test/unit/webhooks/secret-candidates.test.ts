@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { CustomerRecord } from '../../../functions/customers/customer.ts';
 import { SecretCandidates, webhookSecretRef } from '../../../functions/webhooks/secret-candidates.ts';
+import type { SecretCandidate } from '../../../functions/webhooks/secret-set.ts';
 import { registerSecret } from '../../support/canaries.ts';
 import { InMemorySecretStore } from '../../support/in-memory-secret-store.ts';
 
@@ -18,8 +19,8 @@ function customer(overrides: Partial<CustomerRecord> = {}): CustomerRecord {
   };
 }
 
-const keyTexts = (candidates: { key: Buffer; stage: string }[]) =>
-  candidates.map((c) => `${c.stage}:${c.key.toString('utf8')}`);
+const keyTexts = (candidates: SecretCandidate[]) =>
+  candidates.map((c) => `${c.stage}:${c.key.export().toString('utf8')}`);
 
 describe('SecretCandidates', () => {
   let now: number;

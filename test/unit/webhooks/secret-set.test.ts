@@ -34,7 +34,7 @@ describe('rotation window', () => {
       secretCandidate('pending-secret', 'pending'),
       secretCandidate('previous-secret', 'previous', new Date(now.getTime() - 1)),
     ];
-    expect(acceptedKeys(candidates, now).map((key) => key.toString('utf8'))).toEqual([
+    expect(acceptedKeys(candidates, now).map((key) => key.export().toString('utf8'))).toEqual([
       'current-secret',
       'pending-secret',
     ]);

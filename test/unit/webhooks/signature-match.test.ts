@@ -1,13 +1,14 @@
+import type { KeyObject } from 'node:crypto';
 import * as crypto from 'node:crypto';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { anySignatureMatches, hmacSha256 } from '../../../functions/webhooks/signature-match.ts';
+import { anySignatureMatches, hmacKey, hmacSha256 } from '../../../functions/webhooks/signature-match.ts';
 
 vi.mock('node:crypto', async (importOriginal) => {
   const original = await importOriginal<typeof import('node:crypto')>();
   return { ...original, createHmac: vi.fn(original.createHmac), timingSafeEqual: vi.fn(original.timingSafeEqual) };
 });
 
-const keys = [Buffer.from('first-key-0001'), Buffer.from('second-key-002'), Buffer.from('third-key-0003')];
+const keys = ['first-key-0001', 'second-key-002', 'third-key-0003'].map((secret) => hmacKey(secret));
 const content = [Buffer.from('{"event":"GiftCreate"}')];
 
 describe('anySignatureMatches', () => {
@@ -18,8 +19,8 @@ describe('anySignatureMatches', () => {
 
   it('does the same work whether the first key matches, the last matches, or none does (no early exit)', () => {
     const digests = {
-      first: hmacSha256(keys[0] as Buffer, content),
-      last: hmacSha256(keys[2] as Buffer, content),
+      first: hmacSha256(keys[0] as KeyObject, content),
+      last: hmacSha256(keys[2] as KeyObject, content),
       none: Buffer.alloc(32, 7),
     };
     const calls: Record<string, [number, number]> = {};
@@ -37,7 +38,7 @@ describe('anySignatureMatches', () => {
   });
 
   it('compares a wrong-length digest in constant time against a stand-in and never matches or throws', () => {
-    const right = hmacSha256(keys[1] as Buffer, content);
+    const right = hmacSha256(keys[1] as KeyObject, content);
     for (const wrong of [Buffer.alloc(0), right.subarray(0, 31), Buffer.concat([right, Buffer.alloc(1)])]) {
       expect(anySignatureMatches(keys, content, [wrong])).toBe(false);
     }
@@ -48,9 +49,9 @@ describe('anySignatureMatches', () => {
 
   it('feeds content parts to the HMAC in order, equal to one concatenated buffer', () => {
     const parts = [Buffer.from('1795000000.'), Buffer.from('{"a":1}')];
-    expect(hmacSha256(keys[0] as Buffer, parts)).toEqual(hmacSha256(keys[0] as Buffer, [Buffer.concat(parts)]));
-    expect(hmacSha256(keys[0] as Buffer, ['1795000000.', parts[1] as Buffer])).toEqual(
-      hmacSha256(keys[0] as Buffer, parts),
+    expect(hmacSha256(keys[0] as KeyObject, parts)).toEqual(hmacSha256(keys[0] as KeyObject, [Buffer.concat(parts)]));
+    expect(hmacSha256(keys[0] as KeyObject, ['1795000000.', parts[1] as Buffer])).toEqual(
+      hmacSha256(keys[0] as KeyObject, parts),
     );
   });
 

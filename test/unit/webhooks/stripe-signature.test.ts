@@ -1,10 +1,11 @@
 import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
+import { hmacKey } from '../../../functions/webhooks/signature-match.ts';
 import { parseStripeSignature, verifyStripeSignature } from '../../../functions/webhooks/stripe-signature.ts';
 import { registerSecret } from '../../support/canaries.ts';
 import { STRIPE_VECTORS, vectorBody } from '../../vectors/vectors.ts';
 
-const key = (secret: string) => Buffer.from(secret, 'utf8');
+const key = (secret: string) => hmacKey(secret);
 const at = (unixSeconds: number) => new Date(unixSeconds * 1000);
 
 const vector = STRIPE_VECTORS[0];

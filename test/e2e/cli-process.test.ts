@@ -1,0 +1,175 @@
+// `npm start` and the CLI as the user runs them: the runtime as a child process (in memory, free ports), the CLI as
+// separate child processes talking to it over HTTP. Exit codes, plain progress lines without a terminal, a key read
+// from stdin, a clean stop on SIGINT, and no donor data or key in anything either process printed or any answer.
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DONOR, findLeaks, registerSecret } from '../support/canaries.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../infra/local/main.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../infra/local/cli/main.ts', import.meta.url));
+const CUSTOMER = 'cli-co';
+
+const captured: string[] = [];
+
+function runCli(args: readonly string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      captured.push(stdout, stderr);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+describe('npm start and the CLI as child processes', () => {
+  let runtime: ChildProcessWithoutNullStreams;
+  let runtimeOutput = '';
+  let lifecycleUrl: string;
+  let webhooksUrl: string;
+  let virtuousUrl: string;
+  let organizationId: number;
+  const answers: string[] = [];
+
+  const control = async (path: string, body: unknown = {}) => {
+    const response = await fetch(`${virtuousUrl}/_control${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return (await response.json()) as Record<string, unknown>;
+  };
+
+  beforeAll(async () => {
+    runtime = spawn(process.execPath, ['--import', 'tsx', MAIN, '--in-memory', '--free-ports'], {
+      cwd: ROOT,
+      env: { ...process.env },
+    });
+    runtime.stdout.on('data', (chunk: Buffer) => {
+      runtimeOutput += chunk.toString('utf8');
+    });
+    runtime.stderr.on('data', (chunk: Buffer) => {
+      runtimeOutput += chunk.toString('utf8');
+    });
+    const deadline = Date.now() + 20_000;
+    while (!/Stop: Ctrl-C/.test(runtimeOutput) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    lifecycleUrl = /lifecycle API\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(runtimeOutput)?.[1] as string;
+    webhooksUrl = /webhook endpoint\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(runtimeOutput)?.[1] as string;
+    virtuousUrl = /Virtuous\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(runtimeOutput)?.[1] as string;
+    const org = await control('/organizations', { name: 'CLI Org' });
+    organizationId = org.organizationId as number;
+    registerSecret(org.apiKey as string);
+    const onboarded = await runCli(['onboard', CUSTOMER, '--url', lifecycleUrl, '--timeout', '60'], org.apiKey as string);
+    expect(onboarded.stderr).toBe('');
+    expect(onboarded.code).toBe(0);
+  }, 60_000);
+
+  afterAll(() => {
+    if (runtime.exitCode === null) runtime.kill('SIGKILL');
+  });
+
+  it('prints what runs where', () => {
+    expect(lifecycleUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(webhooksUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(runtimeOutput).toMatch(/DynamoDB\s+http:\/\/127\.0\.0\.1:\d+ \(dynalite\)/);
+    expect(runtimeOutput).toMatch(/SQS\s+http:\/\/127\.0\.0\.1:\d+ \(local-aws-sqs/);
+    expect(runtimeOutput).toMatch(/Virtuous simulator/);
+  });
+
+  it('shows the customer active in status', async () => {
+    const result = await runCli(['status', '--url', lifecycleUrl]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`${CUSTOMER}\\s+active`));
+  });
+
+  it('refuses bad input with exit code 2 and never takes a token as an argument', async () => {
+    const results = await Promise.all([
+      runCli(['onboard', 'Not_A_Valid_Id!', '--url', lifecycleUrl]),
+      runCli(['offboard', CUSTOMER, '--url', lifecycleUrl]),
+      runCli(['onboard', CUSTOMER, '--token', 'abcdefghijklmnopqrstuvwxyz', '--url', lifecycleUrl]),
+      runCli(['frobnicate']),
+    ]);
+    expect(results.map((result) => result.code)).toEqual([2, 2, 2, 2]);
+    expect(results[2]?.stderr).toMatch(/never from arguments/);
+  });
+
+  it('runs an incident response end to end: the new key comes from stdin while the nested rotation waits', async () => {
+    const newKey = (await control(`/organizations/${organizationId}/keys`)).apiKey as string;
+    registerSecret(newKey);
+    const result = await runCli(['incident', CUSTOMER, '--url', lifecycleUrl, '--timeout', '60'], newKey);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/new key handed over/);
+    expect(result.stdout).toMatch(/incident-response succeeded/);
+    // Without a terminal, progress is plain lines: one per step start and end, no control characters.
+    expect(result.stdout).toMatch(/^… \w+ started$/m);
+    expect(result.stdout).toMatch(/^✔ \w+ \(\d+\.\ds\)$/m);
+    expect(result.stdout).not.toMatch(/\x1b\[/);
+    expect(result.code).toBe(0);
+  }, 60_000);
+
+  it('answers forged webhooks and bad lifecycle requests without echoing what was sent', async () => {
+    const body = JSON.stringify({ event: 'ContactCreate', contact: { ...DONOR } });
+    const forged = await fetch(`${webhooksUrl}/webhooks/virtuous/${CUSTOMER}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-virtuous-signature': Buffer.from(DONOR.email).toString('base64') },
+      body,
+    });
+    answers.push(await forged.text());
+    expect(forged.status).toBe(401);
+    const badKey = await fetch(`${lifecycleUrl}/lifecycle/customers/other-co/api-token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: `${DONOR.email}-not-a-key` }),
+    });
+    answers.push(await badKey.text());
+    expect(badKey.status).toBe(422);
+  });
+
+  it('lists dead letters and egress IPs', async () => {
+    const letters = await runCli(['dead-letters', 'list', '--url', lifecycleUrl]);
+    expect(letters.code).toBe(0);
+    expect(letters.stdout).toMatch(/no dead letters/);
+    const egress = await runCli(['egress-ips', '--url', lifecycleUrl]);
+    expect(egress.code).toBe(0);
+    expect(egress.stdout).toMatch(/local runtime/);
+  });
+
+  it('offboards and prints the deletion record', async () => {
+    const result = await runCli(['offboard', CUSTOMER, '--yes', '--url', lifecycleUrl, '--timeout', '60']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/"customerRecord": "reduced_to_offboarded_marker"/);
+    const status = await runCli(['status', CUSTOMER, '--url', lifecycleUrl]);
+    expect(status.stdout).toMatch(new RegExp(`${CUSTOMER}\\s+offboarded`));
+  }, 60_000);
+
+  it('stops cleanly on SIGINT with exit code 0', async () => {
+    const exited = new Promise<number | null>((resolve) => runtime.on('exit', (code) => resolve(code)));
+    runtime.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(runtimeOutput).toMatch(/SIGINT: stopping/);
+    expect(runtimeOutput).toMatch(/\nstopped\n/);
+    const afterStop = await runCli(['status', '--url', lifecycleUrl]);
+    expect(afterStop.code).toBe(1);
+    expect(afterStop.stderr).toMatch(/no local runtime answers/);
+  });
+
+  it('printed no donor data and no key anywhere (both processes, every answer)', () => {
+    captured.push(runtimeOutput);
+    expect(findLeaks(captured.join('\n')).length).toBe(0);
+    expect(findLeaks(answers.join('\n')).length).toBe(0);
+    expect(answers.length).toBe(2);
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * Helpers for the end-to-end tests: the CLI run in-process with a piped stdin, a recorder of every HTTP answer the
+ * product's own endpoints give, and a slow loopback proxy in front of the simulator (to hold a backlog on the queue).
+ */
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable, Writable } from 'node:stream';
+import { runCli } from '../../infra/local/cli/main.ts';
+
+class Collect extends Writable {
+  text = '';
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: () => void): void {
+    this.text += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    callback();
+  }
+}
+
+export interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export async function cliInProcess(args: readonly string[], stdin = ''): Promise<CliRun> {
+  const stdout = new Collect();
+  const stderr = new Collect();
+  const input = Readable.from(stdin === '' ? [] : [Buffer.from(stdin)]);
+  let code: number;
+  try {
+    code = await runCli(args, {
+      stdin: input as unknown as NodeJS.ReadStream,
+      stdout: stdout as unknown as NodeJS.WriteStream,
+      stderr: stderr as unknown as NodeJS.WriteStream,
+      env: {},
+    });
+  } catch (error) {
+    stderr.text += `error: ${(error as Error).message}\n`;
+    code = (error as { exitCode?: number }).exitCode ?? 1;
+  }
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/**
+ * Records the body of every answer fetched in this process, by URL, so a test can scan the answers of the product's
+ * endpoints (webhooks, lifecycle API, operator routes) for donor data.
+ */
+export interface RecordedExchange {
+  readonly url: string;
+  /** The request body when it was a string. */
+  readonly sent: string;
+  readonly body: string;
+}
+
+export function recordHttpAnswers(): { answers: RecordedExchange[]; restore(): void } {
+  const original = globalThis.fetch;
+  const answers: RecordedExchange[] = [];
+  globalThis.fetch = async (input, init) => {
+    const response = await original(input, init);
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.toString() : input.url;
+    const body = await response.clone().text();
+    answers.push({ url, sent: typeof init?.body === 'string' ? init.body : '', body });
+    return response;
+  };
+  return {
+    answers,
+    restore: () => {
+      globalThis.fetch = original;
+    },
+  };
+}
+
+/** A loopback proxy that forwards every request after `delayMs`, so the processor works slowly enough to stop mid-backlog. */
+export async function startSlowProxy(targetBaseUrl: string, delayMs: number): Promise<{ url: string; close(): Promise<void> }> {
+  const target = new URL(targetBaseUrl);
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      setTimeout(() => {
+        const upstream = httpRequest(
+          {
+            hostname: target.hostname,
+            port: target.port,
+            path: req.url,
+            method: req.method,
+            headers: req.headers,
+          },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
+        upstream.on('error', () => {
+          res.writeHead(502);
+          res.end();
+        });
+        upstream.end(Buffer.concat(chunks));
+      }, delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

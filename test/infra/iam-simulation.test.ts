@@ -1,0 +1,326 @@
+/**
+ * IAM evaluation of the synthesized policies with @cloud-copilot/iam-simulate (AGPL-3.0, used only in tests).
+ *
+ * For every ordered pair of test customers A ≠ B: a customer-secrets session tagged A may read A's secrets and is
+ * denied B's (by name and by tag); every worker execution role is denied direct secret reads; an administrator
+ * with `*` on `*` is denied reading a secret value by the secret's resource policy and decrypting by the secrets
+ * key policy. And every function role may call only the services its code needs.
+ */
+import { runSimulation } from '@cloud-copilot/iam-simulate';
+import { type CfnElement, Stack } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { secretResourcePolicy } from '../../functions/credentials/secret-resource-policy.ts';
+import { WORKER_SPECS, type WorkerName, type WorkerSpec } from '../../infra/aws/constructs/workers.ts';
+import { type Synthesized, synthesize } from './synth.ts';
+import { ACCOUNT, PARTITION, REGION, TemplatePolicies } from './template-policies.ts';
+
+const CUSTOMERS = ['acme', 'beta-org', 'c_3', 'delta99'] as const;
+const ENVIRONMENT = 'staging';
+type Outcome = 'Allowed' | 'ExplicitlyDenied' | 'ImplicitlyDenied';
+
+let synth: Synthesized;
+let policies: TemplatePolicies;
+let readerRole: string;
+let writerRole: string;
+let secretsKey: string;
+const matrix = { checks: 0, allowed: 0, explicitDenials: 0, implicitDenials: 0 };
+
+function logicalId(construct: IConstruct): string {
+  return Stack.of(construct).getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
+}
+
+function secretArn(customer: string, name = 'api_token', source = 'virtuous'): string {
+  return `arn:${PARTITION}:secretsmanager:${REGION}:${ACCOUNT}:secret:${source}/${ENVIRONMENT}/${customer}/${name}-Ab12Cd`;
+}
+
+function sessionArn(roleLogicalId: string, session: string): string {
+  return `arn:${PARTITION}:sts::${ACCOUNT}:assumed-role/${policies.roleName(roleLogicalId)}/${session}`;
+}
+
+async function simulate(request: {
+  principal: string;
+  identityPolicies: { name: string; policy: unknown }[];
+  action: string;
+  resource: string;
+  context?: Record<string, string | string[]>;
+  resourcePolicy?: unknown;
+}): Promise<Outcome> {
+  const result = await runSimulation(
+    {
+      identityPolicies: request.identityPolicies,
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      resourcePolicy: request.resourcePolicy,
+      request: {
+        principal: request.principal,
+        action: request.action,
+        resource: { accountId: ACCOUNT, resource: request.resource },
+        contextVariables: request.context ?? {},
+      },
+    },
+    {},
+  );
+  if (result.resultType === 'error') throw new Error(`simulation error: ${result.errors.message}`);
+  const outcome = result.overallResult as Outcome;
+  matrix.checks += 1;
+  if (outcome === 'Allowed') matrix.allowed += 1;
+  else if (outcome === 'ExplicitlyDenied') matrix.explicitDenials += 1;
+  else matrix.implicitDenials += 1;
+  return outcome;
+}
+
+/** A customer-secrets session reading or writing a secret, with the secret's resource policy in force. */
+function secretRequest(role: string, sessionCustomer: string, action: string, owner: string, tagOwner = owner) {
+  return {
+    principal: sessionArn(role, `${sessionCustomer}-1`),
+    identityPolicies: policies.identityPolicies(role),
+    action,
+    resource: secretArn(owner),
+    resourcePolicy: secretResourcePolicy([policies.roleArn(readerRole), policies.roleArn(writerRole)]),
+    context: {
+      'aws:PrincipalArn': policies.roleArn(role),
+      'aws:PrincipalTag/customer_id': sessionCustomer,
+      'aws:ResourceTag/customer_id': tagOwner,
+      'secretsmanager:VersionStage': 'AWSCURRENT',
+    },
+  };
+}
+
+function workerRoles(): [WorkerName, string][] {
+  return (Object.keys(WORKER_SPECS) as WorkerName[]).map((name) => [
+    name,
+    logicalId(synth.built.stack.workers.functions[name].role),
+  ]);
+}
+
+beforeAll(() => {
+  synth = synthesize({}, { nag: false });
+  policies = new TemplatePolicies(synth.json as never);
+  readerRole = logicalId(synth.built.stack.node.findChild('Secrets').node.findChild('CustomerSecretsReader'));
+  writerRole = logicalId(synth.built.stack.node.findChild('Secrets').node.findChild('CustomerSecretsWriter'));
+  secretsKey = logicalId(synth.built.stack.secrets.secretsKey);
+});
+
+describe('customer-secrets sessions are scoped to their own customer', () => {
+  it('A reads A and is denied B, for every ordered pair, by name and by tag, for both roles', async () => {
+    for (const role of [readerRole, writerRole]) {
+      for (const a of CUSTOMERS) {
+        expect(await simulate(secretRequest(role, a, 'secretsmanager:GetSecretValue', a)), `${a} reads own`).toBe(
+          'Allowed',
+        );
+        for (const b of CUSTOMERS) {
+          if (a === b) continue;
+          expect(await simulate(secretRequest(role, a, 'secretsmanager:GetSecretValue', b)), `${a}→${b}`).not.toBe(
+            'Allowed',
+          );
+          // A secret named for A but tagged for B (or the reverse) is refused too: both must match.
+          expect(await simulate(secretRequest(role, a, 'secretsmanager:GetSecretValue', a, b))).not.toBe('Allowed');
+          expect(await simulate(secretRequest(role, a, 'secretsmanager:GetSecretValue', b, a))).not.toBe('Allowed');
+        }
+      }
+    }
+  });
+
+  it('only the writer stores and deletes, and only for its own customer; creation needs the matching request tag', async () => {
+    for (const a of CUSTOMERS) {
+      expect(await simulate(secretRequest(readerRole, a, 'secretsmanager:PutSecretValue', a))).not.toBe('Allowed');
+      expect(await simulate(secretRequest(writerRole, a, 'secretsmanager:PutSecretValue', a))).toBe('Allowed');
+      expect(await simulate(secretRequest(writerRole, a, 'secretsmanager:DeleteSecret', a))).toBe('Allowed');
+      for (const b of CUSTOMERS) {
+        if (a === b) continue;
+        expect(await simulate(secretRequest(writerRole, a, 'secretsmanager:PutSecretValue', b))).not.toBe('Allowed');
+        expect(await simulate(secretRequest(writerRole, a, 'secretsmanager:DeleteSecret', b))).not.toBe('Allowed');
+        const create = (requestTag: string, owner: string) => ({
+          principal: sessionArn(writerRole, `${a}-1`),
+          identityPolicies: policies.identityPolicies(writerRole),
+          action: 'secretsmanager:CreateSecret',
+          resource: secretArn(owner),
+          context: {
+            'aws:PrincipalTag/customer_id': a,
+            'aws:RequestTag/customer_id': requestTag,
+            'aws:TagKeys': ['customer_id', 'environment', 'kind'],
+          },
+        });
+        expect(await simulate(create(a, a))).toBe('Allowed');
+        expect(await simulate(create(b, a))).not.toBe('Allowed');
+        expect(await simulate(create(a, b))).not.toBe('Allowed');
+      }
+    }
+  });
+
+  it('only the listed execution roles may assume each role, and only with a customer_id session tag', async () => {
+    for (const [role, kind] of [
+      [readerRole, 'reader'],
+      [writerRole, 'writer'],
+    ] as const) {
+      for (const [name, worker] of workerRoles()) {
+        const allowedToAssume = WORKER_SPECS[name].customerSecrets === kind;
+        for (const action of ['sts:AssumeRole', 'sts:TagSession']) {
+          const tagged = await simulate({
+            principal: policies.roleArn(worker),
+            identityPolicies: policies.identityPolicies(worker),
+            action,
+            resource: policies.roleArn(role),
+            resourcePolicy: policies.trustPolicy(role),
+            context: { 'aws:RequestTag/customer_id': 'acme', 'aws:TagKeys': ['customer_id'] },
+          });
+          if (!allowedToAssume) {
+            expect(tagged, `${name} ${action} ${kind}`).not.toBe('Allowed');
+            continue;
+          }
+          expect(tagged, `${name} ${action} ${kind}`).toBe('Allowed');
+          const extraTag = await simulate({
+            principal: policies.roleArn(worker),
+            identityPolicies: policies.identityPolicies(worker),
+            action,
+            resource: policies.roleArn(role),
+            resourcePolicy: policies.trustPolicy(role),
+            context: { 'aws:RequestTag/customer_id': 'acme', 'aws:TagKeys': ['customer_id', 'admin'] },
+          });
+          expect(extraTag, `${name} with an extra tag`).not.toBe('Allowed');
+        }
+        const untagged = await simulate({
+          principal: policies.roleArn(worker),
+          identityPolicies: policies.identityPolicies(worker),
+          action: 'sts:AssumeRole',
+          resource: policies.roleArn(role),
+          resourcePolicy: policies.trustPolicy(role),
+        });
+        expect(untagged, `${name} without a session tag`).not.toBe('Allowed');
+      }
+    }
+  });
+});
+
+describe('nobody else reads a secret value', () => {
+  it('every worker execution role is denied direct GetSecretValue and kms:Decrypt on the secrets key', async () => {
+    for (const [name, worker] of workerRoles()) {
+      for (const customer of CUSTOMERS) {
+        const direct = await simulate({
+          principal: policies.roleArn(worker),
+          identityPolicies: policies.identityPolicies(worker),
+          action: 'secretsmanager:GetSecretValue',
+          resource: secretArn(customer),
+          resourcePolicy: secretResourcePolicy([policies.roleArn(readerRole), policies.roleArn(writerRole)]),
+          context: { 'aws:PrincipalArn': policies.roleArn(worker), 'secretsmanager:VersionStage': 'AWSCURRENT' },
+        });
+        expect(direct, name).toBe('ExplicitlyDenied');
+      }
+      const decrypt = await simulate({
+        principal: policies.roleArn(worker),
+        identityPolicies: policies.identityPolicies(worker),
+        action: 'kms:Decrypt',
+        resource: policies.keyArn(secretsKey),
+        resourcePolicy: policies.keyPolicy(secretsKey),
+        context: {
+          'aws:PrincipalArn': policies.roleArn(worker),
+          'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com`,
+        },
+      });
+      expect(decrypt, name).toBe('ExplicitlyDenied');
+    }
+  });
+
+  it('an administrator with * on * is denied by the resource policy and by the secrets key policy', async () => {
+    const admin = `arn:${PARTITION}:iam::${ACCOUNT}:role/OrganizationAccountAccessRole`;
+    const everything = [
+      { name: 'AdministratorAccess', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } },
+    ];
+    for (const customer of CUSTOMERS) {
+      expect(
+        await simulate({
+          principal: admin,
+          identityPolicies: everything,
+          action: 'secretsmanager:GetSecretValue',
+          resource: secretArn(customer),
+          resourcePolicy: secretResourcePolicy([policies.roleArn(readerRole), policies.roleArn(writerRole)]),
+          context: { 'aws:PrincipalArn': admin, 'secretsmanager:VersionStage': 'AWSCURRENT' },
+        }),
+      ).toBe('ExplicitlyDenied');
+    }
+    for (const via of [`secretsmanager.${REGION}.amazonaws.com`, undefined]) {
+      expect(
+        await simulate({
+          principal: admin,
+          identityPolicies: everything,
+          action: 'kms:Decrypt',
+          resource: policies.keyArn(secretsKey),
+          resourcePolicy: policies.keyPolicy(secretsKey),
+          context: via ? { 'aws:PrincipalArn': admin, 'kms:ViaService': via } : { 'aws:PrincipalArn': admin },
+        }),
+      ).toBe('ExplicitlyDenied');
+    }
+    // The scoped roles themselves can decrypt, but only through Secrets Manager.
+    for (const role of [readerRole, writerRole]) {
+      const base = {
+        principal: sessionArn(role, 'acme-1'),
+        identityPolicies: policies.identityPolicies(role),
+        action: 'kms:Decrypt',
+        resource: policies.keyArn(secretsKey),
+        resourcePolicy: policies.keyPolicy(secretsKey),
+      };
+      expect(
+        await simulate({
+          ...base,
+          context: { 'aws:PrincipalArn': policies.roleArn(role), 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` },
+        }),
+      ).toBe('Allowed');
+      expect(await simulate({ ...base, context: { 'aws:PrincipalArn': policies.roleArn(role) } })).not.toBe('Allowed');
+    }
+  });
+});
+
+describe('each function role calls only what its code needs', () => {
+  function expectedServices(spec: WorkerSpec): string[] {
+    const services = new Set(['logs', 'xray']);
+    if (spec.callsVirtuous) services.add('ec2');
+    if (Object.keys(spec.tables).length > 0) services.add('dynamodb').add('kms');
+    if (spec.inboundQueue) services.add('sqs').add('kms');
+    if (spec.customerSecrets) services.add('sts');
+    if (spec.customerNotifications || spec.operatorAlerts) services.add('sns').add('kms');
+    if (spec.sealsWithDataKey) services.add('kms');
+    if (spec.startsWorkflows) services.add('states');
+    if (spec.debugCaptures) services.add('s3');
+    if (spec.invokedBySchedule) services.add('sqs');
+    return [...services].sort();
+  }
+
+  it('allows exactly the expected services per role, never secretsmanager, iam or a bare *', () => {
+    for (const [name, worker] of workerRoles()) {
+      const actions = policies
+        .identityPolicies(worker)
+        .flatMap((p) => (p.policy.Statement as any[]).filter((s) => s.Effect === 'Allow').flatMap((s) => [s.Action].flat()));
+      const services = [...new Set(actions.map((a: string) => a.split(':')[0]))].sort();
+      expect(services, name).toEqual(expectedServices(WORKER_SPECS[name]));
+      expect(actions, name).not.toContain('*');
+      expect(actions.filter((a: string) => /^[a-z0-9-]+:\*$/.test(a)), name).toEqual([]);
+    }
+  });
+
+  it('denies a sample of actions no function needs', async () => {
+    const table = `arn:${PARTITION}:dynamodb:${REGION}:${ACCOUNT}:table/virtuous-${ENVIRONMENT}-customers`;
+    for (const [name, worker] of workerRoles()) {
+      const identityPolicies = policies.identityPolicies(worker);
+      const principal = policies.roleArn(worker);
+      for (const [action, resource] of [
+        ['dynamodb:DeleteTable', table],
+        ['dynamodb:UpdateTable', table],
+        ['iam:PassRole', policies.roleArn(readerRole)],
+        ['kms:ScheduleKeyDeletion', policies.keyArn(secretsKey)],
+        ['secretsmanager:ListSecrets', '*'],
+      ] as const) {
+        expect(await simulate({ principal, identityPolicies, action, resource }), `${name} ${action}`).not.toBe('Allowed');
+      }
+    }
+  });
+
+  it('reports the matrix', () => {
+    expect(matrix.checks).toBeGreaterThan(250);
+    expect(matrix.explicitDenials).toBeGreaterThan(0);
+    expect(matrix.implicitDenials).toBeGreaterThan(0);
+    console.log(
+      `IAM simulation: ${matrix.checks} checks — ${matrix.allowed} allowed, ${matrix.explicitDenials} explicit denials, ${matrix.implicitDenials} implicit denials (${CUSTOMERS.length} customers, ${CUSTOMERS.length * (CUSTOMERS.length - 1)} ordered pairs, ${workerRoles().length} function roles)`,
+    );
+  });
+});

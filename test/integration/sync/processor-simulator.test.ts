@@ -1,0 +1,292 @@
+/**
+ * The sync engine against the real pieces: the Virtuous HTTP client and the Virtuous simulator over HTTP, the
+ * DynamoDB rate budget, sync state, dead letters and held messages in dynalite, and the inbound queue in
+ * local-aws-sqs. Webhook deliveries the simulator sends after its nightly batch are fed back through the queue.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CustomerRecord } from '../../../functions/customers/customer.ts';
+import { createDynamoCheckpointStore } from '../../../functions/sync/checkpoints.ts';
+import { countingRateLimits } from '../../../functions/sync/rate-limit-counter.ts';
+import { reconcileCustomer } from '../../../functions/sync/reconciliation.ts';
+import { createDynamoReconciliationLog } from '../../../functions/sync/reconciliation-log.ts';
+import { SYNC_METRICS } from '../../../functions/sync/sync-metrics.ts';
+import type { VirtuousApi } from '../../../functions/virtuous/api.ts';
+import { createVirtuousClient } from '../../../functions/virtuous/client.ts';
+import { DynamoDbRateBudget } from '../../../functions/virtuous/rate-budget.ts';
+import type { TokenSource } from '../../../functions/virtuous/token-source.ts';
+import { findLeaks, registerSecret } from '../../support/canaries.ts';
+import { type LocalAws, startLocalAws } from '../../support/local-aws.ts';
+import {
+  startTestSimulator,
+  startWebhookReceiver,
+  type TestSimulator,
+  type WebhookReceiver,
+} from '../../support/simulator.ts';
+import { customerEvent, paymentSucceeded, T0 } from './events.ts';
+import { createHarness, type Harness } from './harness.ts';
+
+let aws: LocalAws;
+let sim: TestSimulator;
+let receiver: WebhookReceiver;
+
+beforeAll(async () => {
+  aws = await startLocalAws({ maxReceiveCount: 10 });
+  sim = await startTestSimulator({ timeoutHoldMs: 1_000 });
+  receiver = await startWebhookReceiver();
+});
+
+afterAll(async () => {
+  await receiver.close();
+  await sim.close();
+  await aws.stop();
+});
+
+interface Tenant {
+  readonly customerId: string;
+  readonly organizationId: number;
+  readonly harness: Harness;
+  readonly api: VirtuousApi;
+  currentKey(): string;
+  setKey(key: string): void;
+}
+
+let tenantSeq = 0;
+
+/** A customer with its own simulated organization, webhook subscription and client. */
+async function tenant(options: { clientAttempts?: number; maxReceiveCount?: number } = {}): Promise<Tenant> {
+  tenantSeq += 1;
+  const customerId = `sim-${tenantSeq}`;
+  const org = sim.organization({ rateLimitPerHour: 5_000 });
+  let key = org.apiKey;
+  const tokens: TokenSource = { current: async () => key, invalidate: () => {} };
+  const budget = new DynamoDbRateBudget({
+    client: aws.documentClient,
+    tableName: aws.tableNames.rateBudgets,
+    hourlyBudget: 5_000,
+  });
+  let harness: Harness | undefined;
+  const api = createVirtuousClient({
+    baseUrl: sim.baseUrl,
+    customerId,
+    tokens,
+    budget,
+    allowLoopbackHttp: true,
+    timeoutMs: 300,
+    maxAttempts: options.clientAttempts ?? 3,
+    backoff: { baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 5_000 },
+    sleep: async () => {},
+    fetch: (input, init) => countingRateLimits((harness as Harness).metrics)(input, init),
+  });
+  harness = createHarness(aws, () => api, { maxReceiveCount: options.maxReceiveCount ?? 4 });
+  await harness.addCustomer(customerId);
+  await api.createWebhook({
+    payloadUrl: receiver.url,
+    secret: registerSecret(randomBytes(32).toString('base64')),
+    active: true,
+    giftCreate: true,
+    contactCreate: true,
+    contactUpdate: true,
+  });
+  return {
+    customerId,
+    organizationId: org.organizationId,
+    harness,
+    api,
+    currentKey: () => key,
+    setKey: (value) => {
+      key = value;
+    },
+  };
+}
+
+/** Runs the simulator's nightly batch and puts the webhook deliveries it made on the queue. */
+async function nightlyBatch(t: Tenant, deliverWebhooks = true): Promise<number> {
+  const before = receiver.received.length;
+  await sim.control.nightlyBatch({ organizationId: t.organizationId, deliverWebhooks });
+  const deliveries = receiver.received.slice(before);
+  for (const delivery of deliveries) await t.harness.sendDeliveryBytes(t.customerId, 'virtuous', delivery.rawBody);
+  return deliveries.length;
+}
+
+function giftIds(count: number, prefix: string): string[] {
+  return Array.from({ length: count }, (_, index) => `pi_${prefix}${index}`);
+}
+
+describe('processor with the Virtuous client and simulator', () => {
+  it('duplicates and out-of-order events: exactly one transaction per source id, correct amounts, all confirmed', async () => {
+    const t = await tenant();
+    const ids = giftIds(12, 'dup');
+    const events = ids.flatMap((id, index) => {
+      const event = paymentSucceeded(id, 1000 + index * 37, { customer: 'cus_dup' });
+      return [event, event];
+    });
+    events.reverse();
+    events.push(customerEvent('cus_dup', 'customer.created', T0));
+    for (const event of events) await t.harness.sendDelivery(t.customerId, 'stripe', event);
+    await t.harness.drain();
+
+    const afterSubmit = sim.control.inspect(t.organizationId);
+    for (const id of ids) expect(afterSubmit.giftTransactions[`Stripe/${id}`]).toBe(1);
+
+    expect(await nightlyBatch(t)).toBeGreaterThanOrEqual(ids.length);
+    await t.harness.drain();
+    const snapshot = sim.control.inspect(t.organizationId);
+    expect(snapshot.needsUpdate).toHaveLength(0);
+    for (const [index, id] of ids.entries()) {
+      const gift = snapshot.gifts.find((candidate) => candidate.transactionId === id);
+      expect(gift?.amount).toBe((1000 + index * 37) / 100);
+      const record = await t.harness.syncState.get(t.customerId, `gift#Stripe#${id}`);
+      expect(record?.state).toBe('confirmed');
+      expect(record?.virtuousId).toBe(gift?.id);
+    }
+    expect((await t.harness.syncState.get(t.customerId, 'contact#Stripe#cus_dup'))?.state).toBe('confirmed');
+  });
+
+  it('fault run (30% 5xx, timeouts, 429): no duplicates, exhausted records dead-lettered sealed, all confirmed after replay', async () => {
+    // One try per delivery and two deliveries per message, so some records do run out of attempts.
+    const t = await tenant({ clientAttempts: 1, maxReceiveCount: 2 });
+    await t.harness.sendDelivery(t.customerId, 'stripe', customerEvent('cus_f', 'customer.created', T0));
+    await t.harness.drain();
+    sim.control.setFaults(t.organizationId, {
+      serverErrorRatio: 0.1,
+      timeoutRatio: 0.1,
+      throttleRatio: 0.1,
+      throttleRetryAfterSeconds: 1,
+      seed: 4242,
+    });
+    const ids = giftIds(40, 'f');
+    for (const [index, id] of ids.entries()) {
+      await t.harness.sendDelivery(t.customerId, 'stripe', paymentSucceeded(id, 500 + index, { customer: 'cus_f' }));
+    }
+    await t.harness.drain();
+    await nightlyBatch(t);
+    await t.harness.drain();
+
+    const open = await t.harness.deadLetters.list(t.customerId, 'open');
+    const deadKeys = new Set(open.map((letter) => letter.recordKey));
+    expect(open.length).toBeGreaterThan(0);
+    for (const letter of open) {
+      expect(letter.operation).toBe('gift');
+      expect(letter.attempts).toBe(2);
+      expect(letter.errorCode).toMatch(/^VIRTUOUS_(UNAVAILABLE|TIMEOUT|RATE_LIMITED|NETWORK_ERROR)$/);
+    }
+    for (const id of ids) {
+      const key = `gift#Stripe#${id}`;
+      const state = (await t.harness.syncState.get(t.customerId, key))?.state;
+      // Every record is either in Virtuous and confirmed, or kept as a dead letter (and claimable again).
+      expect(state).toBe(deadKeys.has(key) ? 'pending' : 'confirmed');
+    }
+    const faults = sim.control.inspect(t.organizationId).faultsInjected;
+    console.log(
+      `fault run: ${ids.length} gifts, faults injected ${JSON.stringify(faults)}, dead letters ${open.length}, ` +
+        `429s counted ${t.harness.metrics.get(SYNC_METRICS.virtuousRateLimited)}`,
+    );
+    expect(faults.serverError + faults.timeout + faults.throttle).toBeGreaterThan(0);
+    expect(t.harness.metrics.get(SYNC_METRICS.virtuousRateLimited)).toBe(faults.throttle);
+
+    // Nothing stored holds plaintext PII.
+    for (const table of ['deadLetters', 'heldMessages', 'syncRecords', 'deliveries', 'checkpoints'] as const) {
+      expect(findLeaks(JSON.stringify(await t.harness.scanTable(table)))).toEqual([]);
+    }
+
+    sim.control.setFaults(t.organizationId, {});
+    for (const letter of open) await t.harness.deadLetters.replay(t.customerId, letter.deadLetterId, new Date());
+    await t.harness.drain();
+    await nightlyBatch(t);
+    await t.harness.drain();
+
+    const snapshot = sim.control.inspect(t.organizationId);
+    for (const id of ids) {
+      expect(snapshot.giftTransactions[`Stripe/${id}`]).toBe(1);
+      expect((await t.harness.syncState.get(t.customerId, `gift#Stripe#${id}`))?.state).toBe('confirmed');
+    }
+    expect(snapshot.duplicatesMerged).toBe(0);
+    expect(await t.harness.deadLetters.list(t.customerId, 'open')).toHaveLength(0);
+  });
+
+  it('revoked key: customer paused and alerted once, nothing lost; resume drains every message once', async () => {
+    const t = await tenant();
+    sim.control.revokeApiKey(t.currentKey());
+    const ids = giftIds(5, 'rev');
+    for (const id of ids) await t.harness.sendDelivery(t.customerId, 'stripe', paymentSucceeded(id, 2500));
+    await t.harness.drain();
+
+    const paused = (await t.harness.customers.get(t.customerId)) as CustomerRecord;
+    expect(paused.status).toBe('paused');
+    expect(paused.statusReason).toBe('credential_revoked:virtuous');
+    expect(t.harness.notifier.customer.filter((n) => n.type === 'sync_paused')).toHaveLength(1);
+    expect(t.harness.metrics.get(SYNC_METRICS.customersPaused)).toBe(1);
+    expect(await t.harness.held.count(t.customerId)).toBe(ids.length);
+    expect(Object.keys(sim.control.inspect(t.organizationId).giftTransactions)).toHaveLength(0);
+
+    t.setKey(sim.addKey(t.organizationId));
+    await t.harness.customers.update(t.customerId, { status: 'active' });
+    expect(await t.harness.held.release(t.customerId)).toBe(ids.length);
+    await t.harness.drain();
+    const snapshot = sim.control.inspect(t.organizationId);
+    for (const id of ids) expect(snapshot.giftTransactions[`Stripe/${id}`]).toBe(1);
+    expect(await t.harness.held.count(t.customerId)).toBe(0);
+  });
+
+  it('reconciliation: missed webhooks are confirmed from the modified-since query, stuck ones marked needs_update', async () => {
+    const t = await tenant();
+    await t.harness.sendDelivery(t.customerId, 'stripe', customerEvent('cus_rec', 'customer.created', T0));
+    const matched = giftIds(4, 'rec');
+    for (const id of matched)
+      await t.harness.sendDelivery(t.customerId, 'stripe', paymentSucceeded(id, 1200, { customer: 'cus_rec' }));
+    await t.harness.drain();
+    // A gift whose donor Virtuous cannot match: parked in the needs-update bucket, never created.
+    await t.harness.sendDelivery(t.customerId, 'stripe', {
+      ...paymentSucceeded('pi_orphan', 900, { customer: 'cus_unknown' }),
+      data: {
+        object: { ...paymentSucceeded('pi_orphan', 900).data.object, customer: 'cus_unknown', receipt_email: null },
+      },
+    });
+    await t.harness.drain();
+    // The batch runs while our receiver is down: no webhook reaches us.
+    expect(await nightlyBatch(t, false)).toBe(0);
+    expect(sim.control.inspect(t.organizationId).needsUpdate).toHaveLength(1);
+
+    const later = () => new Date(Date.now() + 37 * 3_600_000);
+    const log = createDynamoReconciliationLog(aws.documentClient, aws.tableNames.reconciliationLog);
+    const run = await reconcileCustomer(
+      {
+        syncState: t.harness.syncState,
+        checkpoints: createDynamoCheckpointStore(aws.documentClient, aws.tableNames.checkpoints),
+        log,
+        virtuousFor: () => t.api,
+        applyDeferredRefund: async () => {},
+        metrics: t.harness.metrics,
+        clock: later,
+      },
+      t.customerId,
+    );
+    expect(run.outcome).toBe('completed');
+    expect(run.missedWebhooksRecovered).toBe(matched.length + 1);
+    expect(run.needsUpdate).toBe(1);
+    expect(run.needsUpdateKeys).toEqual(['gift#Stripe#pi_orphan']);
+    for (const id of matched) {
+      expect((await t.harness.syncState.get(t.customerId, `gift#Stripe#${id}`))?.state).toBe('confirmed');
+    }
+    expect((await t.harness.syncState.get(t.customerId, 'gift#Stripe#pi_orphan'))?.state).toBe('needs_update');
+    const [logged] = await log.list(t.customerId);
+    expect(logged?.expiresAt).toBe(Math.floor(Date.parse(logged?.finishedAt as string) / 1000) + 365 * 86_400);
+    expect(findLeaks(JSON.stringify(logged))).toEqual([]);
+
+    // A second run has nothing new to do.
+    const again = await reconcileCustomer(
+      {
+        syncState: t.harness.syncState,
+        checkpoints: createDynamoCheckpointStore(aws.documentClient, aws.tableNames.checkpoints),
+        log,
+        virtuousFor: () => t.api,
+        applyDeferredRefund: async () => {},
+        metrics: t.harness.metrics,
+        clock: later,
+      },
+      t.customerId,
+    );
+    expect(again).toMatchObject({ outcome: 'completed', missedWebhooksRecovered: 0, needsUpdate: 0 });
+  });
+});
