@@ -94,6 +94,8 @@ export interface LocalRunOptions {
   readonly defaultWaitMs?: number;
   /** Observes each nested execution (the local runtime records it like any other execution). */
   readonly onNestedExecution?: (execution: LocalExecution) => void;
+  /** Wraps each bound Task handler (tracing, or a test that delivers every invocation twice). */
+  readonly wrapTask?: (stateName: string, handler: LocalTaskHandler) => LocalTaskHandler;
 }
 
 export type LocalTaskHandler = (input: unknown) => Promise<unknown>;
@@ -132,6 +134,8 @@ export function bindTaskHandlers(
     } else {
       throw new PermanentError('UNSUPPORTED_RESOURCE', `state ${name} uses a resource the local runner cannot bind`);
     }
+    const bound = handlers[name];
+    if (options.wrapTask !== undefined && bound !== undefined) handlers[name] = options.wrapTask(name, bound);
   }
   return handlers;
 }

@@ -52,7 +52,8 @@ export function createOffboardingTasks(deps: LifecycleDeps): TaskTable {
       await requestTokenRevocation(deps, step(event));
       return {};
     },
-    DeleteSecrets: async (event) => deleteCustomerSecrets(deps, step(event)),
+    DeleteSecrets: async (event) =>
+      deleteCustomerSecrets(deps, { ...step(event), startedAt: requireString(event, 'pause.startedAt') }),
     InventoryCustomerData: async (event) => inventoryCustomerData(deps, step(event)),
     PurgeCustomerData: async (event) => {
       const round = numberAt(event, 'purge.round') + 1;

@@ -4,6 +4,7 @@
  * capture and every item of the customer in every table that holds customer data (the secret-access audit included),
  * reduce the customer record to an offboarded marker, and keep a deletion record: counts and timestamps, no PII.
  */
+import type { AuditLog } from '../credentials/audit-log.ts';
 import type { SecretStore } from '../credentials/secret-store.ts';
 import type { CustomerRepository } from '../customers/customer.ts';
 import type { DebugCaptureStore } from '../debug-captures/debug-capture-store.ts';
@@ -23,6 +24,7 @@ export interface OffboardingDeps {
   readonly clock: Clock;
   readonly customerData: CustomerDataStore;
   readonly debugCaptures: DebugCaptureStore;
+  readonly audit: Pick<AuditLog, 'accessesBetween'>;
 }
 
 /** Items deleted per task invocation: keeps each Lambda run short; the state machine loops until done. */
@@ -74,7 +76,8 @@ export async function deleteWebhookSubscription(
     });
     return { webhookSubscription: 'not_deleted_credential_rejected' };
   }
-  await deps.customers.update(step.customerId, { webhookSubscriptionId: undefined });
+  // The id stays on the record (reduced away at the end) so a repeated step deletes again (404 = deleted) and
+  // reports the same outcome.
   return { webhookSubscription: 'deleted' };
 }
 
@@ -86,12 +89,23 @@ export async function requestTokenRevocation(deps: OffboardingDeps, step: Step):
   });
 }
 
-export async function deleteCustomerSecrets(deps: OffboardingDeps, step: Step): Promise<{ secretsDeleted: number }> {
+/**
+ * Deletes every secret of the customer. The count comes from the audit trail of this execution's deletions, so a
+ * repeated step (which finds nothing left) still reports what the first one deleted.
+ */
+export async function deleteCustomerSecrets(
+  deps: OffboardingDeps,
+  step: Step & { readonly startedAt: string },
+): Promise<{ secretsDeleted: number }> {
   const { deletedSecrets } = await deps.secrets.deleteCustomer(step.customerId, {
     reason: 'offboarding:delete-secrets',
     requestId: step.executionId,
   });
-  return { secretsDeleted: deletedSecrets };
+  const entries = await deps.audit.accessesBetween(step.customerId, step.startedAt, deps.clock.now().toISOString());
+  const audited = entries
+    .filter((entry) => entry.action === 'delete_customer' && entry.requestId === step.executionId)
+    .reduce((sum, entry) => sum + (entry.deletedSecrets ?? 0), 0);
+  return { secretsDeleted: Math.max(audited, deletedSecrets) };
 }
 
 /**

@@ -87,7 +87,10 @@ export function createWebhookVerifierHandler(deps: WebhookVerifierDeps): Webhook
     );
     switch (outcome.kind) {
       case 'accepted':
-        logger.info('webhook accepted', {
+        // Debug, not info: a log line costs about as much as the signature check, and accepted deliveries are
+        // traced by their message on the queue (delivery id) and by API Gateway's access log (request id).
+        // POWERTOOLS_LOGGER_SAMPLE_RATE turns these lines on for a share of requests when needed.
+        logger.debug('webhook accepted', {
           requestId,
           provider,
           customerId: outcome.customerId,

@@ -8,12 +8,15 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildIntegrationApp } from './integration-app.ts';
 import { PROJECT_ROOT } from './constructs/secure-function.ts';
+import { buildIntegrationApp } from './integration-app.ts';
 import { contextFromArgs, projectContext } from './project-context.ts';
 
 interface Report {
-  pluginReports: { pluginName: string; violations: { ruleName: string; violatingConstructs: { constructPath: string }[] }[] }[];
+  pluginReports: {
+    pluginName: string;
+    violations: { ruleName: string; violatingConstructs: { constructPath: string }[] }[];
+  }[];
 }
 
 const outdir = join(PROJECT_ROOT, 'cdk.out');
@@ -51,7 +54,8 @@ const template = JSON.parse(readFileSync(templatePath, 'utf8')) as {
 const report = JSON.parse(readFileSync(reportPath, 'utf8')) as Report;
 
 const byType = new Map<string, number>();
-for (const resource of Object.values(template.Resources)) byType.set(resource.Type, (byType.get(resource.Type) ?? 0) + 1);
+for (const resource of Object.values(template.Resources))
+  byType.set(resource.Type, (byType.get(resource.Type) ?? 0) + 1);
 const eips = Object.values(template.Resources).filter((r) => r.Type === 'AWS::EC2::EIP');
 const unacknowledged = report.pluginReports.flatMap((plugin) =>
   plugin.violations.flatMap((violation) =>
@@ -66,7 +70,9 @@ for (const finding of acknowledged) {
 
 const lines: string[] = [];
 lines.push(`Stack      ${stack.stackName}  (account ${stack.account}, region ${stack.region})`);
-lines.push(`Template   ${templatePath.replace(PROJECT_ROOT, '')}  (${Object.keys(template.Resources).length} resources, synthesized in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+lines.push(
+  `Template   ${templatePath.replace(PROJECT_ROOT, '')}  (${Object.keys(template.Resources).length} resources, synthesized in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+);
 lines.push('');
 lines.push('Resources by type:');
 for (const [type, count] of [...byType].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) {
@@ -81,8 +87,12 @@ for (const [name, output] of Object.entries(template.Outputs ?? {})) {
   lines.push(`  ${name}${output.Description ? ` — ${output.Description}` : ''}`);
 }
 lines.push('');
-lines.push(`Security findings (cdk-nag ${report.pluginReports.map((p) => p.pluginName).join(', ') || 'AwsSolutions, Serverless, NIST.800.53.R5'}):`);
-lines.push(`  ${unacknowledged.length} unacknowledged, ${acknowledged.length} acknowledged (reasons: infra/aws/nag/acknowledgements.ts, docs/security/cdk-nag-acknowledgements.md)`);
+lines.push(
+  `Security findings (cdk-nag ${report.pluginReports.map((p) => p.pluginName).join(', ') || 'AwsSolutions, Serverless, NIST.800.53.R5'}):`,
+);
+lines.push(
+  `  ${unacknowledged.length} unacknowledged, ${acknowledged.length} acknowledged (reasons: infra/aws/nag/acknowledgements.ts, docs/security/cdk-nag-acknowledgements.md)`,
+);
 for (const [rule, count] of [...acknowledgedByRule].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) {
   lines.push(`    ${String(count).padStart(3)}  ${rule}`);
 }

@@ -21,6 +21,7 @@ function describe(runtime: LocalRuntime): string {
     `  DynamoDB            ${endpoints.dynamodb} (dynalite)`,
     `  SQS                 ${endpoints.sqs} (local-aws-sqs: inbound queue + DLQ, redrive after ${settings.maxReceiveCount})`,
     '  workflows           onboarding, token-rotation, webhook-secret-rotation, offboarding, incident-response',
+    ...(settings.timeScale === 1 ? [] : [`  time scale          workflow waits run ${settings.timeScale}x faster`]),
     `  schedules           ${JOB_RECONCILIATION} every ${settings.reconciliationIntervalMinutes} min, ${JOB_ROTATION_REMINDERS} every ${settings.rotationReminderIntervalMinutes} min`,
   ];
   if (runtime.restored.inbound + runtime.restored.deadLetter > 0) {

@@ -157,7 +157,7 @@ export async function startLocalRuntime(settings: RuntimeSettings, options: Runt
       virtuousBaseUrl,
       webhookPublicBaseUrl: () =>
         settings.webhookPublicBaseUrl ?? (webhookGatewayHolder.server?.url as string | undefined) ?? '',
-      timeScale: options.timeScale ?? 1,
+      timeScale: options.timeScale ?? settings.timeScale,
       workflows: () => {
         if (!engine) throw new Error('workflow engine used before it started');
         return engine;
@@ -168,7 +168,7 @@ export async function startLocalRuntime(settings: RuntimeSettings, options: Runt
 
     engine = new LocalWorkflowEngine({
       bindTasks: components.bindTasks,
-      timeScale: options.timeScale ?? 1,
+      timeScale: options.timeScale ?? settings.timeScale,
       dynamicWaitSeconds: settings.webhookSecretOverlapSeconds,
       ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }),
       releaseLock: components.releaseLock,

@@ -41,6 +41,8 @@ export interface RuntimeSettings {
   readonly maxReceiveCount: number;
   /** Log level of the handlers' Powertools logger. */
   readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** Workflow waits run this many times faster (demos, tests); 1 = as written in the ASL files. */
+  readonly timeScale: number;
 }
 
 export const DEFAULT_PORTS: PortSettings = {
@@ -105,6 +107,11 @@ export const SETTINGS = {
     help: 'receives before a message moves to the DLQ (default 5)',
   },
   logLevel: { flag: '--log-level', env: 'POWERTOOLS_LOG_LEVEL', help: 'DEBUG, INFO, WARN or ERROR (default WARN)' },
+  timeScale: {
+    flag: '--time-scale',
+    env: 'LOCAL_TIME_SCALE',
+    help: 'run workflow waits N times faster, for demos and tests (default 1)',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 type SettingKey = keyof typeof SETTINGS;
@@ -253,6 +260,7 @@ export function readSettings(
     visibilityTimeoutSeconds: reader.integer('visibilityTimeoutSeconds', 30, 1, 43_200),
     maxReceiveCount: reader.integer('maxReceiveCount', 5, 1, 1_000),
     logLevel: logLevel as RuntimeSettings['logLevel'],
+    timeScale: reader.integer('timeScale', 1, 1, 3_600),
   };
 }
 

@@ -22,7 +22,7 @@ import { build } from 'esbuild';
 import Stripe from 'stripe';
 import { Webhook as SvixWebhook } from 'svix';
 import { Bench } from 'tinybench';
-import { createWebhookVerifierHandler } from '../../functions/webhook-verifier/handler.ts';
+import type { createWebhookVerifierHandler as CreateHandler } from '../../functions/webhook-verifier/handler.ts';
 import { webhookSecretRef } from '../../functions/webhooks/secret-candidates.ts';
 import { hmacKey } from '../../functions/webhooks/signature-match.ts';
 import { verifyStripeSignature } from '../../functions/webhooks/stripe-signature.ts';
@@ -53,6 +53,7 @@ const stripeSecret = 'whsec_benchSecret0123456789abcdefABCDEF';
 const stripeV1 = createHmac('sha256', stripeSecret).update(`${T}.`).update(payload).digest('hex');
 const stripeHeader = `t=${T},v1=${stripeV1}`;
 const stripeKey = hmacKey(stripeSecret);
+const stripeDigest = Buffer.from(stripeV1, 'hex');
 
 const svixSecret = `whsec_${Buffer.from('bench-svix-secret-32-bytes-long!').toString('base64')}`;
 const svix = new SvixWebhook(svixSecret);
@@ -77,7 +78,23 @@ mustAccept('svix', svix.verify(payloadString, svixHeaders) !== undefined);
 mustAccept('stripe', stripeSignature.verifyHeader(payloadString, stripeHeader, stripeSecret, 300, undefined, T));
 mustAccept('octokit', await octokitVerify(secret, payloadString, octokitSignature));
 
-// ---- the handler with stubbed I/O ---------------------------------------------------------------------------
+// ---- the verifier bundle, built like CDK's NodejsFunction builds it ---------------------------------------------
+const outDir = join(ROOT, '.local', 'bench');
+mkdirSync(outDir, { recursive: true });
+const bundlePath = join(outDir, 'webhook-verifier.mjs');
+await build({
+  entryPoints: [join(ROOT, 'functions', 'webhook-verifier', 'handler.ts')],
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  outfile: bundlePath,
+  external: ['@aws-sdk/*'],
+  banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+  logLevel: 'error',
+});
+// ---- the handler (from the bundle) with stubbed I/O ---------------------------------------------------------------------------
 const store = new InMemorySecretStore(() => NOW);
 await store.seedCurrent(webhookSecretRef('virtuous', 'acme'), secret);
 const customer = {
@@ -89,6 +106,10 @@ const customer = {
   updatedAt: NOW.toISOString(),
 };
 let enqueued = 0;
+// The bundle, not the TypeScript source: the code that runs on Lambda (minified, without tsx's helpers).
+const { createWebhookVerifierHandler } = (await import(bundlePath)) as {
+  createWebhookVerifierHandler: typeof CreateHandler;
+};
 const handler = createWebhookVerifierHandler({
   customers: {
     get: async () => customer,
@@ -143,25 +164,41 @@ const syncBatch = (fn: () => unknown) => () => {
 const asyncBatch = (fn: () => Promise<unknown>) => async () => {
   for (let i = 0; i < BATCH; i += 1) await fn();
 };
-const tasks: [string, () => unknown][] = [
+/** Which job a task does: its cost is compared with the bare HMAC of the same job. */
+type Job = 'body' | 'stripe';
+const tasks: [string, Job, () => unknown][] = [
   [
     'floor: createHmac(KeyObject) + timingSafeEqual',
+    'body',
     syncBatch(() => timingSafeEqual(createHmac('sha256', key).update(payload).digest(), digest)),
   ],
   [
-    'bare createHmac(string key) + timingSafeEqual',
+    'floor, Stripe job: same over "t." + payload',
+    'stripe',
+    syncBatch(() =>
+      timingSafeEqual(createHmac('sha256', stripeKey).update(`${T}.`).update(payload).digest(), stripeDigest),
+    ),
+  ],
+  [
+    '(bare createHmac with a string key)',
+    'body',
     syncBatch(() => timingSafeEqual(createHmac('sha256', secret).update(payload).digest(), digest)),
   ],
-  ['ours: Virtuous, hex digest', syncBatch(() => verifyVirtuousSignature(payload, virtuousHex, [key]))],
-  ['ours: Virtuous, Base64 digest', syncBatch(() => verifyVirtuousSignature(payload, virtuousBase64, [key]))],
-  ['ours: Stripe t=,v1=', syncBatch(() => verifyStripeSignature(payload, stripeHeader, [stripeKey], NOW))],
-  ['svix Webhook.verify (Standard Webhooks)', syncBatch(() => svix.verify(payloadString, svixHeaders))],
+  ['ours: Virtuous, hex digest', 'body', syncBatch(() => verifyVirtuousSignature(payload, virtuousHex, [key]))],
+  ['ours: Virtuous, Base64 digest', 'body', syncBatch(() => verifyVirtuousSignature(payload, virtuousBase64, [key]))],
+  ['ours: Stripe t=,v1=', 'stripe', syncBatch(() => verifyStripeSignature(payload, stripeHeader, [stripeKey], NOW))],
+  ['svix Webhook.verify (Standard Webhooks)', 'body', syncBatch(() => svix.verify(payloadString, svixHeaders))],
   [
     'stripe webhooks.signature.verifyHeader',
+    'stripe',
     syncBatch(() => stripeSignature.verifyHeader(payloadString, stripeHeader, stripeSecret, 300, undefined, T)),
   ],
-  ['@octokit/webhooks-methods verify', asyncBatch(() => octokitVerify(secret, payloadString, octokitSignature))],
-  ['handler: whole request, SQS stubbed', asyncBatch(() => handler(event, context))],
+  [
+    '@octokit/webhooks-methods verify',
+    'body',
+    asyncBatch(() => octokitVerify(secret, payloadString, octokitSignature)),
+  ],
+  ['handler: whole request, SQS stubbed', 'body', asyncBatch(() => handler(event, context))],
 ];
 const ROUNDS = 7;
 const best = new Map<string, number>();
@@ -172,7 +209,7 @@ try {
     const order = tasks
       .map((task, i) => [task, (i * 7 + round * 5) % tasks.length] as const)
       .sort((x, y) => x[1] - y[1]);
-    for (const [[name, fn]] of order) bench.add(name, fn);
+    for (const [[name, , fn]] of order) bench.add(name, fn);
     await bench.run();
     for (const task of bench.tasks) {
       const period = (task.result as { period?: number }).period;
@@ -186,41 +223,28 @@ try {
 
 interface Row {
   name: string;
+  job: Job;
   opsPerSecond: number;
   microsPerOp: number;
 }
-const rows: Row[] = tasks.map(([name]) => {
+const rows: Row[] = tasks.map(([name, job]) => {
   const microsPerOp = ((best.get(name) as number) * 1000) / BATCH;
-  return { name, opsPerSecond: 1e6 / microsPerOp, microsPerOp };
+  return { name, job, opsPerSecond: 1e6 / microsPerOp, microsPerOp };
 });
-const floor = rows[0] as Row;
+const floors: Record<Job, Row> = { body: rows[0] as Row, stripe: rows[1] as Row };
+const ratio = (row: Row) => row.microsPerOp / floors[row.job].microsPerOp;
 const table = rows.map((row) => ({
   verifier: row.name,
   'ops/s': Math.round(row.opsPerSecond).toLocaleString('en-US'),
   'µs/op': row.microsPerOp.toFixed(2),
-  'cost vs floor': `${(row.microsPerOp / floor.microsPerOp).toFixed(2)}×`,
+  'cost vs floor': `${ratio(row).toFixed(2)}×`,
 }));
 console.log(
-  `\nWebhook verification on a ${payload.length}-byte payload (${BATCH} operations per sample, best of ${ROUNDS} rounds)\n`,
+  `\nWebhook verification on a ${payload.length}-byte payload (${BATCH} operations per sample, best of ${ROUNDS} rounds; ` +
+    'each row against the floor of its own job: HMAC of the body, or of "t." + body for Stripe)\n',
 );
 console.table(table);
 
-// ---- bundle size and module-load time -----------------------------------------------------------------------
-const outDir = join(ROOT, '.local', 'bench');
-mkdirSync(outDir, { recursive: true });
-const bundlePath = join(outDir, 'webhook-verifier.mjs');
-await build({
-  entryPoints: [join(ROOT, 'functions', 'webhook-verifier', 'handler.ts')],
-  bundle: true,
-  minify: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node24',
-  outfile: bundlePath,
-  external: ['@aws-sdk/*'],
-  banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
-  logLevel: 'error',
-});
 const bundleBytes = statSync(bundlePath).size;
 const emptyPath = join(outDir, 'empty.mjs');
 writeFileSync(emptyPath, 'export const handler = async () => ({ statusCode: 204 });\n');
@@ -241,26 +265,28 @@ const loadEmpty = medianLoadMs(emptyPath, 15);
 
 const ours = rows.filter((row) => row.name.startsWith('ours:'));
 const peers = rows.filter((row) => /^(svix|stripe|@octokit)/.test(row.name));
-const fastestPeer = peers.reduce((best, row) => (row.microsPerOp < best.microsPerOp ? row : best));
+const fastestPeer = peers.reduce((fastest, row) => (row.microsPerOp < fastest.microsPerOp ? row : fastest));
 const handlerRow = rows.find((row) => row.name.startsWith('handler')) as Row;
-const worstOurs = ours.reduce((worst, row) => (row.microsPerOp > worst.microsPerOp ? row : worst));
+const worstRatio = ours.reduce((worst, row) => (ratio(row) > ratio(worst) ? row : worst));
+const slowestOurs = ours.reduce((slowest, row) => (row.microsPerOp > slowest.microsPerOp ? row : slowest));
 
 console.log(
   `\nVerifier bundle: ${(bundleBytes / 1024).toFixed(1)} KiB (${bundleBytes} bytes), ${bundlePath.replace(`${ROOT}/`, '')}`,
 );
 console.log(
-  `Module load (median of 15 fresh Node ${process.version} processes): bundle ${loadBundle.toFixed(1)} ms, empty module ${loadEmpty.toFixed(1)} ms, difference ${(loadBundle - loadEmpty).toFixed(1)} ms`,
+  `Module load (median of 15 fresh Node ${process.version} processes): bundle ${loadBundle.toFixed(1)} ms, ` +
+    `empty module ${loadEmpty.toFixed(1)} ms, difference ${(loadBundle - loadEmpty).toFixed(1)} ms ` +
+    '(the bundle loads Powertools and, through the AWS wiring, the SDK clients it externalizes)',
 );
 const check = (ok: boolean) => (ok ? 'met' : 'MISSED');
 console.log('\nTargets');
 console.log(
-  `  verify ≤ 1.3× floor:            ${(worstOurs.microsPerOp / floor.microsPerOp).toFixed(2)}× (slowest of ours: ${worstOurs.name}) ${check(worstOurs.microsPerOp <= 1.3 * floor.microsPerOp)}`,
+  `  verify ≤ 1.3× floor:      worst ${ratio(worstRatio).toFixed(2)}× (${worstRatio.name}) ${check(ratio(worstRatio) <= 1.3)}`,
 );
 console.log(
-  `  verify ≤ fastest peer:          ${worstOurs.microsPerOp.toFixed(2)} µs vs ${fastestPeer.microsPerOp.toFixed(2)} µs (${fastestPeer.name}) ${check(worstOurs.microsPerOp <= fastestPeer.microsPerOp)}`,
+  `  verify ≤ fastest peer:    slowest of ours ${slowestOurs.microsPerOp.toFixed(2)} µs (${slowestOurs.name}) vs ` +
+    `${fastestPeer.microsPerOp.toFixed(2)} µs (${fastestPeer.name}) ${check(slowestOurs.microsPerOp <= fastestPeer.microsPerOp)}`,
 );
-console.log(
-  `  handler ≤ 3× floor:             ${(handlerRow.microsPerOp / floor.microsPerOp).toFixed(2)}× ${check(handlerRow.microsPerOp <= 3 * floor.microsPerOp)}`,
-);
-console.log(`  bundle ≤ 150 KB:                ${(bundleBytes / 1000).toFixed(1)} KB ${check(bundleBytes <= 150_000)}`);
-console.log(`  (handler requests enqueued during the run: ${enqueued.toLocaleString('en-US')})`);
+console.log(`  handler ≤ 3× floor:       ${ratio(handlerRow).toFixed(2)}× ${check(ratio(handlerRow) <= 3)}`);
+console.log(`  bundle ≤ 150 KB:          ${(bundleBytes / 1000).toFixed(1)} KB ${check(bundleBytes <= 150_000)}`);
+console.log(`  (handler requests answered 202 during the run: ${enqueued.toLocaleString('en-US')})`);

@@ -52,7 +52,7 @@ describe('npm start and the CLI as child processes', () => {
   };
 
   beforeAll(async () => {
-    runtime = spawn(process.execPath, ['--import', 'tsx', MAIN, '--in-memory', '--free-ports'], {
+    runtime = spawn(process.execPath, ['--import', 'tsx', MAIN, '--in-memory', '--free-ports', '--time-scale', '60'], {
       cwd: ROOT,
       env: { ...process.env },
     });

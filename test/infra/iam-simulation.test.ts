@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: CloudFormation template JSON is untyped; these helpers and assertions walk it structurally
 /**
  * IAM evaluation of the synthesized policies with @cloud-copilot/iam-simulate (AGPL-3.0, used only in tests).
  *
@@ -225,7 +226,10 @@ describe('nobody else reads a secret value', () => {
   it('an administrator with * on * is denied by the resource policy and by the secrets key policy', async () => {
     const admin = `arn:${PARTITION}:iam::${ACCOUNT}:role/OrganizationAccountAccessRole`;
     const everything = [
-      { name: 'AdministratorAccess', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } },
+      {
+        name: 'AdministratorAccess',
+        policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] },
+      },
     ];
     for (const customer of CUSTOMERS) {
       expect(
@@ -263,7 +267,10 @@ describe('nobody else reads a secret value', () => {
       expect(
         await simulate({
           ...base,
-          context: { 'aws:PrincipalArn': policies.roleArn(role), 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` },
+          context: {
+            'aws:PrincipalArn': policies.roleArn(role),
+            'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com`,
+          },
         }),
       ).toBe('Allowed');
       expect(await simulate({ ...base, context: { 'aws:PrincipalArn': policies.roleArn(role) } })).not.toBe('Allowed');
@@ -290,11 +297,16 @@ describe('each function role calls only what its code needs', () => {
     for (const [name, worker] of workerRoles()) {
       const actions = policies
         .identityPolicies(worker)
-        .flatMap((p) => (p.policy.Statement as any[]).filter((s) => s.Effect === 'Allow').flatMap((s) => [s.Action].flat()));
+        .flatMap((p) =>
+          (p.policy.Statement as any[]).filter((s) => s.Effect === 'Allow').flatMap((s) => [s.Action].flat()),
+        );
       const services = [...new Set(actions.map((a: string) => a.split(':')[0]))].sort();
       expect(services, name).toEqual(expectedServices(WORKER_SPECS[name]));
       expect(actions, name).not.toContain('*');
-      expect(actions.filter((a: string) => /^[a-z0-9-]+:\*$/.test(a)), name).toEqual([]);
+      expect(
+        actions.filter((a: string) => /^[a-z0-9-]+:\*$/.test(a)),
+        name,
+      ).toEqual([]);
     }
   });
 
@@ -310,7 +322,9 @@ describe('each function role calls only what its code needs', () => {
         ['kms:ScheduleKeyDeletion', policies.keyArn(secretsKey)],
         ['secretsmanager:ListSecrets', '*'],
       ] as const) {
-        expect(await simulate({ principal, identityPolicies, action, resource }), `${name} ${action}`).not.toBe('Allowed');
+        expect(await simulate({ principal, identityPolicies, action, resource }), `${name} ${action}`).not.toBe(
+          'Allowed',
+        );
       }
     }
   });

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: CloudFormation template JSON is untyped; these helpers and assertions walk it structurally
 /**
  * Security properties of the synthesized stack (one synthesis for the whole file) and its cdk-nag report.
  */
@@ -67,7 +68,9 @@ describe('ingress', () => {
     expect(all.ThrottlingBurstLimit).toBeGreaterThan(0);
     expect(all.DataTraceEnabled).toBe(false);
     for (const provider of ['virtuous', 'stripe']) {
-      const method = settings.find((s) => s.ResourcePath === `/~1webhooks~1${provider}~1{customerId}` && s.HttpMethod === 'POST');
+      const method = settings.find(
+        (s) => s.ResourcePath === `/~1webhooks~1${provider}~1{customerId}` && s.HttpMethod === 'POST',
+      );
       expect(method, provider).toBeDefined();
       expect(method.ThrottlingRateLimit).toBeLessThanOrEqual(all.ThrottlingRateLimit);
     }
@@ -83,8 +86,16 @@ describe('ingress', () => {
     const headerSets = webhooks.map((m) => Object.keys(m.RequestParameters).sort());
     expect(headerSets).toEqual(
       expect.arrayContaining([
-        ['method.request.header.Content-Type', 'method.request.header.Stripe-Signature', 'method.request.path.customerId'],
-        ['method.request.header.Content-Type', 'method.request.header.X-Virtuous-Signature', 'method.request.path.customerId'],
+        [
+          'method.request.header.Content-Type',
+          'method.request.header.Stripe-Signature',
+          'method.request.path.customerId',
+        ],
+        [
+          'method.request.header.Content-Type',
+          'method.request.header.X-Virtuous-Signature',
+          'method.request.path.customerId',
+        ],
       ]),
     );
     for (const method of webhooks) {
@@ -152,7 +163,9 @@ describe('state', () => {
     const queues = resources('AWS::SQS::Queue');
     expect(queues.length).toBeGreaterThanOrEqual(3);
     for (const [id, queue] of queues) {
-      expect(queue.Properties.KmsMasterKeyId, id).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^SecretsDataKey/), 'Arn'] });
+      expect(queue.Properties.KmsMasterKeyId, id).toEqual({
+        'Fn::GetAtt': [expect.stringMatching(/^SecretsDataKey/), 'Arn'],
+      });
       const policy = resources('AWS::SQS::QueuePolicy').find(([, p]) =>
         (p.Properties.Queues as any[]).some((q) => q.Ref === id),
       )?.[1];
@@ -207,7 +220,9 @@ describe('encryption and retention everywhere', () => {
       expect(JSON.stringify(policy?.Properties.PolicyDocument), id).toContain('"aws:SecureTransport":"false"');
     }
     const debug = buckets.find(([id]) => id.startsWith('ObservabilityDebugCaptures'))?.[1];
-    expect(debug.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault).toMatchObject({
+    expect(
+      debug.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault,
+    ).toMatchObject({
       SSEAlgorithm: 'aws:kms',
     });
     expect(debug.Properties.LoggingConfiguration.DestinationBucketName).toBeDefined();
@@ -242,8 +257,14 @@ describe('functions', () => {
   it('one tasks function per workflow, and the Virtuous callers inside the VPC', () => {
     const ids = resources('AWS::Lambda::Function').map(([id]) => id);
     for (const name of Object.keys(WORKFLOWS)) {
-      const pascal = name.split('-').map((p) => p[0]?.toUpperCase() + p.slice(1)).join('');
-      expect(ids.some((id) => id.startsWith(`Workers${pascal}TasksFunction`)), name).toBe(true);
+      const pascal = name
+        .split('-')
+        .map((p) => p[0]?.toUpperCase() + p.slice(1))
+        .join('');
+      expect(
+        ids.some((id) => id.startsWith(`Workers${pascal}TasksFunction`)),
+        name,
+      ).toBe(true);
     }
     const inVpc = resources('AWS::Lambda::Function')
       .filter(([, fn]) => fn.Properties.VpcConfig)
@@ -299,7 +320,10 @@ describe('network', () => {
   it('has gateway and interface endpoints for the AWS services the workers call, and flow logs', () => {
     const services = resources('AWS::EC2::VPCEndpoint').map(([, e]) => JSON.stringify(e.Properties.ServiceName));
     for (const service of ['dynamodb', 's3', 'sqs', 'secretsmanager', 'sts', 'kms', 'logs', 'states', 'sns']) {
-      expect(services.some((s) => s.includes(`.${service}`)), service).toBe(true);
+      expect(
+        services.some((s) => s.includes(`.${service}`)),
+        service,
+      ).toBe(true);
     }
     synth.template.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'ALL' });
     expect(resources('AWS::EC2::Subnet')).toHaveLength(4);
@@ -315,7 +339,9 @@ describe('workflows', () => {
       expect(machine.Properties.TracingConfiguration, id).toEqual({ Enabled: true });
       expect(machine.Properties.LoggingConfiguration, id).toMatchObject({ Level: 'ALL', IncludeExecutionData: false });
       expect(machine.Properties.DefinitionS3Location, id).toBeDefined();
-      const workflow = Object.values(WORKFLOWS).find((w) => machine.Properties.StateMachineName === `virtuous-staging-${w.name}`);
+      const workflow = Object.values(WORKFLOWS).find(
+        (w) => machine.Properties.StateMachineName === `virtuous-staging-${w.name}`,
+      );
       expect(workflow, id).toBeDefined();
       // Every placeholder written in the ASL file is substituted, and nothing else.
       const placeholders = new Set(
@@ -338,7 +364,9 @@ describe('workflows', () => {
           .filter((s) => [s.Action].flat().includes('lambda:InvokeFunction'))
           .flatMap((s) => [s.Resource].flat()),
       );
-      const functionsInvoked = new Set(invoked.map((r) => JSON.stringify(r).match(/Workers\w+Function[0-9A-F]{8}/)?.[0]));
+      const functionsInvoked = new Set(
+        invoked.map((r) => JSON.stringify(r).match(/Workers\w+Function[0-9A-F]{8}/)?.[0]),
+      );
       expect([...functionsInvoked], id).toEqual([ownTasks]);
     }
   });
@@ -347,7 +375,9 @@ describe('workflows', () => {
 describe('observability', () => {
   it('alarms to the operators topic on the product metrics, DLQs, every function and every workflow', () => {
     const alarms = resources('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
-    const topic = resources('AWS::SNS::Topic').find(([, t]) => t.Properties.TopicName === 'virtuous-staging-operator-alerts');
+    const topic = resources('AWS::SNS::Topic').find(
+      ([, t]) => t.Properties.TopicName === 'virtuous-staging-operator-alerts',
+    );
     for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: topic?.[0] }]);
     const metricNames = alarms.map((a) => a.MetricName).filter(Boolean);
     for (const name of [

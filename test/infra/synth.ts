@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: CloudFormation template JSON is untyped; these helpers and assertions walk it structurally
 /**
  * Synthesizes the app once per test file (the same way `cdk synth` does: cdk.json and cdk.context.json context)
  * and shares the template, the validation report and the acknowledged cdk-nag findings.

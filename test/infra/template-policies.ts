@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: CloudFormation template JSON is untyped; these helpers and assertions walk it structurally
 /**
  * Turns the synthesized template's IAM documents into plain policies for the IAM simulator: intrinsic functions
  * are resolved to the fixed ARNs the resources would have in the test account and region.

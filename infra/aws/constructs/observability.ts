@@ -16,18 +16,12 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { DeliveryStream, EnableLogging, S3Bucket, StreamEncryption } from 'aws-cdk-lib/aws-kinesisfirehose';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { FilterPattern, type ILogGroup, LogGroup, RetentionDays, SubscriptionFilter } from 'aws-cdk-lib/aws-logs';
 import { FirehoseDestination } from 'aws-cdk-lib/aws-logs-destinations';
-import {
-  BlockPublicAccess,
-  Bucket,
-  BucketEncryption,
-  ObjectOwnership,
-  StorageClass,
-} from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, StorageClass } from 'aws-cdk-lib/aws-s3';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -178,11 +172,26 @@ export class Observability extends Construct {
       });
     });
     const productAlarms: [string, string, number, string][] = [
-      ['DeadLettersGrowing', PRODUCT_METRICS.deadLettersCreated, 0, 'Records exceeded their attempts and were dead-lettered'],
+      [
+        'DeadLettersGrowing',
+        PRODUCT_METRICS.deadLettersCreated,
+        0,
+        'Records exceeded their attempts and were dead-lettered',
+      ],
       ['CustomersPaused', PRODUCT_METRICS.customersPaused, 0, 'A customer was paused (revoked credential or 401)'],
-      ['TokenRotationOverdue', PRODUCT_METRICS.tokenRotationOverdue, 0, 'An API token is older than its rotation policy'],
+      [
+        'TokenRotationOverdue',
+        PRODUCT_METRICS.tokenRotationOverdue,
+        0,
+        'An API token is older than its rotation policy',
+      ],
       ['ReconciliationFailures', PRODUCT_METRICS.reconciliationFailures, 0, 'A reconciliation run failed'],
-      ['VirtuousRateLimited', PRODUCT_METRICS.virtuousRateLimited, 10, 'Virtuous answered 429 more than 10 times in 5 minutes'],
+      [
+        'VirtuousRateLimited',
+        PRODUCT_METRICS.virtuousRateLimited,
+        10,
+        'Virtuous answered 429 more than 10 times in 5 minutes',
+      ],
     ];
     for (const [id, metricName, threshold, description] of productAlarms) {
       this.alarm(id, productMetric(metricName), { threshold, description });
@@ -239,9 +248,18 @@ export class Observability extends Construct {
       ),
     );
     this.dashboard.addWidgets(
-      graph('Lambda errors', Object.values(resources.functions).map((fn) => fn.metricErrors())),
-      graph('Lambda throttles', Object.values(resources.functions).map((fn) => fn.metricThrottles())),
-      graph('Workflow failures', Object.values(resources.stateMachines).map((m) => m.metricFailed())),
+      graph(
+        'Lambda errors',
+        Object.values(resources.functions).map((fn) => fn.metricErrors()),
+      ),
+      graph(
+        'Lambda throttles',
+        Object.values(resources.functions).map((fn) => fn.metricThrottles()),
+      ),
+      graph(
+        'Workflow failures',
+        Object.values(resources.stateMachines).map((m) => m.metricFailed()),
+      ),
     );
   }
 

@@ -101,7 +101,9 @@ export class Secrets extends Construct {
         actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
         resources: ['*'],
         conditions: {
-          ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:*` },
+          ArnLike: {
+            'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:*`,
+          },
         },
       }),
     );
@@ -117,7 +119,8 @@ export class Secrets extends Construct {
 
     this.secretsKey = new Key(this, 'SecretsKey', {
       alias: `alias/virtuous-${props.environmentName}-secrets`,
-      description: 'Virtuous integration: customer secrets; usable only by the customer-secrets roles via Secrets Manager',
+      description:
+        'Virtuous integration: customer secrets; usable only by the customer-secrets roles via Secrets Manager',
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
       pendingWindow: Duration.days(30),

@@ -6,8 +6,6 @@
 import { Duration, Fn } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
-import type { IKey } from 'aws-cdk-lib/aws-kms';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
@@ -20,8 +18,8 @@ import { ENV } from '../../../functions/shared/environment.ts';
 import { TABLE_KEYS, TABLES, type TableKey, tableEnvVar } from '../../../functions/shared/tables.ts';
 import { WORKFLOWS } from '../../../statemachines/workflows.ts';
 import type { IntegrationConfig } from '../config.ts';
-import { SecureFunction, stateMachineArnEnvVar } from './secure-function.ts';
 import type { Secrets } from './secrets.ts';
+import { SecureFunction, stateMachineArnEnvVar } from './secure-function.ts';
 import type { State } from './state.ts';
 
 export type TableAccess = 'read' | 'write' | 'readWrite';

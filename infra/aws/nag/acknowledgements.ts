@@ -3,9 +3,10 @@
  * narrowest construct that produces it. docs/security/cdk-nag-acknowledgements.md summarizes them for reviewers.
  * A finding that appears and is not listed here fails synthesis (and the infra tests name it).
  */
-import { type CfnElement, type IConstruct, Stack, Validations } from 'aws-cdk-lib';
-import type { IntegrationStack } from '../integration-stack.ts';
+import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
 import { WORKER_SPECS, type WorkerName } from '../constructs/workers.ts';
+import type { IntegrationStack } from '../integration-stack.ts';
 
 function ack(scope: IConstruct, id: string, reason: string): void {
   Validations.of(scope).acknowledge({ id, reason });

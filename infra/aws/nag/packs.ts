@@ -6,8 +6,9 @@
  * (and catch acknowledgements that no longer match anything), each pack's acknowledgement check is observed and
  * every acknowledged finding recorded.
  */
+
+import { AwsSolutionsChecks, type NagPack, NIST80053R5Checks, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { AwsSolutionsChecks, NIST80053R5Checks, type NagPack, ServerlessChecks } from 'cdk-nag';
 
 export interface AcknowledgedFinding {
   readonly pack: string;

@@ -2,7 +2,7 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TABLE_KEYS, TABLES } from '../../../functions/shared/tables.ts';
+import { TABLE_KEYS, TABLES, type TableSchema } from '../../../functions/shared/tables.ts';
 import { type LocalAws, startLocalAws } from '../../support/local-aws.ts';
 
 describe('local AWS stand-ins', () => {
@@ -15,7 +15,8 @@ describe('local AWS stand-ins', () => {
   it('creates every declared table with its declared keys', async () => {
     for (const key of TABLE_KEYS) {
       const { Table } = await aws.dynamodb.send(new DescribeTableCommand({ TableName: aws.tableNames[key] }));
-      const expected = [TABLES[key].partitionKey.name, ...('sortKey' in TABLES[key] ? [TABLES[key].sortKey.name] : [])];
+      const schema: TableSchema = TABLES[key];
+      const expected = [schema.partitionKey.name, ...(schema.sortKey ? [schema.sortKey.name] : [])];
       expect(Table?.KeySchema?.map((k) => k.AttributeName)).toEqual(expected);
     }
   });

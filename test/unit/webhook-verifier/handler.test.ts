@@ -1,8 +1,9 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { inboundMessageRawBody } from '../../../functions/queue/inbound-message.ts';
 import { parseInboundMessage } from '../../../functions/queue/parse-inbound-message.ts';
 import { TransientError } from '../../../functions/shared/errors.ts';
+import { logger } from '../../../functions/shared/observability.ts';
 import { deliveryId } from '../../../functions/webhooks/delivery-id.ts';
 import { capturedOutput } from '../../support/setup.ts';
 import {
@@ -436,21 +437,48 @@ describe('webhook verifier: secrets are read through the cache', () => {
 });
 
 describe('webhook verifier: logs and metrics', () => {
-  it('logs identifiers and codes only: never the body, a signature or a secret', async () => {
+  it('logs identifiers and codes only, at debug level too: never the body, a signature or a secret', async () => {
     const h = await createHarness();
     const body = donorBody();
     const signature = signHex(h.virtuousSecret, body);
-    await h.invoke(apiEvent({ body: body.toString(), headers: { ...JSON_TYPE, 'X-Virtuous-Signature': signature } }));
+    // The accepted-delivery line is debug level (off by default): capture what the handler hands the logger.
+    const debug = vi.spyOn(logger, 'debug');
+    let calls: unknown[][] = [];
+    try {
+      await h.invoke(apiEvent({ body: body.toString(), headers: { ...JSON_TYPE, 'X-Virtuous-Signature': signature } }));
+    } finally {
+      calls = [...debug.mock.calls];
+      debug.mockRestore();
+    }
     await h.invoke(
       apiEvent({ body: body.toString(), headers: { ...JSON_TYPE, 'X-Virtuous-Signature': signHex('x', body) } }),
     );
     await h.invoke(apiEvent({ body: body.toString(), headers: { 'Content-Type': 'text/plain' } }));
-    const output = capturedOutput();
-    expect(output).toContain('webhook accepted');
+    const debugLines = JSON.stringify(calls);
+    expect(calls.map((call) => call[0])).toContain('webhook accepted');
+    expect(debugLines).toContain(deliveryId('virtuous', 'acme', body));
+    const output = `${capturedOutput()}${debugLines}`;
     expect(output).toContain('webhook refused');
     expect(output).not.toContain(BODY_MARKER);
     expect(output).not.toContain(signature);
     expect(output).not.toContain(body.toString('base64').slice(0, 40));
+  });
+
+  it('logs nothing for an accepted delivery at the default level, and emits no metric line for it', async () => {
+    const h = await createHarness();
+    const body = donorBody();
+    await h.invoke(
+      apiEvent({ body: body.toString(), headers: { ...JSON_TYPE, 'X-Virtuous-Signature': signHex('x', body) } }),
+    );
+    const before = capturedOutput().length;
+    const response = await h.invoke(
+      apiEvent({
+        body: body.toString(),
+        headers: { ...JSON_TYPE, 'X-Virtuous-Signature': signHex(h.virtuousSecret, body) },
+      }),
+    );
+    expect(response.statusCode).toBe(202);
+    expect(capturedOutput().slice(before)).toBe('');
   });
 
   it('emits SignatureFailures with provider as a dimension and the customer id as a property only', async () => {

@@ -1,0 +1,111 @@
+/**
+ * Step Functions and Lambda deliver at least once: a task that succeeded may run again (a lost response, a retry
+ * after a timeout). Here every Lambda task of a workflow runs twice in a row and the second answer is the one the
+ * state machine keeps; the outcome must be the same as with single delivery.
+ */
+import { createHash } from 'node:crypto';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalTaskHandler } from '../../functions/lifecycle-tasks/local-runner.ts';
+import { startWorkflowTestEnv, type WorkflowTestEnv } from '../support/workflow-runner.ts';
+import { callApi, onboardedCustomer, rotationWaiting, secretsExistFor } from './lifecycle-fixtures.ts';
+
+let env: WorkflowTestEnv;
+const ctx = { reason: 'test:inspect' };
+const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest('hex');
+
+beforeAll(async () => {
+  env = await startWorkflowTestEnv();
+});
+
+afterAll(async () => {
+  await env?.close();
+});
+
+const invokedTwice: Record<string, number> = {};
+
+function twice(stateName: string, handler: LocalTaskHandler): LocalTaskHandler {
+  return async (input) => {
+    await handler(input);
+    invokedTwice[stateName] = (invokedTwice[stateName] ?? 0) + 1;
+    return handler(input);
+  };
+}
+
+describe('every lifecycle task is safe to run twice', () => {
+  it('onboarding: one subscription, one secret, active, initial load requested once', async () => {
+    const customerId = 'idem-onboard';
+    const org = env.sim.organization();
+    await env.secrets.putPending({ customerId, kind: 'api_token' }, org.apiKey, { reason: 'onboarding:receive' });
+    const now = new Date().toISOString();
+    await env.deps.customers.create({
+      customerId,
+      status: 'onboarding',
+      sensitivity: 'standard',
+      tokenRotationDays: 180,
+      createdAt: now,
+      updatedAt: now,
+    });
+    const execution = env.run('onboarding', { customerId }, { wrapTask: twice });
+    expect((await execution.result).status).toBe('SUCCEEDED');
+    expect(invokedTwice.CreateWebhookSubscription).toBe(1);
+    const snapshot = env.sim.control.inspect(org.organizationId);
+    expect(snapshot.webhooks).toHaveLength(1);
+    const secret = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', ctx);
+    expect(snapshot.webhooks[0]?.secretSha256).toBe(sha256(secret?.value ?? ''));
+    expect(await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'previous', ctx)).toBeUndefined();
+    const record = await env.deps.customers.get(customerId);
+    expect(record).toMatchObject({ status: 'active', webhookSubscriptionId: snapshot.webhooks[0]?.id });
+    expect(record?.lock).toBeUndefined();
+  });
+
+  it('webhook-secret rotation: the subscription ends on the promoted secret, the old one deleted', async () => {
+    const { customerId, org } = await onboardedCustomer(env, 'idem');
+    const before = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', ctx);
+    const execution = env.run('webhook-secret-rotation', { customerId }, { wrapTask: twice });
+    expect((await execution.result).status).toBe('SUCCEEDED');
+    expect(invokedTwice.PromoteWebhookSecret).toBeGreaterThan(0);
+    const after = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', ctx);
+    expect(after?.value).not.toBe(before?.value);
+    expect(env.sim.control.inspect(org.organizationId).webhooks[0]?.secretSha256).toBe(sha256(after?.value ?? ''));
+    expect(await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'previous', ctx)).toBeUndefined();
+    expect((await env.deps.customers.get(customerId))?.previousWebhookSecretValidUntil).toBeUndefined();
+  });
+
+  it('token rotation: the submitted key ends current, the old one deleted, nothing pending', async () => {
+    const { customerId, org } = await onboardedCustomer(env, 'idem');
+    // The waiting state is completed once by its token; every other task runs twice.
+    const execution = env.run(
+      'token-rotation',
+      { customerId },
+      { wrapTask: (name, handler) => (name === 'RequestNewToken' ? handler : twice(name, handler)) },
+    );
+    await rotationWaiting(env, customerId);
+    const newKey = env.sim.addKey(org.organizationId);
+    await callApi(env, 'POST', `/lifecycle/customers/${customerId}/rotation-token`, { token: newKey });
+    expect((await execution.result).status).toBe('SUCCEEDED');
+    expect(invokedTwice.CutOver).toBeGreaterThan(0);
+    expect((await env.secrets.read({ customerId, kind: 'api_token' }, 'current', ctx))?.value).toBe(newKey);
+    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'previous', ctx)).toBeUndefined();
+    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', ctx)).toBeUndefined();
+  });
+
+  it('offboarding: one deletion record whose counts are those of the first deletion', async () => {
+    const { customerId, org } = await onboardedCustomer(env, 'idem');
+    const execution = env.run('offboarding', { customerId }, { wrapTask: twice });
+    expect((await execution.result).status).toBe('SUCCEEDED');
+    expect(invokedTwice.DeleteSecrets).toBeGreaterThan(0);
+    const records = await env.aws.documentClient.send(
+      new QueryCommand({
+        TableName: env.aws.tableNames.deletionRecords,
+        KeyConditionExpression: 'customerId = :c',
+        ExpressionAttributeValues: { ':c': customerId },
+      }),
+    );
+    expect(records.Items).toHaveLength(1);
+    expect(records.Items?.[0]).toMatchObject({ secretsDeleted: 2, webhookSubscription: 'deleted' });
+    expect((records.Items?.[0]?.tables as Record<string, number>).checkpoints).toBe(1);
+    expect(secretsExistFor(env, customerId)).toBe(false);
+    expect(env.sim.control.inspect(org.organizationId).webhooks).toHaveLength(0);
+  });
+});
