@@ -7,13 +7,11 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import type { CustomerRepository } from '../customers/customer.ts';
-import { tableNameFromEnv } from '../shared/environment.ts';
 import { ForbiddenInputError } from '../shared/errors.ts';
 import { assertCustomerId } from '../shared/identifiers.ts';
 import { logger } from '../shared/observability.ts';
 import { createAwsSyncDependencies } from '../sync/aws-wiring.ts';
 import { type BulkLoadDeps, type BulkLoadResult, type HistorySource, runBulkLoad } from '../sync/bulk-load.ts';
-import { createDynamoCheckpointStore } from '../sync/checkpoints.ts';
 import { flushPowertoolsMetrics } from '../sync/powertools-metrics.ts';
 import { s3JsonlHistorySource } from '../sync/s3-history-source.ts';
 
@@ -74,7 +72,6 @@ export const handler = async (event: BulkLoaderEvent, context: Context) => {
       const s3 = new S3Client({ maxAttempts: 3, requestHandler: { connectionTimeout: 2_000, requestTimeout: 30_000 } });
       return createBulkLoaderHandler({
         ...deps,
-        checkpoints: createDynamoCheckpointStore(deps.documentClient, tableNameFromEnv('checkpoints')),
         historySourceFor: (request) => {
           if (!request.export) throw new ForbiddenInputError('MISSING_EXPORT', 'the event names no history export');
           return s3JsonlHistorySource(s3, request.export.bucket, request.export.key);

@@ -7,7 +7,7 @@ import type { SecretStore } from '../credentials/secret-store.ts';
 import type { CustomerRecord, CustomerRepository, Sensitivity, WorkflowName } from '../customers/customer.ts';
 import type { Clock, ExecutionDescription, VirtuousConnector, WorkflowStarter } from '../lifecycle/ports.ts';
 import type { LifecycleSettings } from '../lifecycle/settings.ts';
-import { PermanentError, RecoverableError } from '../shared/errors.ts';
+import { PermanentError, RecoverableError, TransientError } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
 
 export interface LifecycleApiDeps {
@@ -112,7 +112,18 @@ export async function receiveRotationToken(
       reason: 'rotation:receive',
     },
   );
-  await deps.starter.sendTaskSuccess(taskToken, { tokenVersionId: versionId });
+  try {
+    await deps.starter.sendTaskSuccess(taskToken, { tokenVersionId: versionId });
+  } catch (error) {
+    if (error instanceof TransientError) throw error;
+    // The wait is over (timed out, or the execution was stopped): the key must not linger as pending.
+    await deps.secrets.discardPending(
+      { customerId: request.customerId, kind: 'api_token' },
+      { reason: 'rotation:receive' },
+    );
+    await deps.customers.update(request.customerId, { awaitingTokenTaskToken: undefined });
+    throw new ApiRefusal(409, 'NO_ROTATION_WAITING', 'the token rotation is no longer waiting for a key');
+  }
   await deps.customers.update(request.customerId, { awaitingTokenTaskToken: undefined });
   logger.info('rotation key received', { customerId: request.customerId });
   return { accepted: true };

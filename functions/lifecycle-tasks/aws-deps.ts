@@ -38,31 +38,53 @@ function documentClient(): DynamoDBDocumentClient {
   });
 }
 
+/**
+ * Each dependency is built on first use: a workflow's function gets only the settings and grants its own tasks
+ * need (incident response never calls Virtuous, only offboarding touches the debug bucket), and a missing setting
+ * fails the task that needs it, by name, instead of every task of the function.
+ */
+function lazily<T extends object>(factories: { readonly [K in keyof T]: () => T[K] }): T {
+  const built: Partial<T> = {};
+  const target = {} as T;
+  for (const key of Object.keys(factories) as Array<keyof T>) {
+    Object.defineProperty(target, key, {
+      enumerable: true,
+      get: () => {
+        if (!(key in built)) built[key] = factories[key]();
+        return built[key] as T[typeof key];
+      },
+    });
+  }
+  return target;
+}
+
 export function createAwsLifecycleDeps(env: NodeJS.ProcessEnv = process.env): LifecycleDeps {
   const client = documentClient();
-  const tableNames = Object.fromEntries(TABLE_KEYS.map((key) => [key, tableNameFromEnv(key, env)])) as Record<
-    TableKey,
-    string
-  >;
-  const secrets = createSecretsManagerStore(env);
-  return {
-    customers: new DynamoCustomerRepository(client, tableNames.customers),
-    secrets,
-    virtuous: createVirtuousConnector({
-      baseUrl: requireSetting(ENV.virtuousBaseUrl, env),
-      secrets,
-      budget: createRateBudgetFromEnv(env),
-    }),
-    notifier: createSnsNotifierFromEnv(env),
-    clock: systemClock,
-    settings: lifecycleSettingsFromEnv(env),
-    syncControl: new DynamoSyncControl(client, tableNames.checkpoints),
-    customerData: new DynamoCustomerDataStore(client, tableNames),
-    debugCaptures: new S3CaptureStore(new S3Client(CLIENT_SETTINGS), requireSetting(ENV.debugCaptureBucket, env)),
-    recentWrites: new DynamoRecentWritesSource(client, tableNames.syncRecords),
-    audit: new DynamoDbAuditLog(client, tableNames.secretAudit),
-    incidentReports: new DynamoIncidentReportStore(client, tableNames.incidentReports),
-  };
+  const table = (key: TableKey) => tableNameFromEnv(key, env);
+  const deps: LifecycleDeps = lazily<LifecycleDeps>({
+    customers: () => new DynamoCustomerRepository(client, table('customers')),
+    secrets: () => createSecretsManagerStore(env),
+    virtuous: () =>
+      createVirtuousConnector({
+        baseUrl: requireSetting(ENV.virtuousBaseUrl, env),
+        secrets: deps.secrets,
+        budget: createRateBudgetFromEnv(env),
+      }),
+    notifier: () => createSnsNotifierFromEnv(env),
+    clock: () => systemClock,
+    settings: () => lifecycleSettingsFromEnv(env),
+    syncControl: () => new DynamoSyncControl(client, table('checkpoints')),
+    customerData: () =>
+      new DynamoCustomerDataStore(
+        client,
+        Object.fromEntries(TABLE_KEYS.map((key) => [key, table(key)])) as Record<TableKey, string>,
+      ),
+    debugCaptures: () => new S3CaptureStore(new S3Client(CLIENT_SETTINGS), requireSetting(ENV.debugCaptureBucket, env)),
+    recentWrites: () => new DynamoRecentWritesSource(client, table('syncRecords')),
+    audit: () => new DynamoDbAuditLog(client, table('secretAudit')),
+    incidentReports: () => new DynamoIncidentReportStore(client, table('incidentReports')),
+  });
+  return deps;
 }
 
 export function createAwsLifecycleApiDeps(env: NodeJS.ProcessEnv = process.env): LifecycleApiDeps {

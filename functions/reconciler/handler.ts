@@ -6,18 +6,14 @@
  */
 import type { Context } from 'aws-lambda';
 import type { CustomerRepository } from '../customers/customer.ts';
-import { tableNameFromEnv } from '../shared/environment.ts';
 import { errorCode } from '../shared/errors.ts';
 import { isCustomerId } from '../shared/identifiers.ts';
 import { logger } from '../shared/observability.ts';
 import { createAwsSyncDependencies } from '../sync/aws-wiring.ts';
-import { createDynamoCheckpointStore } from '../sync/checkpoints.ts';
 import type { HeldMessages } from '../sync/held-messages.ts';
 import { flushPowertoolsMetrics } from '../sync/powertools-metrics.ts';
 import { type ReconciliationDeps, reconcileCustomer } from '../sync/reconciliation.ts';
-import { createDynamoReconciliationLog } from '../sync/reconciliation-log.ts';
 import { mapLimit, SYNC_METRICS } from '../sync/sync-metrics.ts';
-import { SyncProcessor } from '../sync/sync-processor.ts';
 
 export interface ReconcilerDeps extends ReconciliationDeps {
   readonly customers: CustomerRepository;
@@ -84,17 +80,7 @@ export const handler = async (event: ReconcilerEvent, context: Context): Promise
     functionName: context.functionName,
     tokenReason: 'sync:reconcile',
   }).then(
-    (deps) => {
-      const processor = new SyncProcessor(deps);
-      return createReconcilerHandler({
-        ...deps,
-        checkpoints: createDynamoCheckpointStore(deps.documentClient, tableNameFromEnv('checkpoints')),
-        log: createDynamoReconciliationLog(deps.documentClient, tableNameFromEnv('reconciliationLog')),
-        applyDeferredRefund: (customerId, refundKey, giftId) =>
-          processor.applyDeferredRefund(customerId, refundKey, giftId),
-        flushMetrics: flushPowertoolsMetrics,
-      });
-    },
+    (deps) => createReconcilerHandler({ ...deps, flushMetrics: flushPowertoolsMetrics }),
     (error: unknown) => {
       awsHandler = undefined;
       throw error;

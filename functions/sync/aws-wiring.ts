@@ -3,8 +3,9 @@
  * functions/shared/environment.ts). The same adapters run on one machine against dynalite / local-aws-sqs through
  * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS. Every client has timeouts and bounded attempts.
  *
- * The secret store and the notifier come from their own modules by dynamic import, so this module loads (and the
- * processor's tests run) without touching Secrets Manager or SNS code.
+ * `assembleSyncEngine` builds the engine from its parts (the one-machine runtime passes its local sealer, secret
+ * store and notifier); `createAwsSyncDependencies` builds the AWS parts. The secret store and the notifier are
+ * imported dynamically, so loading this module does not load Secrets Manager or SNS code.
  */
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -17,10 +18,12 @@ import type { PayloadSealer } from '../crypto/payload-sealer.ts';
 import { DynamoCustomerRepository } from '../customers/dynamo-customer-repository.ts';
 import type { Notifier } from '../notifications/notifier.ts';
 import { ENV, requireSetting, tableNameFromEnv } from '../shared/environment.ts';
+import type { TableKey } from '../shared/tables.ts';
 import type { VirtuousApi } from '../virtuous/api.ts';
 import { createVirtuousClient } from '../virtuous/client.ts';
-import { createRateBudgetFromEnv } from '../virtuous/rate-budget.ts';
+import { createRateBudgetFromEnv, type RateBudget } from '../virtuous/rate-budget.ts';
 import { secretStoreTokenSource } from '../virtuous/token-source.ts';
+import { type CheckpointStore, createDynamoCheckpointStore } from './checkpoints.ts';
 import { createDeadLetters, type DeadLetters } from './dead-letters.ts';
 import { createDynamoDeliveryLog } from './delivery-log.ts';
 import { createDynamoSyncStateRepository } from './dynamo-sync-state-repository.ts';
@@ -28,25 +31,103 @@ import { createHeldMessages, type HeldMessages } from './held-messages.ts';
 import { createSqsMessageQueue, type MessageQueue } from './message-queue.ts';
 import { powertoolsSyncMetrics } from './powertools-metrics.ts';
 import { countingRateLimits } from './rate-limit-counter.ts';
-import { DEFAULT_SYNC_PROCESSOR_CONFIG, type SyncProcessorDeps } from './sync-processor.ts';
+import { createDynamoReconciliationLog, type ReconciliationLog } from './reconciliation-log.ts';
+import type { SyncMetrics } from './sync-metrics.ts';
+import { DEFAULT_SYNC_PROCESSOR_CONFIG, SyncProcessor, type SyncProcessorDeps } from './sync-processor.ts';
 
 const CLIENT_SETTINGS = {
   maxAttempts: 3,
   requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
 } as const;
 
+/** What the processor, reconciler and bulk loader are built from (each takes the members it needs). */
 export interface SyncEngineDeps extends SyncProcessorDeps {
   readonly deadLetters: DeadLetters;
   readonly held: HeldMessages;
   readonly queue: MessageQueue;
   readonly sealer: PayloadSealer;
   readonly documentClient: DynamoDBDocumentClient;
+  readonly checkpoints: CheckpointStore;
+  readonly log: ReconciliationLog;
+  /** The processor's refund path, for reconciliation (claims shared with the processor). */
+  readonly applyDeferredRefund: (customerId: string, refundKey: string, giftVirtuousId: number) => Promise<void>;
 }
 
 export interface AwsWiringOptions {
   readonly functionName: string;
   /** Audit reason for reading the customer's Virtuous token, e.g. `sync:submit`, `sync:reconcile`. */
   readonly tokenReason?: string;
+}
+
+/** Everything the engine is assembled from; AWS and the one-machine runtime differ only in these parts. */
+export interface SyncEngineParts {
+  readonly documentClient: DynamoDBDocumentClient;
+  /** Physical table name of a table of functions/shared/tables.ts. */
+  readonly tableName: (key: TableKey) => string;
+  readonly sealer: PayloadSealer;
+  readonly queue: MessageQueue;
+  readonly secrets: SecretStore;
+  readonly notifier: Notifier;
+  readonly budget: RateBudget;
+  readonly virtuousBaseUrl: string;
+  /** Local mode only: the simulator on a loopback address over plain HTTP. */
+  readonly allowLoopbackHttp?: boolean;
+  readonly metrics: SyncMetrics;
+  readonly workerName: string;
+  readonly tokenReason?: string;
+  readonly clock?: () => Date;
+}
+
+/** Assembles the engine from its parts: repositories, dead letters, held messages, one Virtuous client per customer. */
+export function assembleSyncEngine(parts: SyncEngineParts): SyncEngineDeps {
+  const { documentClient, sealer, queue, metrics } = parts;
+  const syncState = createDynamoSyncStateRepository(documentClient, parts.tableName('syncRecords'));
+  const rateLimitedFetch = countingRateLimits(metrics);
+  const clients = new Map<string, VirtuousApi>();
+  const reason = parts.tokenReason ?? 'sync:submit';
+  let processor: SyncProcessor | undefined;
+  const engine: SyncEngineDeps = {
+    documentClient,
+    sealer,
+    queue,
+    syncState,
+    customers: new DynamoCustomerRepository(documentClient, parts.tableName('customers'), { timeoutMs: 4_000 }),
+    deliveries: createDynamoDeliveryLog(documentClient, parts.tableName('deliveries')),
+    deadLetters: createDeadLetters({
+      client: documentClient,
+      table: parts.tableName('deadLetters'),
+      sealer,
+      queue,
+      syncState,
+    }),
+    held: createHeldMessages({ client: documentClient, table: parts.tableName('heldMessages'), sealer, queue }),
+    virtuousFor(customerId) {
+      let client = clients.get(customerId);
+      if (!client) {
+        client = createVirtuousClient({
+          baseUrl: parts.virtuousBaseUrl,
+          customerId,
+          tokens: secretStoreTokenSource(parts.secrets, customerId, reason),
+          budget: parts.budget,
+          allowLoopbackHttp: parts.allowLoopbackHttp === true,
+          fetch: rateLimitedFetch,
+        });
+        clients.set(customerId, client);
+      }
+      return client;
+    },
+    notifier: parts.notifier,
+    metrics,
+    clock: parts.clock ?? (() => new Date()),
+    config: { ...DEFAULT_SYNC_PROCESSOR_CONFIG, workerId: () => `${parts.workerName}/${randomUUID()}` },
+    checkpoints: createDynamoCheckpointStore(documentClient, parts.tableName('checkpoints')),
+    log: createDynamoReconciliationLog(documentClient, parts.tableName('reconciliationLog')),
+    applyDeferredRefund: (customerId, refundKey, giftVirtuousId) => {
+      processor ??= new SyncProcessor(engine);
+      return processor.applyDeferredRefund(customerId, refundKey, giftVirtuousId);
+    },
+  };
+  return engine;
 }
 
 export async function createAwsSyncDependencies(
@@ -56,53 +137,22 @@ export async function createAwsSyncDependencies(
   const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_SETTINGS), {
     marshallOptions: { removeUndefinedValues: true },
   });
-  const sealer = createKmsPayloadSealer({
-    kms: new KMSClient(CLIENT_SETTINGS),
-    keyArn: requireSetting(ENV.dataKmsKeyArn, env),
-  });
-  const queue = createSqsMessageQueue(new SQSClient(CLIENT_SETTINGS), requireSetting(ENV.inboundQueueUrl, env));
-  const syncState = createDynamoSyncStateRepository(documentClient, tableNameFromEnv('syncRecords', env));
   const secrets: SecretStore = (await import('../credentials/secrets-manager-store.ts')).createSecretsManagerStore(env);
   const notifier: Notifier = (await import('../notifications/sns-notifier.ts')).createSnsNotifierFromEnv(env);
-  const budget = createRateBudgetFromEnv(env);
-  const baseUrl = requireSetting(ENV.virtuousBaseUrl, env);
-  const metrics = powertoolsSyncMetrics;
-  const rateLimitedFetch = countingRateLimits(metrics);
-  const clients = new Map<string, VirtuousApi>();
-  const reason = options.tokenReason ?? 'sync:submit';
-
-  return {
+  return assembleSyncEngine({
     documentClient,
-    sealer,
-    queue,
-    syncState,
-    customers: new DynamoCustomerRepository(documentClient, tableNameFromEnv('customers', env), { timeoutMs: 4_000 }),
-    deliveries: createDynamoDeliveryLog(documentClient, tableNameFromEnv('deliveries', env)),
-    deadLetters: createDeadLetters({
-      client: documentClient,
-      table: tableNameFromEnv('deadLetters', env),
-      sealer,
-      queue,
-      syncState,
+    tableName: (key) => tableNameFromEnv(key, env),
+    sealer: createKmsPayloadSealer({
+      kms: new KMSClient(CLIENT_SETTINGS),
+      keyArn: requireSetting(ENV.dataKmsKeyArn, env),
     }),
-    held: createHeldMessages({ client: documentClient, table: tableNameFromEnv('heldMessages', env), sealer, queue }),
-    virtuousFor(customerId) {
-      let client = clients.get(customerId);
-      if (!client) {
-        client = createVirtuousClient({
-          baseUrl,
-          customerId,
-          tokens: secretStoreTokenSource(secrets, customerId, reason),
-          budget,
-          fetch: rateLimitedFetch,
-        });
-        clients.set(customerId, client);
-      }
-      return client;
-    },
+    queue: createSqsMessageQueue(new SQSClient(CLIENT_SETTINGS), requireSetting(ENV.inboundQueueUrl, env)),
+    secrets,
     notifier,
-    metrics,
-    clock: () => new Date(),
-    config: { ...DEFAULT_SYNC_PROCESSOR_CONFIG, workerId: () => `${options.functionName}/${randomUUID()}` },
-  };
+    budget: createRateBudgetFromEnv(env),
+    virtuousBaseUrl: requireSetting(ENV.virtuousBaseUrl, env),
+    metrics: powertoolsSyncMetrics,
+    workerName: options.functionName,
+    ...(options.tokenReason === undefined ? {} : { tokenReason: options.tokenReason }),
+  });
 }

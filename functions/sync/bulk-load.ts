@@ -1,12 +1,14 @@
 /**
  * Bulk load: a customer's history (source events from the partner platform) enters the same inbound queue as the
- * webhooks, in pages of at most 100 events (one batch-endpoint call each), so it shares the processor's sync-state
- * idempotency, rate budget, dead letters and metrics.
+ * webhooks, in pages of at most 100 events of one type, so it shares the processor's sync-state idempotency, rate
+ * budget, dead letters and metrics, and a page of gifts is exactly one call to the batch endpoint.
  *
- * Resumable: after each source page is enqueued the checkpoint records the source cursor and the next page number.
- * A crash between enqueue and checkpoint re-sends the same pages with the same page numbers; the processor's
- * delivery log and sync-state claims absorb the copies. A run stops before its deadline and reports `completed:
- * false`; the next run continues from the checkpoint.
+ * Events are collected per type across source pages and a page is sent when it is full (100 events or the byte
+ * bound), so source page boundaries do not split gift pages. Resumable: after each source page the checkpoint
+ * records where to read again, which is the source page holding the oldest event not yet sent, and the next page
+ * number. A resume (after a crash or a run that reached its deadline) may send some events of that source page a
+ * second time; the processor's sync-state claims make those copies cost no Virtuous call. A run that reaches its
+ * deadline sends what it holds, records the position after it, and answers `completed: false`.
  */
 import { ForbiddenInputError } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
@@ -78,81 +80,123 @@ function eventType(event: unknown): string {
   return typeof type === 'string' ? type : '';
 }
 
-/** Donors before their gifts (so Virtuous's nightly batch can match them), refunds and the rest after. */
-function typeRank(type: string): number {
-  if (type.startsWith('customer.')) return 0;
-  if (type === 'payment_intent.succeeded') return 1;
-  return 2;
+interface Pending {
+  readonly event: unknown;
+  readonly bytes: number;
+  /** Cursor of the source page the event came from (undefined: the first page). */
+  readonly sourceCursor: string | undefined;
 }
 
-/**
- * Splits events into pages of ≤ 100 events and ≤ maxBytes of JSON each, one event type per page: a page of gifts
- * is then exactly one batch-endpoint call, and a contact never splits a gift page in two calls.
- */
-export function pageEvents(events: readonly unknown[], maxBytes: number): unknown[][] {
-  const byType = Map.groupBy(events, eventType);
-  const types = [...byType.keys()].sort((a, b) => typeRank(a) - typeRank(b));
-  return types.flatMap((type) => pageOneType(byType.get(type) ?? [], maxBytes));
-}
+/** Per event type, the events waiting for a full page. */
+class PageCollector {
+  readonly #byType = new Map<string, { events: Pending[]; bytes: number }>();
+  readonly #maxBytes: number;
 
-function pageOneType(events: readonly unknown[], maxBytes: number): unknown[][] {
-  const pages: unknown[][] = [];
-  let current: unknown[] = [];
-  let bytes = 2;
-  for (const event of events) {
-    const size = Buffer.byteLength(JSON.stringify(event), 'utf8') + 1;
-    if (size + 2 > maxBytes) {
-      throw new ForbiddenInputError('HISTORY_EVENT_TOO_LARGE', `a history event exceeds ${maxBytes} bytes`);
-    }
-    if (current.length === MAX_BULK_PAGE_EVENTS || bytes + size > maxBytes) {
-      pages.push(current);
-      current = [];
-      bytes = 2;
-    }
-    current.push(event);
-    bytes += size;
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
   }
-  if (current.length > 0) pages.push(current);
-  return pages;
+
+  /** Adds an event; returns the pages it completed. */
+  add(event: unknown, sourceCursor: string | undefined): unknown[][] {
+    const bytes = Buffer.byteLength(JSON.stringify(event), 'utf8') + 1;
+    if (bytes + 2 > this.#maxBytes) {
+      throw new ForbiddenInputError('HISTORY_EVENT_TOO_LARGE', `a history event exceeds ${this.#maxBytes} bytes`);
+    }
+    const type = eventType(event);
+    let group = this.#byType.get(type);
+    if (!group) {
+      group = { events: [], bytes: 2 };
+      this.#byType.set(type, group);
+    }
+    const full: unknown[][] = [];
+    if (group.bytes + bytes > this.#maxBytes) {
+      full.push(group.events.map((pending) => pending.event));
+      group.events = [];
+      group.bytes = 2;
+    }
+    group.events.push({ event, bytes, sourceCursor });
+    group.bytes += bytes;
+    if (group.events.length === MAX_BULK_PAGE_EVENTS) {
+      full.push(group.events.map((pending) => pending.event));
+      group.events = [];
+      group.bytes = 2;
+    }
+    return full;
+  }
+
+  /** Every partial page, emptying the collector. */
+  drain(): unknown[][] {
+    const pages = [...this.#byType.values()]
+      .filter((group) => group.events.length > 0)
+      .map((group) => group.events.map((pending) => pending.event));
+    this.#byType.clear();
+    return pages;
+  }
+
+  /** The source cursor to read again from so that no waiting event is lost; null when nothing waits. */
+  oldestWaitingCursor(order: readonly (string | undefined)[]): string | undefined | null {
+    const waiting = new Set<string | undefined>();
+    for (const group of this.#byType.values()) for (const pending of group.events) waiting.add(pending.sourceCursor);
+    if (waiting.size === 0) return null;
+    return order.find((cursor) => waiting.has(cursor));
+  }
+}
+
+/** Splits events into pages of ≤ 100 events of one type and ≤ maxBytes of JSON each (all of them sent). */
+export function pageEvents(events: readonly unknown[], maxBytes: number = DEFAULT_MAX_PAGE_BYTES): unknown[][] {
+  const collector = new PageCollector(maxBytes);
+  const pages = events.flatMap((event) => collector.add(event, undefined));
+  return [...pages, ...collector.drain()];
 }
 
 export async function runBulkLoad(deps: BulkLoadDeps, request: BulkLoadRequest): Promise<BulkLoadResult> {
   const { customerId, loadId } = request;
-  const maxBytes = request.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES;
   const checkpoint = await deps.checkpoints.get(customerId, loadId);
   if (checkpoint?.status === 'completed') return { completed: true, pagesEnqueued: 0, eventsEnqueued: 0 };
-  let position: Position = checkpoint?.position ? (JSON.parse(checkpoint.position) as Position) : { nextPage: 0 };
+  const start: Position = checkpoint?.position ? (JSON.parse(checkpoint.position) as Position) : { nextPage: 0 };
+  const collector = new PageCollector(request.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES);
+  let nextPage = start.nextPage;
+  let cursor = start.cursor;
+  /** Source cursors read in this run, oldest first. */
+  const readOrder: (string | undefined)[] = [];
   let pagesEnqueued = 0;
   let eventsEnqueued = 0;
 
-  for (;;) {
-    if (request.deadline !== undefined && deps.clock().getTime() >= request.deadline) {
-      logger.info('bulk load paused at deadline', { customerId, loadId, nextPage: position.nextPage });
-      return { completed: false, pagesEnqueued, eventsEnqueued };
-    }
-    const sourcePage = await request.source.page(position.cursor);
-    const pages = pageEvents(sourcePage.events, maxBytes);
+  const send = async (pages: unknown[][]) => {
+    if (pages.length === 0) return;
     const bodies = pages.map((events, index) =>
-      JSON.stringify(createBulkMessage({ customerId, loadId, page: position.nextPage + index, events })),
+      JSON.stringify(createBulkMessage({ customerId, loadId, page: nextPage + index, events })),
     );
     await deps.queue.send(bodies);
+    nextPage += pages.length;
     pagesEnqueued += pages.length;
-    eventsEnqueued += sourcePage.events.length;
-    deps.metrics.count(SYNC_METRICS.bulkEventsEnqueued, sourcePage.events.length);
-    position = {
-      ...(sourcePage.nextCursor === undefined ? {} : { cursor: sourcePage.nextCursor }),
-      nextPage: position.nextPage + pages.length,
-    };
-    const done = sourcePage.nextCursor === undefined;
-    await deps.checkpoints.put(
-      customerId,
-      loadId,
-      { position: JSON.stringify(position), status: done ? 'completed' : 'running' },
-      deps.clock(),
-    );
-    if (done) {
-      logger.info('bulk load enqueued', { customerId, loadId, pages: position.nextPage });
+    const events = pages.reduce((total, page) => total + page.length, 0);
+    eventsEnqueued += events;
+    deps.metrics.count(SYNC_METRICS.bulkEventsEnqueued, events);
+  };
+  const save = async (position: Position, status: 'running' | 'completed') => {
+    await deps.checkpoints.put(customerId, loadId, { position: JSON.stringify(position), status }, deps.clock());
+  };
+
+  for (;;) {
+    if (request.deadline !== undefined && deps.clock().getTime() >= request.deadline) {
+      await send(collector.drain());
+      await save({ ...(cursor === undefined ? {} : { cursor }), nextPage }, 'running');
+      logger.info('bulk load paused at deadline', { customerId, loadId, nextPage });
+      return { completed: false, pagesEnqueued, eventsEnqueued };
+    }
+    const sourcePage = await request.source.page(cursor);
+    readOrder.push(cursor);
+    for (const event of sourcePage.events) await send(collector.add(event, cursor));
+    if (sourcePage.nextCursor === undefined) {
+      await send(collector.drain());
+      await save({ nextPage }, 'completed');
+      logger.info('bulk load enqueued', { customerId, loadId, pages: nextPage });
       return { completed: true, pagesEnqueued, eventsEnqueued };
     }
+    cursor = sourcePage.nextCursor;
+    const waitingFrom = collector.oldestWaitingCursor(readOrder);
+    const resumeAt = waitingFrom === null ? cursor : waitingFrom;
+    await save({ ...(resumeAt === undefined ? {} : { cursor: resumeAt }), nextPage }, 'running');
   }
 }

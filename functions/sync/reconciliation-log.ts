@@ -28,9 +28,11 @@ export interface ReconciliationRun extends ReconciliationCounts {
   readonly needsUpdateKeys: readonly string[];
 }
 
+export type StoredReconciliationRun = ReconciliationRun & { readonly expiresAt: number };
+
 export interface ReconciliationLog {
   put(run: ReconciliationRun): Promise<void>;
-  list(customerId: string): Promise<ReconciliationRun[]>;
+  list(customerId: string): Promise<StoredReconciliationRun[]>;
 }
 
 export function createDynamoReconciliationLog(client: DynamoDBDocumentClient, table: string): ReconciliationLog {
@@ -40,7 +42,7 @@ export function createDynamoReconciliationLog(client: DynamoDBDocumentClient, ta
       await send(client, new PutCommand({ TableName: table, Item: { ...run, expiresAt } }), 'PutItem(reconciliation)');
     },
     async list(customerId) {
-      const result = await send<{ Items?: ReconciliationRun[] }>(
+      const result = await send<{ Items?: StoredReconciliationRun[] }>(
         client,
         new QueryCommand({
           TableName: table,

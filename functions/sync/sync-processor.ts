@@ -114,7 +114,7 @@ type Envelope =
   | { readonly kind: 'bulk'; readonly message: BulkMessage };
 
 const PAUSE_REASON_VIRTUOUS = 'credential_revoked:virtuous';
-/** Dead letters of messages whose envelope could not even be read are kept under this id (a valid customer id). */
+/** Dead letters of messages whose envelope could not be read: never a valid customer id, so it collides with none. */
 export const UNROUTABLE_CUSTOMER = '_unroutable';
 const HOLDING_STATUSES = new Set(['paused', 'failed']);
 const PROCESSING_STATUSES = new Set(['active', 'onboarding']);

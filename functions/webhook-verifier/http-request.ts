@@ -18,7 +18,6 @@ export interface TransportRequest {
   /** The path's customer id exactly as sent: not yet validated. */
   readonly customerIdParameter: string | undefined;
   readonly rawBody: Buffer;
-  readonly headers: ReadonlyMap<string, string>;
 }
 
 const ACCEPTED_MEDIA_TYPE = 'application/json';
@@ -31,25 +30,32 @@ export function providerOf(event: Pick<APIGatewayProxyEvent, 'resource' | 'path'
   return WEBHOOK_PROVIDERS.find((provider) => provider === name);
 }
 
-/** Lower-cased header map; a name that arrives with conflicting values is left out. */
-export function normalizeHeaders(
+/**
+ * A header's value by case-insensitive name, from `headers` and `multiValueHeaders` together; undefined when it is
+ * absent or arrives with conflicting values. Looks up only the names asked for: a request carries a dozen headers
+ * and the verifier reads two.
+ */
+export function headerValue(
   event: Pick<APIGatewayProxyEvent, 'headers' | 'multiValueHeaders'>,
-): Map<string, string> {
-  const headers = new Map<string, string>();
-  const conflicting = new Set<string>();
-  const add = (name: string, value: string | undefined): void => {
+  lowerCaseName: string,
+): string | undefined {
+  let found: string | undefined;
+  let conflict = false;
+  const see = (value: string | undefined): void => {
     if (value === undefined) return;
-    const key = name.toLowerCase();
-    const existing = headers.get(key);
-    if (existing !== undefined && existing !== value) conflicting.add(key);
-    else headers.set(key, value);
+    if (found === undefined) found = value;
+    else if (found !== value) conflict = true;
   };
-  for (const [name, value] of Object.entries(event.headers ?? {})) add(name, value);
-  for (const [name, values] of Object.entries(event.multiValueHeaders ?? {})) {
-    for (const value of values ?? []) add(name, value);
+  const headers = event.headers ?? {};
+  for (const name in headers) {
+    if (name.length === lowerCaseName.length && name.toLowerCase() === lowerCaseName) see(headers[name]);
   }
-  for (const key of conflicting) headers.delete(key);
-  return headers;
+  const multi = event.multiValueHeaders ?? {};
+  for (const name in multi) {
+    if (name.length !== lowerCaseName.length || name.toLowerCase() !== lowerCaseName) continue;
+    for (const value of multi[name] ?? []) see(value);
+  }
+  return conflict ? undefined : found;
 }
 
 /** `application/json`, with or without parameters such as `; charset=utf-8`. */
@@ -77,8 +83,7 @@ export function readTransportRequest(
   const provider = providerOf(event);
   if (provider === undefined) return { rejection: { status: 404, error: 'not_found' } };
   if (event.httpMethod !== 'POST') return { rejection: { status: 405, error: 'method_not_allowed' } };
-  const headers = normalizeHeaders(event);
-  if (!isJsonContentType(headers.get('content-type'))) {
+  if (!isJsonContentType(headerValue(event, 'content-type'))) {
     return { rejection: { status: 415, error: 'unsupported_media_type' } };
   }
   const body = event.body ?? '';
@@ -88,5 +93,5 @@ export function readTransportRequest(
     return { rejection: { status: 400, error: 'invalid_body_encoding' } };
   }
   const rawBody = Buffer.from(body, isBase64 ? 'base64' : 'utf8');
-  return { request: { provider, customerIdParameter: event.pathParameters?.customerId, rawBody, headers } };
+  return { request: { provider, customerIdParameter: event.pathParameters?.customerId, rawBody } };
 }

@@ -16,6 +16,7 @@ const MAX_V1_SIGNATURES = 8;
 const MAX_HEADER_LENGTH = 2048;
 const TIMESTAMP = /^\d{1,12}$/;
 const HEX_DIGEST = /^[0-9a-fA-F]{64}$/;
+const USUAL_HEADER = /^t=(\d{1,12}),v1=([0-9a-fA-F]{64})$/;
 
 export interface StripeSignatureHeader {
   readonly timestamp: number;
@@ -27,6 +28,12 @@ export interface StripeSignatureHeader {
 /** Parses the header; undefined when it has no single well-formed `t` or no well-formed `v1`. */
 export function parseStripeSignature(header: string): StripeSignatureHeader | undefined {
   if (header.length > MAX_HEADER_LENGTH) return undefined;
+  // Hot path: the usual `t=…,v1=…` in one regular-expression match instead of a split and a loop.
+  const usual = USUAL_HEADER.exec(header);
+  if (usual !== null) {
+    const [, timestampText = '', hex = ''] = usual;
+    return { timestamp: Number(timestampText), timestampText, v1: [Buffer.from(hex, 'hex')] };
+  }
   let timestampText: string | undefined;
   let timestampCount = 0;
   const v1: Buffer[] = [];

@@ -4,6 +4,7 @@
  */
 import type { Node } from 'constructs';
 import { assertEnvironmentName } from '../../functions/shared/identifiers.ts';
+import { DEFAULT_HOURLY_REQUEST_BUDGET } from '../../functions/virtuous/rate-budget.ts';
 
 export type EnvironmentName = 'production' | 'staging';
 
@@ -37,7 +38,7 @@ const DEFAULTS = {
   apiRateLimit: 50,
   apiBurstLimit: 100,
   virtuousBaseUrl: 'https://api.virtuoussoftware.com',
-  hourlyRequestBudget: 1_500,
+  hourlyRequestBudget: DEFAULT_HOURLY_REQUEST_BUDGET,
   secretRecoveryWindowDays: 7,
   processorMaxConcurrency: 5,
 } as const;

@@ -39,15 +39,16 @@ export class IntegrationStack extends Stack {
     this.secrets = new Secrets(this, 'Secrets', { environmentName });
     const dataKey = this.secrets.dataKey;
     this.network = new Network(this, 'Network', { environmentName, logKey: dataKey });
-    this.state = new State(this, 'State', {
-      environmentName,
-      dataKey,
-      processorTimeout: WORKER_SPECS.processor.timeout,
-    });
     this.observability = new Observability(this, 'Observability', {
       environmentName,
       dataKey,
       operatorEmails: config.operatorEmails,
+    });
+    this.state = new State(this, 'State', {
+      environmentName,
+      dataKey,
+      processorTimeout: WORKER_SPECS.processor.timeout,
+      accessLogBucket: this.observability.accessLogBucket,
     });
     this.workers = new Workers(this, 'Workers', {
       config,
@@ -82,6 +83,7 @@ export class IntegrationStack extends Stack {
     this.workflows = new Workflows(this, 'Workflows', { environmentName, logKey: dataKey, tasksFunctions });
     this.workers.connectWorkflows(this.workflows.machines, (name) => this.workflows.executionArnPattern(name));
 
+    this.observability.watchKeyChanges(this.secrets.secretsKey, this.state.scheduleDeadLetterQueue);
     this.observability.monitor({
       functions: Object.fromEntries(Object.entries(fns).map(([name, worker]) => [name, worker.function])),
       stateMachines: this.workflows.machines,

@@ -10,6 +10,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './constructs/secure-function.ts';
 import { buildIntegrationApp } from './integration-app.ts';
+import { NAG_PACK_NAMES } from './nag/packs.ts';
 import { contextFromArgs, projectContext } from './project-context.ts';
 
 interface Report {
@@ -87,9 +88,7 @@ for (const [name, output] of Object.entries(template.Outputs ?? {})) {
   lines.push(`  ${name}${output.Description ? ` — ${output.Description}` : ''}`);
 }
 lines.push('');
-lines.push(
-  `Security findings (cdk-nag ${report.pluginReports.map((p) => p.pluginName).join(', ') || 'AwsSolutions, Serverless, NIST.800.53.R5'}):`,
-);
+lines.push(`Security findings (cdk-nag packs ${NAG_PACK_NAMES.join(', ')}, plus CDK's CloudFormation validation):`);
 lines.push(
   `  ${unacknowledged.length} unacknowledged, ${acknowledged.length} acknowledged (reasons: infra/aws/nag/acknowledgements.ts, docs/security/cdk-nag-acknowledgements.md)`,
 );

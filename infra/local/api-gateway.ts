@@ -17,7 +17,10 @@ const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** Bound on how long one request may take end to end (API Gateway's integration timeout is 29 s). */
 const INTEGRATION_TIMEOUT_MS = 29_000;
 
-export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult | undefined>;
+export type ProxyHandler = (
+  event: APIGatewayProxyEvent,
+  context: Context,
+) => Promise<APIGatewayProxyResult | undefined>;
 
 export interface Route {
   readonly method: string | 'ANY';
@@ -170,7 +173,9 @@ function writeResult(response: ServerResponse, result: APIGatewayProxyResult, re
   const headers: Record<string, string | string[]> = { 'x-amzn-requestid': requestId };
   for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
   for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) headers[name] = values.map(String);
-  const body = result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : Buffer.from(result.body ?? '', 'utf8');
+  const body = result.isBase64Encoded
+    ? Buffer.from(result.body ?? '', 'base64')
+    : Buffer.from(result.body ?? '', 'utf8');
   response.writeHead(result.statusCode, headers);
   response.end(body);
 }

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { AuditLog } from '../../functions/credentials/audit-log.ts';
 import { DynamoDbAuditLog } from '../../functions/credentials/dynamodb-audit-log.ts';
 import {
@@ -23,10 +22,6 @@ import { createLocalPayloadSealer } from '../../functions/crypto/local-payload-s
 import type { CustomerRepository, WorkflowName } from '../../functions/customers/customer.ts';
 import { DynamoCustomerRepository } from '../../functions/customers/dynamo-customer-repository.ts';
 import { LocalFolderCaptureStore } from '../../functions/debug-captures/local-folder-capture-store.ts';
-import { createLifecycleApiHandler } from '../../functions/lifecycle-api/handler.ts';
-import type { LifecycleDeps } from '../../functions/lifecycle-tasks/deps.ts';
-import { createTaskDispatcher } from '../../functions/lifecycle-tasks/dispatch.ts';
-import { TASK_TABLES } from '../../functions/lifecycle-tasks/registry.ts';
 import { DynamoCustomerDataStore } from '../../functions/lifecycle/dynamo-customer-data-store.ts';
 import {
   DynamoIncidentReportStore,
@@ -36,22 +31,26 @@ import {
 import { systemClock } from '../../functions/lifecycle/ports.ts';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../functions/lifecycle/settings.ts';
 import { createVirtuousConnector } from '../../functions/lifecycle/virtuous-connector.ts';
+import { createLifecycleApiHandler } from '../../functions/lifecycle-api/handler.ts';
+import type { LifecycleDeps } from '../../functions/lifecycle-tasks/deps.ts';
+import { createTaskDispatcher } from '../../functions/lifecycle-tasks/dispatch.ts';
+import { TASK_TABLES } from '../../functions/lifecycle-tasks/registry.ts';
 import { LocalNotifier } from '../../functions/notifications/local-notifier.ts';
 import { createProcessorHandler } from '../../functions/processor/handler.ts';
+import { SqsInboundQueue } from '../../functions/queue/sqs-inbound-queue.ts';
 import { createReconcilerHandler } from '../../functions/reconciler/handler.ts';
 import { createRotationSchedulerHandler } from '../../functions/rotation-scheduler/handler.ts';
-import { SqsInboundQueue } from '../../functions/queue/sqs-inbound-queue.ts';
 import { TABLE_KEYS, type TableKey, tableName } from '../../functions/shared/tables.ts';
+import { createDynamoCheckpointStore } from '../../functions/sync/checkpoints.ts';
 import { createDeadLetters, type DeadLetters } from '../../functions/sync/dead-letters.ts';
-import { createDynamoSyncStateRepository } from '../../functions/sync/dynamo-sync-state-repository.ts';
 import { createDynamoDeliveryLog } from '../../functions/sync/delivery-log.ts';
+import { createDynamoSyncStateRepository } from '../../functions/sync/dynamo-sync-state-repository.ts';
 import { createHeldMessages } from '../../functions/sync/held-messages.ts';
 import { createSqsMessageQueue } from '../../functions/sync/message-queue.ts';
 import { countingRateLimits } from '../../functions/sync/rate-limit-counter.ts';
+import { createDynamoReconciliationLog } from '../../functions/sync/reconciliation-log.ts';
 import { CountingMetrics } from '../../functions/sync/sync-metrics.ts';
 import { DEFAULT_SYNC_PROCESSOR_CONFIG, SyncProcessor } from '../../functions/sync/sync-processor.ts';
-import { createDynamoCheckpointStore } from '../../functions/sync/checkpoints.ts';
-import { createDynamoReconciliationLog } from '../../functions/sync/reconciliation-log.ts';
 import type { VirtuousApi } from '../../functions/virtuous/api.ts';
 import { createVirtuousClient } from '../../functions/virtuous/client.ts';
 import { DynamoDbRateBudget, hourlyBudgetFromEnv } from '../../functions/virtuous/rate-budget.ts';
@@ -221,7 +220,9 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     settings: lifecycleSettings(),
     syncControl: new DynamoSyncControl(documentClient, tableNames.checkpoints),
     customerData: new DynamoCustomerDataStore(documentClient, tableNames),
-    debugCaptures: new LocalFolderCaptureStore(join(dataDir ?? join(tmpdir(), `virtuous-local-${randomUUID()}`), 'debug-captures')),
+    debugCaptures: new LocalFolderCaptureStore(
+      join(dataDir ?? join(tmpdir(), `virtuous-local-${randomUUID()}`), 'debug-captures'),
+    ),
     recentWrites: new DynamoRecentWritesSource(documentClient, tableNames.syncRecords),
     audit,
     incidentReports: new DynamoIncidentReportStore(documentClient, tableNames.incidentReports),
@@ -237,7 +238,7 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     return dispatcher;
   };
 
-  let lifecycleApi: ProxyHandler | undefined;
+  let lifecycleApi: ReturnType<typeof createLifecycleApiHandler> | undefined;
   const lifecycleHandler: ProxyHandler = (event) => {
     lifecycleApi ??= createLifecycleApiHandler({
       customers,
@@ -247,7 +248,7 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
       clock: systemClock,
       settings: lifecycleSettings(),
     });
-    return lifecycleApi(event, undefined as never);
+    return lifecycleApi(event);
   };
 
   let scheduler: Scheduler | undefined;
@@ -275,7 +276,15 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     localAdminHandler,
     processorHandler,
     bindTasks: (workflow) => bindWorkflowTasks(workflow, (payload) => dispatcherFor(workflow)(payload)),
-    releaseLock: (customerId, executionId) => customers.releaseLock(customerId, executionId),
+    releaseLock: async (customerId, executionId) => {
+      // An aborted execution can no longer complete a waiting task: its token is dropped with its lock.
+      const record = await customers.get(customerId);
+      if (record?.lock?.executionId !== executionId) return;
+      if (record.awaitingTokenTaskToken !== undefined) {
+        await customers.update(customerId, { awaitingTokenTaskToken: undefined });
+      }
+      await customers.releaseLock(customerId, executionId);
+    },
     reconcile: async () => ({ ...(await reconciler({})) }),
     remindRotations: async () => {
       const sweep = createRotationSchedulerHandler({

@@ -16,8 +16,8 @@ import { runCli } from './cli/main.ts';
 import { type LocalRuntime, startLocalRuntime } from './runtime.ts';
 import { readSettings } from './settings.ts';
 import { customerCreatedEvent, type Donor, paymentSucceededEvent, sendStripeEvent } from './stripe-events.ts';
-import { startVirtuousSimulator, type VirtuousSimulator } from './virtuous-simulator/server.ts';
 import { transactionKey } from './virtuous-simulator/model.ts';
+import { startVirtuousSimulator, type VirtuousSimulator } from './virtuous-simulator/server.ts';
 
 export const DEMO_CUSTOMER = 'demo-customer';
 
@@ -112,14 +112,19 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   try {
     section('Start the runtime (in memory, free ports) with the Virtuous simulator');
     simulator = await startVirtuousSimulator();
-    runtime = await startLocalRuntime(readSettings(['--in-memory', '--free-ports', ...(options.runtimeArgs ?? [])], {}), {
-      simulator,
-      // 60× faster clocks for waits: the rotation's cache wait (90 s) and overlap window take seconds.
-      timeScale: 60,
-    });
+    runtime = await startLocalRuntime(
+      readSettings(['--in-memory', '--free-ports', ...(options.runtimeArgs ?? [])], {}),
+      {
+        simulator,
+        // 60× faster clocks for waits: the rotation's cache wait (90 s) and overlap window take seconds.
+        timeScale: 60,
+      },
+    );
     const rt = runtime;
     const sim = simulator;
-    out(`  webhooks ${rt.endpoints.webhooks}   lifecycle API ${rt.endpoints.lifecycle}   Virtuous ${rt.endpoints.virtuous}`);
+    out(
+      `  webhooks ${rt.endpoints.webhooks}   lifecycle API ${rt.endpoints.lifecycle}   Virtuous ${rt.endpoints.virtuous}`,
+    );
     const url = ['--url', rt.endpoints.lifecycle, '--timeout', '60'];
     const waitIdle = async () => rt.waitForQueueIdle(20_000);
 
@@ -128,7 +133,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     options.onSecret?.(apiKey);
     const onboarded = await cli(['onboard', DEMO_CUSTOMER, ...url], apiKey, out, cliSink);
     const customer = await rt.components.customers.get(DEMO_CUSTOMER);
-    check('onboard', onboarded === 0 && customer?.status === 'active', `onboarding exit ${onboarded}, customer ${customer?.status ?? 'missing'}`);
+    check(
+      'onboard',
+      onboarded === 0 && customer?.status === 'active',
+      `onboarding exit ${onboarded}, customer ${customer?.status ?? 'missing'}`,
+    );
     const [subscription] = sim.control.inspect(organizationId).webhooks;
     check(
       'onboard',
@@ -158,7 +167,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       await send(gift),
       await send(gift),
     ];
-    check('stripe', answers.every((answer) => answer.status === 202), `webhook answers ${answers.map((a) => a.status).join(', ')}`);
+    check(
+      'stripe',
+      answers.every((answer) => answer.status === 202),
+      `webhook answers ${answers.map((a) => a.status).join(', ')}`,
+    );
     const forged = await sendStripeEvent({
       webhooksUrl: rt.endpoints.webhooks,
       customerId: DEMO_CUSTOMER,
@@ -169,13 +182,56 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     await waitIdle();
     const submitted = sim.control.inspect(organizationId);
     const giftSubmissions = submitted.giftTransactions[transactionKey('Stripe', 'pi_demo_1')] ?? 0;
-    check('stripe', giftSubmissions === 1, `gift pi_demo_1 submitted to Virtuous ${giftSubmissions} time(s) (delivered twice)`);
-    check('stripe', submitted.held.gifts === 1, `Virtuous holds ${submitted.held.gifts} gift transaction(s) for its nightly batch`);
+    check(
+      'stripe',
+      giftSubmissions === 1,
+      `gift pi_demo_1 submitted to Virtuous ${giftSubmissions} time(s) (delivered twice)`,
+    );
+    check(
+      'stripe',
+      submitted.held.gifts === 1,
+      `Virtuous holds ${submitted.held.gifts} gift transaction(s) for its nightly batch`,
+    );
+
+    section('A signed but malformed event is dead-lettered; the operator lists and discards it through the CLI');
+    const malformed = { ...gift, id: 'evt_demo_malformed', data: { object: { id: 'not-a-payment-intent' } } };
+    const malformedAnswer = await send(malformed);
+    await waitIdle();
+    const listed = await cli(
+      ['dead-letters', 'list', '--customer', DEMO_CUSTOMER, ...url.slice(0, 2)],
+      '',
+      out,
+      cliSink,
+    );
+    const [deadLetter] = await rt.components.deadLetters.list(DEMO_CUSTOMER, 'open');
+    check(
+      'dead-letters',
+      malformedAnswer.status === 202 && listed === 0 && deadLetter !== undefined,
+      `accepted (${malformedAnswer.status}), then dead-lettered as ${deadLetter?.errorCode ?? 'nothing'}`,
+    );
+    const discarded = deadLetter
+      ? await cli(
+          ['dead-letters', 'discard', DEMO_CUSTOMER, deadLetter.deadLetterId, ...url.slice(0, 2)],
+          '',
+          out,
+          cliSink,
+        )
+      : 1;
+    const open = await rt.components.deadLetters.list(DEMO_CUSTOMER, 'open');
+    check(
+      'dead-letters',
+      discarded === 0 && open.length === 0,
+      `discarded (exit ${discarded}); ${open.length} open dead letters`,
+    );
 
     section("Run the simulator's nightly batch: its signed GiftCreate webhooks confirm the gift");
     const batch = await sim.control.nightlyBatch({ organizationId });
     const deliveries = batch.organizations[0]?.deliveries;
-    check('batch', (deliveries?.delivered ?? 0) > 0 && deliveries?.failed === 0, `webhooks delivered ${deliveries?.delivered ?? 0}, failed ${deliveries?.failed ?? 0}`);
+    check(
+      'batch',
+      (deliveries?.delivered ?? 0) > 0 && deliveries?.failed === 0,
+      `webhooks delivered ${deliveries?.delivered ?? 0}, failed ${deliveries?.failed ?? 0}`,
+    );
     await waitIdle();
     const states = await syncStates(rt, DEMO_CUSTOMER);
     const giftState = [...states.entries()].find(([key]) => key.includes('pi_demo_1'))?.[1];
@@ -197,7 +253,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       rounds += 1;
       const id = `pi_demo_rotation_${rounds}`;
       await send(
-        paymentSucceededEvent({ eventId: `evt_${id}`, paymentIntentId: id, customerId: 'cus_demo_1', donor, amountCents: 1_000, created }),
+        paymentSucceededEvent({
+          eventId: `evt_${id}`,
+          paymentIntentId: id,
+          customerId: 'cus_demo_1',
+          donor,
+          amountCents: 1_000,
+          created,
+        }),
       );
       await waitIdle();
       await sim.control.nightlyBatch({ organizationId });
@@ -208,16 +271,34 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     const failedDeliveries = after.deliveries.filter((delivery) => delivery.outcome !== 'delivered').length;
     check('rotation', rotated === 0, `webhook-secret rotation exit ${rotated}`);
     check('rotation', after.webhooks[0]?.secretSha256 !== before, 'the subscription now carries a new secret');
-    check('rotation', failedDeliveries === 0, `${after.deliveries.length} Virtuous deliveries in total, ${failedDeliveries} refused (${rounds} rounds during the rotation)`);
+    check(
+      'rotation',
+      failedDeliveries === 0,
+      `${after.deliveries.length} Virtuous deliveries in total, ${failedDeliveries} refused (${rounds} rounds during the rotation)`,
+    );
     const finalStates = await syncStates(rt, DEMO_CUSTOMER);
-    const unconfirmed = [...finalStates.entries()].filter(([key, state]) => key.startsWith('gift#') && state !== 'confirmed');
-    check('rotation', unconfirmed.length === 0, `${[...finalStates.keys()].filter((key) => key.startsWith('gift#')).length} gifts confirmed, ${unconfirmed.length} not`);
+    const unconfirmed = [...finalStates.entries()].filter(
+      ([key, state]) => key.startsWith('gift#') && state !== 'confirmed',
+    );
+    check(
+      'rotation',
+      unconfirmed.length === 0,
+      `${[...finalStates.keys()].filter((key) => key.startsWith('gift#')).length} gifts confirmed, ${unconfirmed.length} not`,
+    );
 
     section('Offboard through the CLI and print the deletion record');
     const offboarded = await cli(['offboard', DEMO_CUSTOMER, '--yes', ...url], '', out, cliSink);
     const marker = await rt.components.customers.get(DEMO_CUSTOMER);
-    check('offboard', offboarded === 0 && marker?.status === 'offboarded', `offboarding exit ${offboarded}, customer ${marker?.status ?? 'missing'}`);
-    check('offboard', sim.control.inspect(organizationId).webhooks.length === 0, 'the Virtuous webhook subscription is deleted');
+    check(
+      'offboard',
+      offboarded === 0 && marker?.status === 'offboarded',
+      `offboarding exit ${offboarded}, customer ${marker?.status ?? 'missing'}`,
+    );
+    check(
+      'offboard',
+      sim.control.inspect(organizationId).webhooks.length === 0,
+      'the Virtuous webhook subscription is deleted',
+    );
     const token = await rt.components.secrets.read({ customerId: DEMO_CUSTOMER, kind: 'api_token' }, 'current', {
       reason: 'demo:verify-deletion',
     });
@@ -225,13 +306,19 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     const remaining = await syncStates(rt, DEMO_CUSTOMER);
     check('offboard', remaining.size === 0, `${remaining.size} sync records left`);
   } catch (error) {
-    check('demo', false, `the demo stopped: ${(error as Error)?.name ?? 'error'} ${(error as { code?: string })?.code ?? ''}`);
+    check(
+      'demo',
+      false,
+      `the demo stopped: ${(error as Error)?.name ?? 'error'} ${(error as { code?: string })?.code ?? ''}`,
+    );
   } finally {
     await runtime?.stop().catch(() => undefined);
     await simulator?.close().catch(() => undefined);
   }
   const ok = checks.length > 0 && checks.every((entry) => entry.ok);
-  out(`\n${ok ? 'Demo succeeded' : 'Demo FAILED'}: ${checks.filter((entry) => entry.ok).length}/${checks.length} checks passed`);
+  out(
+    `\n${ok ? 'Demo succeeded' : 'Demo FAILED'}: ${checks.filter((entry) => entry.ok).length}/${checks.length} checks passed`,
+  );
   return { ok, checks, cliOutput: cliSink.all };
 }
 

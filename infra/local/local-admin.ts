@@ -133,7 +133,12 @@ export function createLocalAdminHandler(deps: LocalAdminDeps) {
       for (const customerId of customerIds) deadLetters.push(...(await deps.deadLetters.list(customerId, resolution)));
       return json(200, { deadLetters });
     }
-    if (method === 'POST' && head === 'dead-letters' && parts.length === 4 && (fourth === 'replay' || fourth === 'discard')) {
+    if (
+      method === 'POST' &&
+      head === 'dead-letters' &&
+      parts.length === 4 &&
+      (fourth === 'replay' || fourth === 'discard')
+    ) {
       const customerId = assertCustomerId(second);
       const deadLetterId = decodeURIComponent(third as string);
       if (!DEAD_LETTER_ID.test(deadLetterId)) {

@@ -5,10 +5,13 @@
  */
 import './process-defaults.ts';
 import { errorCode, ForbiddenInputError } from '../../functions/shared/errors.ts';
-import { JOB_RECONCILIATION, JOB_ROTATION_REMINDERS, type LocalRuntime, startLocalRuntime } from './runtime.ts';
-import { readSettings, type RuntimeSettings, settingsHelp } from './settings.ts';
+import type { LocalRuntime } from './runtime.ts';
+import { type RuntimeSettings, readSettings, settingsHelp } from './settings.ts';
 
-function describe(runtime: LocalRuntime): string {
+/** Signals closer than this to the first are duplicates of the same keypress. */
+const DUPLICATE_SIGNAL_WINDOW_MS = 1_500;
+
+function describe(runtime: LocalRuntime, jobs: { reconciliation: string; reminders: string }): string {
   const { settings, endpoints } = runtime;
   const storage = settings.inMemory ? 'in memory (nothing kept after stop)' : `on disk under ${settings.dataDir}`;
   const virtuous = runtime.simulator ? `${endpoints.virtuous} (Virtuous simulator)` : `${endpoints.virtuous} (real)`;
@@ -22,7 +25,7 @@ function describe(runtime: LocalRuntime): string {
     `  SQS                 ${endpoints.sqs} (local-aws-sqs: inbound queue + DLQ, redrive after ${settings.maxReceiveCount})`,
     '  workflows           onboarding, token-rotation, webhook-secret-rotation, offboarding, incident-response',
     ...(settings.timeScale === 1 ? [] : [`  time scale          workflow waits run ${settings.timeScale}x faster`]),
-    `  schedules           ${JOB_RECONCILIATION} every ${settings.reconciliationIntervalMinutes} min, ${JOB_ROTATION_REMINDERS} every ${settings.rotationReminderIntervalMinutes} min`,
+    `  schedules           ${jobs.reconciliation} every ${settings.reconciliationIntervalMinutes} min, ${jobs.reminders} every ${settings.rotationReminderIntervalMinutes} min`,
   ];
   if (runtime.restored.inbound + runtime.restored.deadLetter > 0) {
     lines.push(
@@ -49,6 +52,8 @@ async function main(argv: readonly string[]): Promise<number> {
     throw error;
   }
 
+  // Loaded only once the settings are valid: a bad setting is reported at once, without loading every handler.
+  const { JOB_RECONCILIATION, JOB_ROTATION_REMINDERS, startLocalRuntime } = await import('./runtime.ts');
   let runtime: LocalRuntime;
   try {
     runtime = await startLocalRuntime(settings, { log: (line) => console.log(`[runtime] ${line}`) });
@@ -60,17 +65,25 @@ async function main(argv: readonly string[]): Promise<number> {
     console.error(`error: the local runtime did not start (${errorCode(error)}: ${(error as Error)?.message ?? ''})`);
     return 1;
   }
-  console.log(describe(runtime));
+  console.log(describe(runtime, { reconciliation: JOB_RECONCILIATION, reminders: JOB_ROTATION_REMINDERS }));
 
   return new Promise<number>((resolve) => {
-    let signals = 0;
+    let firstSignalAt: number | undefined;
+    let lateSignals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
-      signals += 1;
-      if (signals > 1) {
-        console.error('stopping already; a third signal exits without saving the queue');
-        if (signals > 2) process.exit(130);
-        return;
+      const now = Date.now();
+      if (firstSignalAt !== undefined) {
+        // One Ctrl-C reaches this process several times (the terminal's process group, npm and tsx relaying it):
+        // repeats within a moment are the same keypress, not an impatient user.
+        if (now - firstSignalAt < DUPLICATE_SIGNAL_WINDOW_MS) return;
+        lateSignals += 1;
+        if (lateSignals === 1) {
+          console.error('still stopping (saving the queue); press Ctrl-C again to exit without saving it');
+          return;
+        }
+        process.exit(130);
       }
+      firstSignalAt = now;
       console.log(`\n${signal}: stopping (finishing in-flight work, saving queued messages)…`);
       runtime.stop().then(
         (report) => {

@@ -10,7 +10,10 @@ export function listen(server: Server, host: string, port: number, what: string)
       server.off('listening', onListening);
       if (error.code === 'EADDRINUSE' || error.code === 'EACCES') {
         reject(
-          new ForbiddenInputError('PORT_UNAVAILABLE', `${what}: port ${port} on ${host} is not available (${error.code})`),
+          new ForbiddenInputError(
+            'PORT_UNAVAILABLE',
+            `${what}: port ${port} on ${host} is not available (${error.code})`,
+          ),
         );
       } else {
         reject(error);

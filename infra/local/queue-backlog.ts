@@ -140,7 +140,10 @@ export async function restoreBacklog(
   try {
     file = JSON.parse(readFileSync(path, 'utf8')) as BacklogFile;
   } catch {
-    throw new PermanentError('BACKLOG_UNREADABLE', `queue backlog file ${path} is not valid JSON; move it away to start`);
+    throw new PermanentError(
+      'BACKLOG_UNREADABLE',
+      `queue backlog file ${path} is not valid JSON; move it away to start`,
+    );
   }
   if (file.version !== BACKLOG_VERSION || !Array.isArray(file.inbound) || !Array.isArray(file.deadLetter)) {
     throw new PermanentError('BACKLOG_UNREADABLE', `queue backlog file ${path} has an unknown format`);

@@ -15,7 +15,7 @@ import { type GatewayServer, startGateway } from './api-gateway.ts';
 import { applyLocalAwsEnvironment, localAwsVariables, localClientConfig } from './aws-environment.ts';
 import { buildComponents, type RuntimeComponents } from './components.ts';
 import { type DynamoStandIn, startDynamo } from './dynamodb-stand-in.ts';
-import { restoreBacklog, releaseReceived, saveBacklog } from './queue-backlog.ts';
+import { releaseReceived, restoreBacklog, saveBacklog } from './queue-backlog.ts';
 import { type PollerStats, QueuePoller, queueArn, queueDepth } from './queue-poller.ts';
 import { type JobResult, Scheduler } from './scheduler.ts';
 import type { RuntimeSettings } from './settings.ts';
@@ -77,7 +77,10 @@ export interface LocalRuntime {
 }
 
 /** Starts everything; on any failure stops what already started and rethrows. */
-export async function startLocalRuntime(settings: RuntimeSettings, options: RuntimeOptions = {}): Promise<LocalRuntime> {
+export async function startLocalRuntime(
+  settings: RuntimeSettings,
+  options: RuntimeOptions = {},
+): Promise<LocalRuntime> {
   const log = options.log ?? (() => undefined);
   const cleanups: Array<() => Promise<unknown>> = [];
   const dataDir = settings.inMemory ? undefined : settings.dataDir;

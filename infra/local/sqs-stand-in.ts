@@ -38,7 +38,11 @@ export async function startSqs(options: {
 }): Promise<SqsStandIn> {
   let server: Server;
   try {
-    server = await createSqsServer({ port: options.port, hostname: options.host, emulateQueueCreationLifecycle: false });
+    server = await createSqsServer({
+      port: options.port,
+      hostname: options.host,
+      emulateQueueCreationLifecycle: false,
+    });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') {

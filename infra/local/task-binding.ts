@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { WorkflowName } from '../../functions/customers/customer.ts';
 import { PermanentError } from '../../functions/shared/errors.ts';
-import { WORKFLOWS, readWorkflowDefinition } from '../../statemachines/workflows.ts';
+import { readWorkflowDefinition, WORKFLOWS } from '../../statemachines/workflows.ts';
 import { stateMachineArn, type TaskBinder } from './workflow-engine.ts';
 
 export type TaskDispatcher = (payload: unknown) => Promise<unknown>;

@@ -4,10 +4,7 @@
  * starts with an empty one. Tests and the demo can hand the runtime a simulator they own, so its state (and the
  * transaction counts a test asserts on) survives a runtime restart.
  */
-import {
-  startVirtuousSimulator,
-  type VirtuousSimulator,
-} from './virtuous-simulator/server.ts';
+import { startVirtuousSimulator, type VirtuousSimulator } from './virtuous-simulator/server.ts';
 
 export type SimulatorHandle = VirtuousSimulator;
 

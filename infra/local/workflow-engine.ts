@@ -117,7 +117,7 @@ interface PendingTask {
 const ERROR_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
 
 function substitute(definition: string, values: Readonly<Record<string, string>>): StateMachineDefinition {
-  const text = definition.replace(/\$\{(\w+)\}/g, (placeholder, name: string) => {
+  const text = definition.replace(/\$\{(\w+)\}/g, (_placeholder, name: string) => {
     const value = values[name];
     if (value === undefined) {
       throw new PermanentError('MISSING_SUBSTITUTION', `workflow definition needs substitution ${name}`);

@@ -72,7 +72,10 @@ describe('npm start and the CLI as child processes', () => {
     const org = await control('/organizations', { name: 'CLI Org' });
     organizationId = org.organizationId as number;
     registerSecret(org.apiKey as string);
-    const onboarded = await runCli(['onboard', CUSTOMER, '--url', lifecycleUrl, '--timeout', '60'], org.apiKey as string);
+    const onboarded = await runCli(
+      ['onboard', CUSTOMER, '--url', lifecycleUrl, '--timeout', '60'],
+      org.apiKey as string,
+    );
     expect(onboarded.stderr).toBe('');
     expect(onboarded.code).toBe(0);
   }, 60_000);
@@ -116,7 +119,7 @@ describe('npm start and the CLI as child processes', () => {
     // Without a terminal, progress is plain lines: one per step start and end, no control characters.
     expect(result.stdout).toMatch(/^… \w+ started$/m);
     expect(result.stdout).toMatch(/^✔ \w+ \(\d+\.\ds\)$/m);
-    expect(result.stdout).not.toMatch(/\x1b\[/);
+    expect(result.stdout.includes('\u001b[')).toBe(false);
     expect(result.code).toBe(0);
   }, 60_000);
 
@@ -124,7 +127,10 @@ describe('npm start and the CLI as child processes', () => {
     const body = JSON.stringify({ event: 'ContactCreate', contact: { ...DONOR } });
     const forged = await fetch(`${webhooksUrl}/webhooks/virtuous/${CUSTOMER}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-virtuous-signature': Buffer.from(DONOR.email).toString('base64') },
+      headers: {
+        'content-type': 'application/json',
+        'x-virtuous-signature': Buffer.from(DONOR.email).toString('base64'),
+      },
       body,
     });
     answers.push(await forged.text());
@@ -139,12 +145,26 @@ describe('npm start and the CLI as child processes', () => {
   });
 
   it('lists dead letters and egress IPs', async () => {
-    const letters = await runCli(['dead-letters', 'list', '--url', lifecycleUrl]);
+    const [letters, egress] = await Promise.all([
+      runCli(['dead-letters', 'list', '--url', lifecycleUrl]),
+      runCli(['egress-ips', '--url', lifecycleUrl]),
+    ]);
     expect(letters.code).toBe(0);
     expect(letters.stdout).toMatch(/no dead letters/);
-    const egress = await runCli(['egress-ips', '--url', lifecycleUrl]);
     expect(egress.code).toBe(0);
     expect(egress.stdout).toMatch(/local runtime/);
+  });
+
+  it('runs the scheduled jobs on demand', async () => {
+    const [reconciliation, reminders] = await Promise.all([
+      runCli(['run-job', 'reconciliation', '--url', lifecycleUrl]),
+      runCli(['run-job', 'rotation-reminders', '--url', lifecycleUrl]),
+    ]);
+    expect(reconciliation.code).toBe(0);
+    expect(reconciliation.stdout).toMatch(/"customers":1,"failed":0/);
+    expect(reminders.code).toBe(0);
+    // The token was rotated minutes ago by the incident response: nothing is due.
+    expect(reminders.stdout).toMatch(/"checked":1,"due":0,"started":0,"failed":0/);
   });
 
   it('offboards and prints the deletion record', async () => {
@@ -164,6 +184,27 @@ describe('npm start and the CLI as child processes', () => {
     const afterStop = await runCli(['status', '--url', lifecycleUrl]);
     expect(afterStop.code).toBe(1);
     expect(afterStop.stderr).toMatch(/no local runtime answers/);
+  });
+
+  it('refuses a bad setting with exit code 2 and names it', async () => {
+    const start = (args: string[], env: Record<string, string>) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--in-memory', ...args], {
+          cwd: ROOT,
+          env: { ...process.env, ...env },
+        });
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString('utf8');
+        });
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+    const [port, url] = await Promise.all([
+      start(['--webhooks-port', '99999'], {}),
+      start(['--free-ports'], { VIRTUOUS_BASE_URL: 'http://virtuous.example' }),
+    ]);
+    expect(port).toEqual({ code: 2, stderr: expect.stringContaining('--webhooks-port (LOCAL_WEBHOOKS_PORT)') });
+    expect(url).toEqual({ code: 2, stderr: expect.stringContaining('VIRTUOUS_BASE_URL) must use https://') });
   });
 
   it('printed no donor data and no key anywhere (both processes, every answer)', () => {

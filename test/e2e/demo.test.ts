@@ -17,13 +17,7 @@ describe('npm run demo, as a test', () => {
 
   afterAll(() => recorder.restore());
 
-  it.each([
-    'onboard',
-    'stripe',
-    'batch',
-    'rotation',
-    'offboard',
-  ])('passes every check of the %s step', (step) => {
+  it.each(['onboard', 'stripe', 'batch', 'rotation', 'offboard'])('passes every check of the %s step', (step) => {
     const checks = report.checks.filter((check) => check.step === step);
     expect(checks.length).toBeGreaterThan(0);
     expect(checks.filter((check) => !check.ok).map((check) => check.detail)).toEqual([]);

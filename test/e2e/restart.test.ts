@@ -45,7 +45,10 @@ describe('stopping mid-backlog and starting again', () => {
     const org = simulator.control.createOrganization({ name: 'Restart Org' });
     organizationId = org.organizationId;
     registerSecret(org.apiKey);
-    const onboarded = await cliInProcess(['onboard', CUSTOMER, '--url', first.endpoints.lifecycle, '--timeout', '30'], org.apiKey);
+    const onboarded = await cliInProcess(
+      ['onboard', CUSTOMER, '--url', first.endpoints.lifecycle, '--timeout', '30'],
+      org.apiKey,
+    );
     expect(onboarded.code).toBe(0);
     const ref = { customerId: CUSTOMER, kind: 'source_webhook_secret', source: 'stripe' } as const;
     await first.components.secrets.putPending(ref, stripeSecret, { reason: 'test:configure-stripe' });
@@ -79,6 +82,16 @@ describe('stopping mid-backlog and starting again', () => {
     while (first.pollerStatistics().batches === 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    // A token rotation waiting for the customer's new key is running when the runtime stops.
+    const rotation = await cliInProcess(['rotate-token', CUSTOMER, '--later', '--url', first.endpoints.lifecycle]);
+    expect(rotation.code).toBe(0);
+    const waitingSince = Date.now();
+    while (
+      !(await first.components.customers.get(CUSTOMER))?.awaitingTokenTaskToken &&
+      Date.now() - waitingSince < 10_000
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     stopReport = await first.stop();
     submittedBeforeStop = giftKeys().filter(
       (key) => (simulator.control.inspect(organizationId).giftTransactions[key] ?? 0) > 0,
@@ -108,6 +121,13 @@ describe('stopping mid-backlog and starting again', () => {
     expect(perGift.filter((count) => count === 0)).toHaveLength(0);
     expect(perGift.filter((count) => count > 1)).toHaveLength(0);
     expect(Object.keys(counts).filter((key) => key.startsWith('Stripe/pi_restart_'))).toHaveLength(GIFTS);
+  });
+
+  it('aborts the workflow still waiting at stop and frees its customer for the next one', async () => {
+    expect(stopReport.workflows.aborted).toBe(1);
+    const customer = await second?.components.customers.get(CUSTOMER);
+    expect(customer?.lock).toBeUndefined();
+    expect(customer?.awaitingTokenTaskToken).toBeUndefined();
   });
 
   it('keeps customers and secrets across the restart (on disk under the data folder)', async () => {

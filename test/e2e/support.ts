@@ -70,7 +70,10 @@ export function recordHttpAnswers(): { answers: RecordedExchange[]; restore(): v
 }
 
 /** A loopback proxy that forwards every request after `delayMs`, so the processor works slowly enough to stop mid-backlog. */
-export async function startSlowProxy(targetBaseUrl: string, delayMs: number): Promise<{ url: string; close(): Promise<void> }> {
+export async function startSlowProxy(
+  targetBaseUrl: string,
+  delayMs: number,
+): Promise<{ url: string; close(): Promise<void> }> {
   const target = new URL(targetBaseUrl);
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];

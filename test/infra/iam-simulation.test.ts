@@ -150,6 +150,20 @@ describe('customer-secrets sessions are scoped to their own customer', () => {
     }
   });
 
+  it('scoped sessions may list secret metadata (to tell absent from denied) but never read another value', async () => {
+    for (const role of [readerRole, writerRole]) {
+      expect(
+        await simulate({
+          principal: sessionArn(role, 'acme-1'),
+          identityPolicies: policies.identityPolicies(role),
+          action: 'secretsmanager:ListSecrets',
+          resource: '*',
+          context: { 'aws:PrincipalTag/customer_id': 'acme' },
+        }),
+      ).toBe('Allowed');
+    }
+  });
+
   it('only the listed execution roles may assume each role, and only with a customer_id session tag', async () => {
     for (const [role, kind] of [
       [readerRole, 'reader'],
@@ -288,7 +302,7 @@ describe('each function role calls only what its code needs', () => {
     if (spec.customerNotifications || spec.operatorAlerts) services.add('sns').add('kms');
     if (spec.sealsWithDataKey) services.add('kms');
     if (spec.startsWorkflows) services.add('states');
-    if (spec.debugCaptures) services.add('s3');
+    if (spec.debugCaptures || spec.readsImports) services.add('s3');
     if (spec.invokedBySchedule) services.add('sqs');
     return [...services].sort();
   }

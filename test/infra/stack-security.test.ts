@@ -208,7 +208,7 @@ describe('encryption and retention everywhere', () => {
       expect(JSON.stringify(policy.Properties.PolicyDocument)).toContain('aws:SecureTransport');
     }
     const buckets = resources('AWS::S3::Bucket');
-    expect(buckets).toHaveLength(3);
+    expect(buckets).toHaveLength(4);
     for (const [id, bucket] of buckets) {
       expect(bucket.Properties.PublicAccessBlockConfiguration, id).toEqual({
         BlockPublicAcls: true,
@@ -403,6 +403,23 @@ describe('observability', () => {
     const workflowAlarms = alarms.filter((a) => JSON.stringify(a.Metrics ?? []).includes('ExecutionsFailed'));
     expect(workflowAlarms).toHaveLength(Object.keys(WORKFLOWS).length);
     expect(resources('AWS::CloudWatch::Dashboard')).toHaveLength(1);
+  });
+
+  it('alerts operators when the secrets key policy changes or the key is disabled or scheduled for deletion', () => {
+    const keyId = resources('AWS::KMS::Key').find(([id]) => id.startsWith('SecretsSecretsKey'))?.[0];
+    const topic = resources('AWS::SNS::Topic').find(
+      ([, t]) => t.Properties.TopicName === 'virtuous-staging-operator-alerts',
+    );
+    synth.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.kms'],
+        detail: Match.objectLike({
+          eventName: Match.arrayWith(['PutKeyPolicy', 'DisableKey', 'ScheduleKeyDeletion']),
+          requestParameters: { keyId: Match.arrayWith([{ Ref: keyId }]) },
+        }),
+      },
+      Targets: [Match.objectLike({ Arn: { Ref: topic?.[0] }, DeadLetterConfig: Match.anyValue() })],
+    });
   });
 });
 

@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLifecycleApiHandler } from '../../functions/lifecycle-api/handler.ts';
 import { PermanentError, TransientError } from '../../functions/shared/errors.ts';
 import {
   enteredStates,
@@ -12,6 +10,7 @@ import {
   startWorkflowTestEnv,
   type WorkflowTestEnv,
 } from '../support/workflow-runner.ts';
+import { callApi } from './lifecycle-fixtures.ts';
 
 let env: WorkflowTestEnv;
 let counter = 0;
@@ -24,34 +23,11 @@ afterAll(async () => {
   await env?.close();
 });
 
-function apiEvent(method: string, path: string, body?: unknown): APIGatewayProxyEvent {
-  return {
-    httpMethod: method,
-    path,
-    resource: '/lifecycle/{proxy+}',
-    pathParameters: { proxy: path.replace(/^\/lifecycle\//, '') },
-    body: body === undefined ? null : JSON.stringify(body),
-    isBase64Encoded: false,
-    headers: {},
-  } as unknown as APIGatewayProxyEvent;
-}
-
-function api() {
-  return createLifecycleApiHandler({
-    customers: env.deps.customers,
-    secrets: env.deps.secrets,
-    virtuous: env.deps.virtuous,
-    starter: env.starter,
-    clock: env.deps.clock,
-    settings: env.settings,
-  });
-}
-
 /** Submits a fresh organization's key through the lifecycle API and waits for the onboarding execution. */
 async function onboard() {
   const customerId = `onb-${++counter}`;
   const org = env.sim.organization();
-  const response = await api()(apiEvent('POST', `/lifecycle/customers/${customerId}/api-token`, { token: org.apiKey }));
+  const response = await callApi(env, 'POST', `/lifecycle/customers/${customerId}/api-token`, { token: org.apiKey });
   expect(response.statusCode).toBe(202);
   expect(response.body).not.toContain(org.apiKey);
   const { executionId } = JSON.parse(response.body) as { executionId: string };
@@ -166,13 +142,49 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
     }
   });
 
+  it('still deletes every secret when the key is revoked mid-onboarding, and names the orphaned subscription', async () => {
+    const original = env.deps;
+    let revokeKey: string | undefined;
+    env.deps = {
+      ...original,
+      syncControl: {
+        requestInitialLoad: async () => {
+          if (revokeKey !== undefined) env.sim.control.revokeApiKey(revokeKey);
+          throw new PermanentError('NO', 'x');
+        },
+      },
+    };
+    const customerId = `onb-${++counter}`;
+    const org = env.sim.organization();
+    revokeKey = org.apiKey;
+    try {
+      const response = await callApi(env, 'POST', `/lifecycle/customers/${customerId}/api-token`, {
+        token: org.apiKey,
+      });
+      const { executionId } = JSON.parse(response.body) as { executionId: string };
+      const outcome = await env.starter.executions.get(executionId)?.result;
+      expect(outcome).toMatchObject({ status: 'FAILED', error: 'OnboardingFailed' });
+      const [webhook] = env.sim.control.inspect(org.organizationId).webhooks;
+      expect(env.notifier.alerts).toContainEqual(
+        expect.objectContaining({
+          customerId,
+          code: 'ONBOARDING_SUBSCRIPTION_NOT_DELETED',
+          severity: 'critical',
+          details: expect.objectContaining({ webhookSubscriptionId: webhook?.id }),
+        }),
+      );
+      expect(secretNamesOf(customerId)).toBe(false);
+      expect((await env.deps.customers.get(customerId))?.status).toBe('failed');
+    } finally {
+      env.deps = original;
+    }
+  });
+
   it('refuses a key of a disabled organization before storing anything or starting a workflow', async () => {
     const customerId = `onb-${++counter}`;
     const org = env.sim.organization({ isEnabled: false });
     const before = env.starter.executions.size;
-    const response = await api()(
-      apiEvent('POST', `/lifecycle/customers/${customerId}/api-token`, { token: org.apiKey }),
-    );
+    const response = await callApi(env, 'POST', `/lifecycle/customers/${customerId}/api-token`, { token: org.apiKey });
     expect(response.statusCode).toBe(422);
     expect(JSON.parse(response.body)).toMatchObject({ error: 'ORGANIZATION_DISABLED' });
     expect(response.body).not.toContain(org.apiKey);
@@ -182,12 +194,10 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
   });
 
   it('answers a malformed body with the shape problem, never the data', async () => {
-    const response = await api()(
-      apiEvent('POST', '/lifecycle/customers/onb-x/api-token', {
-        token: 'short',
-        email: 'canary.donor@pii-canary.example',
-      }),
-    );
+    const response = await callApi(env, 'POST', '/lifecycle/customers/onb-x/api-token', {
+      token: 'short',
+      email: 'canary.donor@pii-canary.example',
+    });
     expect(response.statusCode).toBe(400);
     expect(response.body).toContain('token');
     expect(response.body).not.toContain('short');

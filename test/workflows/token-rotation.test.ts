@@ -106,7 +106,6 @@ describe('API-token rotation workflow (statemachines/token-rotation.asl.json)', 
         },
       },
     };
-    const unauthorizedBefore = env.sim.control.unauthorizedRequests;
     try {
       const execution = await startRotation(customerId);
       await submitKey(customerId, env.sim.addKey(org.organizationId));
@@ -147,6 +146,20 @@ describe('API-token rotation workflow (statemachines/token-rotation.asl.json)', 
       token: env.sim.addKey(org.organizationId),
     });
     expect(late.statusCode).toBe(409);
+  });
+
+  it('lets a second workflow started behind the API fail on the lock without releasing the holder', async () => {
+    const { customerId, org } = await onboardedCustomer(env, 'rot');
+    const rotation = await startRotation(customerId);
+    await rotationWaiting(env, customerId);
+    const intruding = env.run('webhook-secret-rotation', { customerId });
+    expect(await intruding.result).toMatchObject({ status: 'FAILED', error: 'LockNotAcquired' });
+    expect(enteredStates(intruding)).not.toContain('GenerateWebhookSecret');
+    expect(env.notifier.alertCodesFor(customerId)).toContain('LOCK_NOT_ACQUIRED:webhook-secret-rotation');
+    expect((await env.deps.customers.get(customerId))?.lock?.executionId).toBe(rotation.executionId);
+    await submitKey(customerId, env.sim.addKey(org.organizationId));
+    expect((await rotation.result).status).toBe('SUCCEEDED');
+    expect((await env.deps.customers.get(customerId))?.lock).toBeUndefined();
   });
 
   it('keeps Virtuous calls succeeding through the cut-over, even when the admin revokes the old key at once', async () => {
@@ -201,7 +214,9 @@ describe('API-token rotation workflow (statemachines/token-rotation.asl.json)', 
       const unauthorized = env.sim.control.unauthorizedRequests - unauthorizedBefore;
       expect(unauthorized).toBeGreaterThan(0);
       expect(failed).toBe(0);
-      console.log(`token cut-over under load: ${succeeded} worker calls succeeded, ${failed} failed, ${unauthorized} 401s recovered`);
+      console.log(
+        `token cut-over under load: ${succeeded} worker calls succeeded, ${failed} failed, ${unauthorized} 401s recovered`,
+      );
     } finally {
       running = false;
       env.deps = original;

@@ -109,11 +109,11 @@ describe('webhook-secret rotation workflow (statemachines/webhook-secret-rotatio
       const execution = env.run(
         'webhook-secret-rotation',
         { customerId },
-        { waitOverridesMs: { WaitForVerifierCaches: 120, WaitOverlapWindow: 500 } },
+        { waitOverridesMs: { WaitForVerifierCaches: 120, WaitOverlapWindow: 1_000 } },
       );
       // Virtuous' retries of old-signed deliveries stop well inside the window (the window itself is 24 h).
       void waitFor(() => enteredStates(execution).includes('WaitOverlapWindow')).then(() => {
-        oldSendsUntil = Date.now() + 250;
+        oldSendsUntil = Date.now() + 300;
       });
       const outcome = await execution.result;
       running = false;

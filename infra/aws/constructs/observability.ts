@@ -16,6 +16,9 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Rule } from 'aws-cdk-lib/aws-events';
+import { SnsTopic } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { DeliveryStream, EnableLogging, S3Bucket, StreamEncryption } from 'aws-cdk-lib/aws-kinesisfirehose';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -149,6 +152,35 @@ export class Observability extends Construct {
     });
 
     this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `${this.prefix}-integration` });
+  }
+
+  /**
+   * Tells operators at once when anyone changes or disables the secrets key (the break-glass path goes through a
+   * key-policy change, so it can never happen quietly). Needs CloudTrail management events, on by default.
+   */
+  watchKeyChanges(key: IKey, deadLetterQueue: IQueue): void {
+    const rule = new Rule(this, 'SecretsKeyChanged', {
+      description: 'Secrets key policy changed, key disabled or scheduled for deletion',
+      eventPattern: {
+        source: ['aws.kms'],
+        detailType: ['AWS API Call via CloudTrail'],
+        detail: {
+          eventSource: ['kms.amazonaws.com'],
+          eventName: ['PutKeyPolicy', 'DisableKey', 'ScheduleKeyDeletion', 'CreateGrant'],
+          requestParameters: { keyId: [key.keyArn, key.keyId] },
+        },
+      },
+    });
+    rule.addTarget(new SnsTopic(this.operatorAlerts, { deadLetterQueue, retryAttempts: 10 }));
+    // EventBridge publishes to the KMS-encrypted topic, so it may use the data key for that.
+    this.operatorAlerts.masterKey?.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'EventBridgePublishesToEncryptedTopics',
+        principals: [new ServicePrincipal('events.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
   }
 
   /** Alarms, dashboard widgets and archive subscriptions over the resources the other constructs created. */

@@ -10,7 +10,7 @@
  *
  * Break-glass: there is no standing human path to a secret value. Reading one requires a deliberate change of the
  * secrets key policy (a stack change through review, or a PutKeyPolicy by the account root that CloudTrail records
- * and the key-policy-change alarm reports), followed by reverting it. docs/security/cdk-nag-acknowledgements.md and
+ * and the SecretsKeyChanged rule reports to the operators topic), followed by reverting it. docs/security/cdk-nag-acknowledgements.md and
  * the break-glass runbook describe the procedure.
  *
  * No secret is created here: the lifecycle code creates each customer's secrets at runtime.
@@ -173,6 +173,11 @@ export class Secrets extends Construct {
       }),
     );
     for (const role of [reader, writer]) {
+      // A missing secret answers AccessDenied to a tag-scoped session (it has no tags to match); the store tells
+      // "absent" from "denied" with ListSecrets, which has no resource-level scoping and returns no values.
+      role.addToPrincipalPolicy(
+        new PolicyStatement({ sid: 'TellAbsentFromDenied', actions: ['secretsmanager:ListSecrets'], resources: ['*'] }),
+      );
       role.addToPrincipalPolicy(
         new PolicyStatement({
           sid: 'SecretsKeyThroughSecretsManager',

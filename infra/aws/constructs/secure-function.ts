@@ -32,13 +32,9 @@ const ALLOWED_ENV_NAMES: ReadonlySet<string> = new Set([
   ...TABLE_KEYS.map((key) => tableEnvVar(key)),
 ]);
 
-/** A state-machine ARN variable: the prefix from environment.ts followed by the workflow name in SCREAMING_SNAKE. */
-export function stateMachineArnEnvVar(workflow: string): string {
-  return `${ENV.stateMachineArnPrefix}${workflow.replace(/-/g, '_').toUpperCase()}`;
-}
-
 function isAllowedEnvName(name: string): boolean {
-  return ALLOWED_ENV_NAMES.has(name) || /^STATE_MACHINE_ARN_[A-Z_]+$/.test(name);
+  // State-machine ARNs: the declared prefix followed by the workflow name in SCREAMING_SNAKE.
+  return ALLOWED_ENV_NAMES.has(name) || new RegExp(`^${ENV.stateMachineArnPrefix}[A-Z_]+$`).test(name);
 }
 
 export interface SecureFunctionProps {

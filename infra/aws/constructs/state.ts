@@ -5,6 +5,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type KeyAttribute, TABLE_KEYS, TABLES, type TableKey, tableName } from '../../../functions/shared/tables.ts';
@@ -17,6 +18,8 @@ export interface StateProps {
   readonly dataKey: IKey;
   /** The queue's consumer timeout: the visibility timeout is six times this (AWS guidance for Lambda consumers). */
   readonly processorTimeout: Duration;
+  /** Where S3 server access logs of the imports bucket go. */
+  readonly accessLogBucket: IBucket;
 }
 
 function attribute(key: KeyAttribute): { name: string; type: AttributeType } {
@@ -27,8 +30,10 @@ export class State extends Construct {
   readonly tables: Readonly<Record<TableKey, Table>>;
   readonly inboundQueue: Queue;
   readonly deadLetterQueue: Queue;
-  /** Scheduler invocations that failed after their retries (reconciliation, rotation checks). */
+  /** Scheduled and event-driven deliveries that failed after their retries (schedules, key-change alerts). */
   readonly scheduleDeadLetterQueue: Queue;
+  /** History exports a partner drops for a customer's bulk load; read only by the bulk loader, gone after 7 days. */
+  readonly importsBucket: Bucket;
 
   constructor(scope: Construct, id: string, props: StateProps) {
     super(scope, id);
@@ -62,6 +67,20 @@ export class State extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    this.importsBucket = new Bucket(this, 'Imports', {
+      encryption: BucketEncryption.KMS,
+      encryptionKey: props.dataKey,
+      bucketKeyEnabled: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      serverAccessLogsBucket: props.accessLogBucket,
+      serverAccessLogsPrefix: 'imports/',
+      lifecycleRules: [{ expiration: Duration.days(7), noncurrentVersionExpiration: Duration.days(1) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
     this.scheduleDeadLetterQueue = new Queue(this, 'ScheduleDeadLetterQueue', {
       queueName: `virtuous-${props.environmentName}-schedule-dlq`,
       encryption: QueueEncryption.KMS,

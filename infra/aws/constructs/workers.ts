@@ -14,12 +14,13 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { WorkflowName } from '../../../functions/customers/customer.ts';
+import { stateMachineArnVariable } from '../../../functions/lifecycle/sfn-workflow-starter.ts';
 import { ENV } from '../../../functions/shared/environment.ts';
 import { TABLE_KEYS, TABLES, type TableKey, tableEnvVar } from '../../../functions/shared/tables.ts';
 import { WORKFLOWS } from '../../../statemachines/workflows.ts';
 import type { IntegrationConfig } from '../config.ts';
 import type { Secrets } from './secrets.ts';
-import { SecureFunction, stateMachineArnEnvVar } from './secure-function.ts';
+import { SecureFunction } from './secure-function.ts';
 import type { State } from './state.ts';
 
 export type TableAccess = 'read' | 'write' | 'readWrite';
@@ -61,12 +62,25 @@ export interface WorkerSpec {
    * environment; their grants still come only from the fields above.
    */
   readonly lifecycleWiring?: boolean;
+  /** Reads history exports from the imports bucket (bulk load). */
+  readonly readsImports?: boolean;
 }
 
 const rw = 'readWrite' as const;
 const allCustomerTables = Object.fromEntries(
   TABLE_KEYS.filter((key) => TABLES[key].holdsCustomerData).map((key) => [key, rw]),
 ) as Partial<Record<TableKey, TableAccess>>;
+
+/** Tables the shared sync engine (functions/sync/aws-wiring.ts) reads and writes: processor, reconciler, bulk loader. */
+const SYNC_ENGINE_TABLES: Partial<Record<TableKey, TableAccess>> = {
+  customers: rw,
+  syncRecords: rw,
+  deliveries: rw,
+  deadLetters: rw,
+  heldMessages: rw,
+  rateBudgets: rw,
+  secretAudit: 'write',
+};
 
 const LIFECYCLE_TASK_BASE = {
   lifecycleWiring: true,
@@ -95,17 +109,10 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     memorySize: 512,
     timeout: Duration.seconds(60),
     callsVirtuous: true,
-    tables: {
-      customers: rw,
-      syncRecords: rw,
-      deliveries: rw,
-      deadLetters: rw,
-      heldMessages: rw,
-      rateBudgets: rw,
-      secretAudit: 'write',
-    },
-    // OAuth refresh-token rotation stores the new refresh token: a write, scoped to the one customer.
-    customerSecrets: 'writer',
+    tables: SYNC_ENGINE_TABLES,
+    // Reads the customer's Virtuous token only. (Should OAuth source tokens be refreshed here, their rotation
+    // writes a new refresh token: switch this to 'writer'.)
+    customerSecrets: 'reader',
     inboundQueue: 'consume',
     customerNotifications: true,
     operatorAlerts: true,
@@ -117,28 +124,27 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     memorySize: 512,
     timeout: Duration.minutes(10),
     callsVirtuous: true,
-    tables: {
-      customers: 'read',
-      syncRecords: rw,
-      reconciliationLog: rw,
-      checkpoints: rw,
-      rateBudgets: rw,
-      secretAudit: 'write',
-    },
+    tables: { ...SYNC_ENGINE_TABLES, checkpoints: rw, reconciliationLog: rw },
     customerSecrets: 'reader',
     inboundQueue: 'send',
+    customerNotifications: true,
     operatorAlerts: true,
+    sealsWithDataKey: true,
     invokedBySchedule: true,
   },
   bulkLoader: {
     entry: 'functions/bulk-loader/handler.ts',
-    description: "Loads a customer's history into the inbound queue, resumable from a checkpoint",
+    description: "Loads a customer's history (an export in the imports bucket) through the sync engine, resumable",
     memorySize: 1024,
     timeout: Duration.minutes(15),
     callsVirtuous: true,
-    tables: { customers: 'read', checkpoints: rw, syncRecords: 'read', rateBudgets: rw, secretAudit: 'write' },
-    customerSecrets: 'writer',
+    tables: { ...SYNC_ENGINE_TABLES, checkpoints: rw },
+    customerSecrets: 'reader',
     inboundQueue: 'send',
+    customerNotifications: true,
+    operatorAlerts: true,
+    sealsWithDataKey: true,
+    readsImports: true,
   },
   lifecycleApi: {
     entry: 'functions/lifecycle-api/handler.ts',
@@ -146,7 +152,7 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     memorySize: 512,
     timeout: Duration.seconds(29),
     callsVirtuous: true,
-    tables: { customers: rw, secretAudit: 'write', rateBudgets: rw, deletionRecords: 'read', incidentReports: 'read' },
+    tables: { customers: rw, secretAudit: 'write', rateBudgets: rw },
     customerSecrets: 'writer',
     startsWorkflows: Object.keys(WORKFLOWS) as WorkflowName[],
     completesTaskTokens: true,
@@ -160,7 +166,6 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     callsVirtuous: false,
     tables: { customers: 'read' },
     startsWorkflows: ['token-rotation'],
-    operatorAlerts: true,
     invokedBySchedule: true,
     lifecycleWiring: true,
   },
@@ -169,7 +174,6 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     entry: WORKFLOWS.onboarding.tasksEntry,
     description: 'Task states of the onboarding workflow',
     tables: { customers: rw, secretAudit: 'write', rateBudgets: rw, checkpoints: rw },
-    inboundQueue: 'send',
     needsWebhookUrl: true,
   },
   'tasks:token-rotation': {
@@ -283,7 +287,7 @@ export class Workers extends Construct {
       const fn = this.functions[name];
       if (spec.startsWorkflows) {
         for (const [workflow, machine] of Object.entries(machines)) {
-          fn.function.addEnvironment(stateMachineArnEnvVar(workflow), machine.stateMachineArn);
+          fn.function.addEnvironment(stateMachineArnVariable(workflow as WorkflowName), machine.stateMachineArn);
         }
       }
       for (const workflow of spec.startsWorkflows ?? []) {
@@ -359,6 +363,12 @@ export class Workers extends Construct {
     if (spec.customerNotifications) this.props.customerNotifications.grantPublish(role);
     if (spec.operatorAlerts) this.props.operatorAlerts.grantPublish(role);
     if (spec.sealsWithDataKey) secrets.dataKey.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
+    if (spec.readsImports) {
+      role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['s3:GetObject'], resources: [state.importsBucket.arnForObjects('*')] }),
+      );
+      secrets.dataKey.grantDecrypt(role);
+    }
     if (spec.debugCaptures === 'write') this.props.debugBucket.grantPut(role);
     if (spec.debugCaptures === 'delete') {
       this.props.debugBucket.grantDelete(role);

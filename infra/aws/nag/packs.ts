@@ -16,6 +16,8 @@ export interface AcknowledgedFinding {
   readonly constructPath: string;
 }
 
+export const NAG_PACK_NAMES = ['AwsSolutions', 'Serverless', 'NIST.800.53.R5'] as const;
+
 type AcknowledgementCheck = (resource: IConstruct, ruleId: string) => boolean;
 
 export function createNagPacks(app: IConstruct): { packs: NagPack[]; acknowledged: AcknowledgedFinding[] } {

@@ -12,10 +12,10 @@ import { createHash, createHmac } from 'node:crypto';
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import {
   DescribeExecutionCommand,
-  type ExecutionStatus as SfnStatus,
   GetExecutionHistoryCommand,
   type HistoryEvent,
   SFNClient,
+  type ExecutionStatus as SfnStatus,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -34,10 +34,7 @@ const MAX_HISTORY_PAGES = 50;
 class NodeSha256 {
   private readonly hash;
   constructor(secret?: string | Uint8Array | ArrayBuffer | ArrayBufferView) {
-    this.hash =
-      secret === undefined
-        ? createHash('sha256')
-        : createHmac('sha256', Buffer.from(secret as Uint8Array));
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', Buffer.from(secret as Uint8Array));
   }
   update(data: string | Uint8Array | ArrayBuffer | ArrayBufferView): void {
     this.hash.update(typeof data === 'string' ? data : Buffer.from(data as Uint8Array));
@@ -63,11 +60,24 @@ function stepsFrom(events: readonly HistoryEvent[]): { steps: Step[]; error?: st
       current = { name: event.stateEnteredEventDetails.name, type: type.replace('StateEntered', '') };
       steps.push({ state: current.name, type: current.type, event: 'entered', at });
     } else if (type.endsWith('StateExited') && event.stateExitedEventDetails?.name) {
-      steps.push({ state: event.stateExitedEventDetails.name, type: type.replace('StateExited', ''), event: 'exited', at });
+      steps.push({
+        state: event.stateExitedEventDetails.name,
+        type: type.replace('StateExited', ''),
+        event: 'exited',
+        at,
+      });
     } else if (type === 'TaskFailed' || type === 'LambdaFunctionFailed' || type === 'TaskTimedOut') {
       const name =
-        event.taskFailedEventDetails?.error ?? event.lambdaFunctionFailedEventDetails?.error ?? event.taskTimedOutEventDetails?.error;
-      steps.push({ state: current?.name ?? 'Task', type: 'Task', event: 'failed', at, error: name ?? 'States.TaskFailed' });
+        event.taskFailedEventDetails?.error ??
+        event.lambdaFunctionFailedEventDetails?.error ??
+        event.taskTimedOutEventDetails?.error;
+      steps.push({
+        state: current?.name ?? 'Task',
+        type: 'Task',
+        event: 'failed',
+        at,
+        error: name ?? 'States.TaskFailed',
+      });
     } else if (type === 'ExecutionFailed') {
       error = event.executionFailedEventDetails?.error ?? 'States.Failed';
     }
@@ -107,7 +117,10 @@ export class AwsTarget implements Target {
     const match = (await this.stackOutputs()).find(
       (output) =>
         output.OutputValue?.startsWith('arn:aws:states:') &&
-        (output.OutputKey ?? '').toLowerCase().replace(/[^a-z]/g, '').includes(key),
+        (output.OutputKey ?? '')
+          .toLowerCase()
+          .replace(/[^a-z]/g, '')
+          .includes(key),
     );
     if (!match?.OutputValue) throw usage(`stack ${this.stackName} has no state machine output for ${workflow}`);
     return match.OutputValue;

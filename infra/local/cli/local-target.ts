@@ -126,7 +126,9 @@ export class LocalTarget implements Target {
 }
 
 function executionIdOf(json: unknown): string {
-  const id = (json as { executionId?: unknown; executionArn?: unknown }).executionId ?? (json as { executionArn?: unknown }).executionArn;
+  const id =
+    (json as { executionId?: unknown; executionArn?: unknown }).executionId ??
+    (json as { executionArn?: unknown }).executionArn;
   if (typeof id !== 'string') throw new CliError('the lifecycle API answered without an execution id', EXIT.failed);
   return id;
 }

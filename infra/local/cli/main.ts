@@ -61,7 +61,9 @@ export function parseArguments(argv: readonly string[]): Parsed {
       positional.push(arg);
       continue;
     }
-    const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg];
+    const [name, inline] = arg.includes('=')
+      ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+      : [arg];
     if (REFUSED_OPTIONS.has(name as string)) {
       throw usage(`${name} is not accepted: tokens are read from a hidden prompt or stdin, never from arguments`);
     }
@@ -299,8 +301,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
         );
         return EXIT.succeeded;
       }
-      return runWorkflowCommand(parsed, target, io, 'token-rotation', () =>
-        target.startWorkflow(customerId, 'token-rotation'),
+      return runWorkflowCommand(
+        parsed,
+        target,
+        io,
+        'token-rotation',
+        () => target.startWorkflow(customerId, 'token-rotation'),
         tokenHandover(target, io, customerId),
       );
     }
@@ -371,7 +377,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
 
 const isEntry = process.argv[1] !== undefined && import.meta.filename === process.argv[1];
 if (isEntry) {
-  runCli(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env })
+  runCli(process.argv.slice(2), {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+  })
     .then(
       (code) => code,
       (error: unknown) => {
@@ -380,7 +391,9 @@ if (isEntry) {
           return error.exitCode;
         }
         const name = error instanceof Error ? error.name : 'Error';
-        process.stderr.write(`error: ${name}${(error as { code?: string })?.code ? ` (${(error as { code: string }).code})` : ''}\n`);
+        process.stderr.write(
+          `error: ${name}${(error as { code?: string })?.code ? ` (${(error as { code: string }).code})` : ''}\n`,
+        );
         return EXIT.failed;
       },
     )

@@ -46,12 +46,14 @@ export class ProgressPrinter {
         }
         return;
       case 'exited': {
+        if (this.current?.state === step.state) this.current = undefined;
         const started = this.entered.get(step.state);
         const took = started === undefined ? '' : ` (${((at - started) / 1000).toFixed(1)}s)`;
         this.line(`✔ ${step.state}${took}`);
         return;
       }
       case 'failed':
+        if (this.current?.state === step.state) this.current = undefined;
         this.line(`✖ ${step.state} failed: ${step.error ?? 'error'}`);
         return;
       case 'retried':

@@ -69,6 +69,7 @@ export async function readSecretInput(options: {
 }): Promise<string> {
   const input = options.input ?? process.stdin;
   const output = options.output ?? process.stderr;
-  if (input.isTTY) return readHidden(input, output, `Paste the ${options.what} (input hidden), then Enter: `, options.what);
+  if (input.isTTY)
+    return readHidden(input, output, `Paste the ${options.what} (input hidden), then Enter: `, options.what);
   return readPiped(input, options.what);
 }

@@ -58,7 +58,11 @@ export interface Harness {
   sendDeliveryBytes(customerId: string, provider: 'stripe' | 'virtuous', rawBody: Buffer): Promise<void>;
   sendRaw(body: string): Promise<void>;
   /** Polls until the queue yields nothing visible; returns how many batches ran. */
-  drain(options?: { maxBatches?: number; visibilityTimeoutSeconds?: number; onBatch?: (failed: number) => void }): Promise<number>;
+  drain(options?: {
+    maxBatches?: number;
+    visibilityTimeoutSeconds?: number;
+    onBatch?: (failed: number) => void;
+  }): Promise<number>;
   scanTable(table: keyof LocalAws['tableNames']): Promise<Record<string, unknown>[]>;
 }
 

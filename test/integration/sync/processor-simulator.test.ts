@@ -117,7 +117,7 @@ describe('processor with the Virtuous client and simulator', () => {
   it('duplicates and out-of-order events: exactly one transaction per source id, correct amounts, all confirmed', async () => {
     const t = await tenant();
     const ids = giftIds(12, 'dup');
-    const events = ids.flatMap((id, index) => {
+    const events: unknown[] = ids.flatMap((id, index) => {
       const event = paymentSucceeded(id, 1000 + index * 37, { customer: 'cus_dup' });
       return [event, event];
     });

@@ -1,10 +1,10 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import type { CustomerRecord, CustomerRepository } from '../../../functions/customers/customer.ts';
+import type { VirtuousConnector, WorkflowStarter } from '../../../functions/lifecycle/ports.ts';
 import { createLifecycleApiHandler } from '../../../functions/lifecycle-api/handler.ts';
 import type { LifecycleApiDeps } from '../../../functions/lifecycle-api/lifecycle-api.ts';
-import type { VirtuousConnector, WorkflowStarter } from '../../../functions/lifecycle/ports.ts';
-import { RecoverableError, TransientError } from '../../../functions/shared/errors.ts';
+import { PermanentError, RecoverableError, TransientError } from '../../../functions/shared/errors.ts';
 import { registerSecret } from '../../support/canaries.ts';
 import { InMemorySecretStore } from '../../support/in-memory-secret-store.ts';
 
@@ -28,7 +28,9 @@ function repository(records: CustomerRecord[] = []): CustomerRepository {
   };
 }
 
-function deps(overrides: Partial<LifecycleApiDeps> = {}): LifecycleApiDeps & { started: unknown[]; completed: unknown[] } {
+function deps(
+  overrides: Partial<LifecycleApiDeps> = {},
+): LifecycleApiDeps & { started: unknown[]; completed: unknown[] } {
   const started: unknown[] = [];
   const completed: unknown[] = [];
   const starter: WorkflowStarter = {
@@ -106,7 +108,9 @@ describe('lifecycle API', () => {
       },
     });
     const body = JSON.stringify({ token: TOKEN });
-    const refused = await createLifecycleApiHandler(refusing)(event('POST', '/lifecycle/customers/acme/api-token', body));
+    const refused = await createLifecycleApiHandler(refusing)(
+      event('POST', '/lifecycle/customers/acme/api-token', body),
+    );
     expect(refused.statusCode).toBe(422);
     expect(refused.body).not.toContain(TOKEN);
     expect(refusing.started).toEqual([]);
@@ -123,7 +127,9 @@ describe('lifecycle API', () => {
         }),
       },
     });
-    const unavailable = await createLifecycleApiHandler(down)(event('POST', '/lifecycle/customers/acme/api-token', body));
+    const unavailable = await createLifecycleApiHandler(down)(
+      event('POST', '/lifecycle/customers/acme/api-token', body),
+    );
     expect(unavailable.statusCode).toBe(503);
     expect(unavailable.headers?.['retry-after']).toBe('30');
   });
@@ -140,13 +146,47 @@ describe('lifecycle API', () => {
     };
     const d = deps({ customers: repository([record]) });
     const handler = createLifecycleApiHandler(d);
-    const response = await handler(event('POST', '/lifecycle/customers/acme/rotation-token', JSON.stringify({ token: TOKEN })));
+    const response = await handler(
+      event('POST', '/lifecycle/customers/acme/rotation-token', JSON.stringify({ token: TOKEN })),
+    );
     expect(response.statusCode).toBe(202);
     expect(response.body).not.toContain('task-token-1');
     expect(d.completed).toEqual([{ taskToken: 'task-token-1', output: { tokenVersionId: expect.any(String) } }]);
     expect((await d.customers.get('acme'))?.awaitingTokenTaskToken).toBeUndefined();
-    const again = await handler(event('POST', '/lifecycle/customers/acme/rotation-token', JSON.stringify({ token: TOKEN })));
+    const again = await handler(
+      event('POST', '/lifecycle/customers/acme/rotation-token', JSON.stringify({ token: TOKEN })),
+    );
     expect(again.statusCode).toBe(409);
+  });
+
+  it('discards the submitted key when the rotation stopped waiting (task timed out)', async () => {
+    const record: CustomerRecord = {
+      customerId: 'acme',
+      status: 'active',
+      sensitivity: 'standard',
+      tokenRotationDays: 180,
+      awaitingTokenTaskToken: 'expired-token',
+      createdAt: '2026-01-01T00:00:00Z',
+      updatedAt: '2026-01-01T00:00:00Z',
+    };
+    const base = deps({ customers: repository([record]) });
+    const d = {
+      ...base,
+      starter: {
+        ...base.starter,
+        sendTaskSuccess: async () => {
+          throw new PermanentError('TaskTimedOut', 'timed out');
+        },
+      },
+    };
+    const response = await createLifecycleApiHandler(d)(
+      event('POST', '/lifecycle/customers/acme/rotation-token', JSON.stringify({ token: TOKEN })),
+    );
+    expect(response.statusCode).toBe(409);
+    expect(
+      await d.secrets.read({ customerId: 'acme', kind: 'api_token' }, 'pending', { reason: 'test:read' }),
+    ).toBeUndefined();
+    expect((await d.customers.get('acme'))?.awaitingTokenTaskToken).toBeUndefined();
   });
 
   it('refuses unknown routes, bad ids, unknown customers and executions without echoing input', async () => {
@@ -160,7 +200,11 @@ describe('lifecycle API', () => {
     expect(notJson.statusCode).toBe(400);
     expect(notJson.body).not.toContain(TOKEN);
     const extra = await handler(
-      event('POST', '/lifecycle/customers/acme/api-token', JSON.stringify({ token: TOKEN, note: 'canary.donor@pii-canary.example' })),
+      event(
+        'POST',
+        '/lifecycle/customers/acme/api-token',
+        JSON.stringify({ token: TOKEN, note: 'canary.donor@pii-canary.example' }),
+      ),
     );
     expect(extra.statusCode).toBe(400);
     expect(extra.body).toContain('unknown field');

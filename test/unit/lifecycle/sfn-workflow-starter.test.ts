@@ -43,7 +43,13 @@ describe('SfnWorkflowStarter', () => {
   it('describes executions by status and error name, and a missing one as undefined', async () => {
     sfn
       .on(DescribeExecutionCommand, { executionArn: 'x1' })
-      .resolves({ stateMachineArn: ARN, status: 'FAILED', error: 'OrganizationMismatch', startDate: NOW, stopDate: NOW })
+      .resolves({
+        stateMachineArn: ARN,
+        status: 'FAILED',
+        error: 'OrganizationMismatch',
+        startDate: NOW,
+        stopDate: NOW,
+      })
       .on(DescribeExecutionCommand, { executionArn: 'x2' })
       .rejects(new ExecutionDoesNotExist({ message: 'no', $metadata: {} }));
     const starter = new SfnWorkflowStarter(env, new SFNClient({}), () => NOW);
@@ -59,7 +65,10 @@ describe('SfnWorkflowStarter', () => {
   });
 
   it('completes a waiting task with its output, and classifies throttling as transient', async () => {
-    sfn.on(SendTaskSuccessCommand).resolvesOnce({}).rejects(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
+    sfn
+      .on(SendTaskSuccessCommand)
+      .resolvesOnce({})
+      .rejects(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
     const starter = new SfnWorkflowStarter(env, new SFNClient({}), () => NOW);
     await starter.sendTaskSuccess('task-token', { tokenVersionId: 'v-2' });
     expect(sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input).toEqual({

@@ -1,0 +1,47 @@
+import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { S3CaptureStore } from '../../../functions/debug-captures/s3-capture-store.ts';
+
+const s3 = mockClient(S3Client);
+
+afterEach(() => s3.reset());
+
+describe('S3CaptureStore', () => {
+  it("lists every page under the customer's prefix and deletes in batches of at most 1000", async () => {
+    const keys = Array.from({ length: 1500 }, (_, i) => `captures/acme/2026-11-29/${String(i).padStart(4, '0')}.json`);
+    s3.on(ListObjectsV2Command, { ContinuationToken: undefined })
+      .resolves({
+        Contents: keys.slice(0, 1000).map((Key) => ({ Key })),
+        IsTruncated: true,
+        NextContinuationToken: 't2',
+      })
+      .on(ListObjectsV2Command, { ContinuationToken: 't2' })
+      .resolves({ Contents: keys.slice(1000).map((Key) => ({ Key })), IsTruncated: false });
+    s3.on(DeleteObjectsCommand).resolves({ Errors: [] });
+
+    const store = new S3CaptureStore(new S3Client({}), 'debug-bucket');
+    expect(await store.list('acme')).toHaveLength(1500);
+    expect(s3.commandCalls(ListObjectsV2Command)[0]?.args[0].input).toMatchObject({
+      Bucket: 'debug-bucket',
+      Prefix: 'captures/acme/',
+    });
+    await expect(store.deleteCustomer('acme')).resolves.toEqual({ deleted: 1500 });
+    const deletes = s3.commandCalls(DeleteObjectsCommand).map((call) => call.args[0].input.Delete?.Objects ?? []);
+    expect(deletes.map((objects) => objects.length)).toEqual([1000, 500]);
+    expect(deletes.flat().map((object) => object.Key)).toEqual(keys);
+  });
+
+  it('reports a partial deletion as transient so the workflow retries it', async () => {
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'captures/acme/a.json' }], IsTruncated: false });
+    s3.on(DeleteObjectsCommand).resolves({ Errors: [{ Key: 'captures/acme/a.json', Code: 'SlowDown' }] });
+    const store = new S3CaptureStore(new S3Client({}), 'debug-bucket');
+    await expect(store.deleteCustomer('acme')).rejects.toMatchObject({ name: 'TransientError' });
+  });
+
+  it('refuses a customer id that would widen the prefix', async () => {
+    const store = new S3CaptureStore(new S3Client({}), 'debug-bucket');
+    await expect(store.list('')).rejects.toMatchObject({ name: 'ForbiddenInputError' });
+    expect(s3.commandCalls(ListObjectsV2Command)).toHaveLength(0);
+  });
+});
