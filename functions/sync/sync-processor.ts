@@ -192,7 +192,12 @@ export class SyncProcessor {
 
     await Promise.all([
       ...[...byCustomer.values()].map(async (items) => {
-        for (const [item, outcome] of await this.#submitPooledGifts(items)) itemOutcomes.set(item, outcome);
+        try {
+          for (const [item, outcome] of await this.#submitPooledGifts(items)) itemOutcomes.set(item, outcome);
+        } catch (error) {
+          // Items without an outcome are retried by their messages (#settleMessage).
+          logger.error('bulk submission failed', { customerId: items[0]?.customerId, errorCode: errorCode(error) });
+        }
       }),
       mapLimit(singles, this.#deps.config.concurrency, async (item) => {
         itemOutcomes.set(item, await this.#runItem(item));
@@ -348,7 +353,21 @@ export class SyncProcessor {
       await this.#execute(item);
       return 'done';
     } catch (error) {
-      return this.#onItemFailure(item, error);
+      return this.#settleFailure(item, error);
+    }
+  }
+
+  /** Classifies a failure; if even that fails (state store or KMS down), the message is simply retried. */
+  async #settleFailure(item: WorkItem, error: unknown): Promise<ItemOutcome> {
+    try {
+      return await this.#onItemFailure(item, error);
+    } catch (handlingError) {
+      logger.error('failure handling failed, message will be retried', {
+        customerId: item.customerId,
+        errorCode: errorCode(error),
+        handlingErrorCode: errorCode(handlingError),
+      });
+      return { retry: handlingError };
     }
   }
 
@@ -612,7 +631,6 @@ export class SyncProcessor {
 
   /**
    * Bulk gifts of one customer: claim each, send the claimed ones through the batch endpoint in chunks, mark them.
-   * A chunk the endpoint refuses as a whole (permanent) is sent again gift by gift to isolate the bad one.
    */
   async #submitPooledGifts(items: readonly WorkItem[]): Promise<Map<WorkItem, ItemOutcome>> {
     const { syncState, clock, config, metrics } = this.#deps;
@@ -654,25 +672,26 @@ export class SyncProcessor {
             retry: new TransientError('RECORD_IN_FLIGHT', 'gift is being submitted by another worker'),
           });
       } catch (error) {
-        outcomes.set(item, await this.#onItemFailure(item, error));
+        outcomes.set(item, await this.#settleFailure(item, error));
       }
     });
 
-    const bySource = Map.groupBy(claimed, (item) => giftOf(item).transactionSource);
-    for (const [source, sourceItems] of bySource) {
-      for (let start = 0; start < sourceItems.length; start += config.bulkChunkSize) {
-        const chunk = sourceItems.slice(start, start + config.bulkChunkSize);
-        try {
-          await this.#deps.virtuousFor(customerId).submitGifts(source, chunk.map(giftOf));
-        } catch (error) {
-          if (isPermanent(error) && chunk.length > 1) {
-            await mapLimit(chunk, 1, async (item) => {
-              await syncState.release(customerId, keyOf(item), owner, 'pending', errorCode(error), clock());
-              outcomes.set(item, await this.#runItem(item));
-            });
-            continue;
-          }
-          await mapLimit(chunk, config.concurrency, async (item) => {
+    /**
+     * One batch-endpoint call for the chunk. A chunk refused as a whole (permanent) is halved and each half sent
+     * again, so one bad gift among 100 costs about 2·log2(100) extra calls instead of 100, and only it fails.
+     */
+    const submitChunk = async (source: string, chunk: readonly WorkItem[]): Promise<void> => {
+      try {
+        await this.#deps.virtuousFor(customerId).submitGifts(source, chunk.map(giftOf));
+      } catch (error) {
+        if (isPermanent(error) && chunk.length > 1) {
+          const middle = Math.ceil(chunk.length / 2);
+          await submitChunk(source, chunk.slice(0, middle));
+          await submitChunk(source, chunk.slice(middle));
+          return;
+        }
+        await mapLimit(chunk, config.concurrency, async (item) => {
+          try {
             await syncState.release(
               customerId,
               keyOf(item),
@@ -681,16 +700,26 @@ export class SyncProcessor {
               errorCode(error),
               clock(),
             );
-            outcomes.set(item, await this.#onItemFailure(item, error));
-          });
-          continue;
-        }
-        metrics.count(SYNC_METRICS.recordsSubmitted, chunk.length);
-        await mapLimit(chunk, config.concurrency, async (item) => {
-          const marked = await syncState.markSubmitted(customerId, keyOf(item), owner, clock());
-          if (!marked) await this.#reportLostMark(customerId, keyOf(item));
-          outcomes.set(item, 'done');
+          } catch (releaseError) {
+            // The lease lapses on its own; the record is claimable again after it.
+            outcomes.set(item, { retry: releaseError });
+            return;
+          }
+          outcomes.set(item, await this.#settleFailure(item, error));
         });
+        return;
+      }
+      metrics.count(SYNC_METRICS.recordsSubmitted, chunk.length);
+      await mapLimit(chunk, config.concurrency, async (item) => {
+        const marked = await syncState.markSubmitted(customerId, keyOf(item), owner, clock());
+        if (!marked) await this.#reportLostMark(customerId, keyOf(item));
+        outcomes.set(item, 'done');
+      });
+    };
+
+    for (const [source, sourceItems] of Map.groupBy(claimed, (item) => giftOf(item).transactionSource)) {
+      for (let start = 0; start < sourceItems.length; start += config.bulkChunkSize) {
+        await submitChunk(source, sourceItems.slice(start, start + config.bulkChunkSize));
       }
     }
     return outcomes;

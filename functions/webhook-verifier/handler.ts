@@ -10,7 +10,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import type { SecretStore } from '../credentials/secret-store.ts';
 import type { CustomerRepository } from '../customers/customer.ts';
 import type { InboundQueue } from '../queue/inbound-queue.ts';
-import { errorCode } from '../shared/errors.ts';
+import { errorCode, ForbiddenInputError } from '../shared/errors.ts';
 import { logger, MetricUnit, metrics } from '../shared/observability.ts';
 import { SecretCandidates } from '../webhooks/secret-candidates.ts';
 import { STRIPE_SIGNATURE_HEADER } from '../webhooks/stripe-signature.ts';
@@ -55,10 +55,12 @@ function countOutcome(name: string, provider: string, metadata: Record<string, s
 export function createWebhookVerifierHandler(deps: WebhookVerifierDeps): WebhookVerifierHandler {
   const config: WebhookVerifierConfig = { ...DEFAULT_CONFIG, ...deps.config };
   if (!validHeaderName(config.virtuousSignatureHeader)) {
-    throw new TypeError('virtuousSignatureHeader must be a plain HTTP header name');
+    throw new ForbiddenInputError('INVALID_SETTING', 'the Virtuous signature header must be a plain HTTP header name');
   }
   const clock = deps.clock ?? (() => new Date());
   const candidates = new SecretCandidates(deps.secrets, { clock, ttlMs: config.secretCacheTtlMs });
+  // The log level is fixed per container (POWERTOOLS_LOG_LEVEL at cold start): read it once, not per request.
+  const debugAccepted = logger.level <= LogLevelThreshold.DEBUG;
   const signatureHeaderFor = {
     virtuous: config.virtuousSignatureHeader.toLowerCase(),
     stripe: STRIPE_SIGNATURE_HEADER.toLowerCase(),
@@ -92,7 +94,7 @@ export function createWebhookVerifierHandler(deps: WebhookVerifierDeps): Webhook
         // Debug, not info: a log line costs about as much as the signature check, and accepted deliveries are
         // traced by their message on the queue (delivery id) and by API Gateway's access log (request id).
         // POWERTOOLS_LOG_LEVEL=DEBUG turns them on (POWERTOOLS_LOGGER_SAMPLE_RATE: for a share of containers).
-        if (logger.level <= LogLevelThreshold.DEBUG)
+        if (debugAccepted)
           log().debug('webhook accepted', {
             requestId,
             provider,

@@ -101,7 +101,7 @@ beforeAll(() => {
   readerRole = logicalId(synth.built.stack.node.findChild('Secrets').node.findChild('CustomerSecretsReader'));
   writerRole = logicalId(synth.built.stack.node.findChild('Secrets').node.findChild('CustomerSecretsWriter'));
   secretsKey = logicalId(synth.built.stack.secrets.secretsKey);
-});
+}, 180_000);
 
 describe('customer-secrets sessions are scoped to their own customer', () => {
   it('A reads A and is denied B, for every ordered pair, by name and by tag, for both roles', async () => {

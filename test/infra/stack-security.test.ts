@@ -11,9 +11,10 @@ import { readWorkflowDefinition, WORKFLOWS } from '../../statemachines/workflows
 import { resourcesOfType, type Synthesized, synthesize, unacknowledgedFindings } from './synth.ts';
 
 let synth: Synthesized;
+// One synthesis (several seconds; much longer on a loaded machine) shared by every test in the file.
 beforeAll(() => {
   synth = synthesize();
-});
+}, 180_000);
 
 const resources = (type: string) => resourcesOfType(synth.json, type);
 

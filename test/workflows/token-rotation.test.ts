@@ -188,7 +188,7 @@ describe('API-token rotation workflow (statemachines/token-rotation.asl.json)', 
     let running = true;
     let succeeded = 0;
     let failed = 0;
-    const load = Array.from({ length: 4 }, async () => {
+    const load = Array.from({ length: 3 }, async () => {
       while (running) {
         try {
           await worker.currentOrganization();
@@ -196,7 +196,7 @@ describe('API-token rotation workflow (statemachines/token-rotation.asl.json)', 
         } catch {
           failed += 1;
         }
-        await new Promise((resolve) => setTimeout(resolve, 2));
+        await new Promise((resolve) => setTimeout(resolve, 5));
       }
     });
     const unauthorizedBefore = env.sim.control.unauthorizedRequests;
