@@ -44,6 +44,8 @@ export function createInboundMessage(input: {
   provider: WebhookProvider;
   receivedAt: Date;
   rawBody: Buffer;
+  /** `rawBody` already in canonical Base64, when the caller has it (saves encoding the body twice). */
+  rawBodyBase64?: string;
 }): InboundMessage {
   return {
     version: INBOUND_MESSAGE_VERSION,
@@ -51,7 +53,7 @@ export function createInboundMessage(input: {
     customerId: input.customerId,
     provider: input.provider,
     receivedAt: input.receivedAt.toISOString(),
-    body: input.rawBody.toString('base64'),
+    body: input.rawBodyBase64 ?? input.rawBody.toString('base64'),
     bodyEncoding: 'base64',
   };
 }

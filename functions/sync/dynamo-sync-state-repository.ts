@@ -2,7 +2,7 @@
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TransientError } from '../shared/errors.ts';
 import { ConditionFailed, send, sendConditional } from './dynamo-call.ts';
-import { SETTLED_STATES, type SyncRecord, type SyncState } from './sync-record.ts';
+import { parseRecordKey, SETTLED_STATES, type SyncRecord, type SyncState } from './sync-record.ts';
 import type { ClaimRequest, ClaimResult, RefundFacts, SyncStateRepository } from './sync-state-repository.ts';
 
 const CLAIMABLE: readonly SyncState[] = ['pending', 'deferred'];
@@ -158,31 +158,53 @@ export function createDynamoSyncStateRepository(client: DynamoDBDocumentClient, 
     },
 
     async confirm(customerId, recordKey, virtuousId, now) {
-      const result = await sendConditional<{ Attributes?: SyncRecord }>(
+      const identity = parseRecordKey(recordKey);
+      if (!identity) return undefined;
+      // An upsert: a gift or contact Virtuous already has under our source and id gets a confirmed record even if we
+      // never sent it (another tool did, or our record was lost), so the source event can never send it again.
+      const result = await send<{ Attributes?: SyncRecord }>(
         client,
         new UpdateCommand({
           TableName: table,
           Key: key(customerId, recordKey),
           UpdateExpression:
-            'SET #state = :confirmed, virtuousId = :id, confirmedAt = if_not_exists(confirmedAt, :now), updatedAt = :now REMOVE leaseOwner, leaseUntil',
-          ConditionExpression: 'attribute_exists(recordKey)',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':confirmed': 'confirmed', ':id': virtuousId, ':now': now.toISOString() },
+            'SET #state = :confirmed, virtuousId = :id, confirmedAt = if_not_exists(confirmedAt, :now), updatedAt = :now, ' +
+            'kind = if_not_exists(kind, :kind), #source = if_not_exists(#source, :source), ' +
+            'sourceId = if_not_exists(sourceId, :sourceId), attempts = if_not_exists(attempts, :zero), ' +
+            'version = if_not_exists(version, :zero), createdAt = if_not_exists(createdAt, :now) ' +
+            'REMOVE leaseOwner, leaseUntil',
+          ExpressionAttributeNames: { '#state': 'state', '#source': 'source' },
+          ExpressionAttributeValues: {
+            ':confirmed': 'confirmed',
+            ':id': virtuousId,
+            ':now': now.toISOString(),
+            ':kind': identity.kind,
+            ':source': identity.source,
+            ':sourceId': identity.sourceId,
+            ':zero': 0,
+          },
           ReturnValues: 'ALL_OLD',
         }),
         'UpdateItem(confirm)',
       );
-      if (result instanceof ConditionFailed || !result.Attributes) return undefined;
       const before = result.Attributes;
-      const { leaseOwner: _owner, leaseUntil: _until, ...rest } = before;
+      const { leaseOwner: _owner, leaseUntil: _until, ...rest } = before ?? ({} as Partial<SyncRecord>);
       const record: SyncRecord = {
+        attempts: 0,
+        version: 0,
+        createdAt: now.toISOString(),
         ...rest,
+        customerId,
+        recordKey,
+        kind: rest.kind ?? identity.kind,
+        source: rest.source ?? identity.source,
+        sourceId: rest.sourceId ?? identity.sourceId,
         state: 'confirmed',
         virtuousId,
-        confirmedAt: before.confirmedAt ?? now.toISOString(),
+        confirmedAt: before?.confirmedAt ?? now.toISOString(),
         updatedAt: now.toISOString(),
       };
-      return { record, changed: before.state !== 'confirmed' || before.virtuousId !== virtuousId };
+      return { record, changed: before?.state !== 'confirmed' || before.virtuousId !== virtuousId };
     },
 
     async markNeedsUpdate(customerId, recordKey, now) {

@@ -109,6 +109,14 @@ interface WorkItem {
   readonly replayBody: () => string;
 }
 
+/** A message that is worked on now: its envelope, de-duplication id and work items. */
+interface Routed {
+  readonly record: QueueRecord;
+  readonly envelope: Envelope;
+  readonly unitId: string;
+  readonly items: WorkItem[];
+}
+
 type Envelope =
   | { readonly kind: 'delivery'; readonly message: InboundMessage }
   | { readonly kind: 'bulk'; readonly message: BulkMessage };
@@ -164,34 +172,51 @@ export class SyncProcessor {
       return pending;
     };
 
-    const routed: { record: QueueRecord; envelope: Envelope; unitId: string; items: WorkItem[] }[] = [];
     const unitsInBatch = new Set<string>();
     const firstOfBatch = (unitId: string) => {
       if (unitsInBatch.has(unitId)) return false;
       unitsInBatch.add(unitId);
       return true;
     };
+    const settle = async (routed: Routed, itemOutcomes: ReadonlyMap<WorkItem, ItemOutcome>) => {
+      try {
+        outcomes.set(routed.record.messageId, await this.#settleMessage(routed, itemOutcomes));
+      } catch (error) {
+        outcomes.set(routed.record.messageId, { status: 'retry', error });
+      }
+    };
+
+    // Webhook deliveries run end to end each (no barrier between messages); bulk pages are collected.
+    const bulk: Routed[] = [];
     await mapLimit(records, this.#deps.config.concurrency, async (record) => {
+      let routed: Routed;
       try {
         const result = await this.#route(record, customerOf, firstOfBatch);
-        if ('outcome' in result) outcomes.set(record.messageId, result.outcome);
-        else routed.push({ record, ...result });
+        if ('outcome' in result) {
+          outcomes.set(record.messageId, result.outcome);
+          return;
+        }
+        routed = { record, ...result };
       } catch (error) {
         outcomes.set(record.messageId, { status: 'retry', error });
+        return;
       }
+      if (routed.envelope.kind === 'bulk') {
+        bulk.push(routed);
+        return;
+      }
+      const itemOutcomes = new Map<WorkItem, ItemOutcome>();
+      for (const item of routed.items) itemOutcomes.set(item, await this.#runItem(item));
+      await settle(routed, itemOutcomes);
     });
+    if (bulk.length === 0) return outcomes;
 
     // Bulk gifts of the whole batch go through the batch endpoint together, per customer.
-    const pooledGifts = routed.flatMap(({ items, envelope }) =>
-      envelope.kind === 'bulk' ? items.filter((item) => item.command.type === 'gift') : [],
-    );
+    const pooledGifts = bulk.flatMap(({ items }) => items.filter((item) => item.command.type === 'gift'));
     const pooled = new Set(pooledGifts);
     const itemOutcomes = new Map<WorkItem, ItemOutcome>();
-    const byCustomer = Map.groupBy(pooledGifts, (item) => item.customerId);
-    const singles = routed.flatMap(({ items }) => items.filter((item) => !pooled.has(item)));
-
     await Promise.all([
-      ...[...byCustomer.values()].map(async (items) => {
+      ...[...Map.groupBy(pooledGifts, (item) => item.customerId).values()].map(async (items) => {
         try {
           for (const [item, outcome] of await this.#submitPooledGifts(items)) itemOutcomes.set(item, outcome);
         } catch (error) {
@@ -199,18 +224,15 @@ export class SyncProcessor {
           logger.error('bulk submission failed', { customerId: items[0]?.customerId, errorCode: errorCode(error) });
         }
       }),
-      mapLimit(singles, this.#deps.config.concurrency, async (item) => {
-        itemOutcomes.set(item, await this.#runItem(item));
-      }),
+      mapLimit(
+        bulk.flatMap(({ items }) => items.filter((item) => !pooled.has(item))),
+        this.#deps.config.concurrency,
+        async (item) => {
+          itemOutcomes.set(item, await this.#runItem(item));
+        },
+      ),
     ]);
-
-    await mapLimit(routed, this.#deps.config.concurrency, async ({ record, envelope, unitId, items }) => {
-      try {
-        outcomes.set(record.messageId, await this.#settleMessage(record, envelope, unitId, items, itemOutcomes));
-      } catch (error) {
-        outcomes.set(record.messageId, { status: 'retry', error });
-      }
-    });
+    await mapLimit(bulk, this.#deps.config.concurrency, (routed) => settle(routed, itemOutcomes));
     return outcomes;
   }
 
@@ -320,13 +342,8 @@ export class SyncProcessor {
     return { envelope, unitId, items };
   }
 
-  async #settleMessage(
-    record: QueueRecord,
-    envelope: Envelope,
-    unitId: string,
-    items: readonly WorkItem[],
-    itemOutcomes: ReadonlyMap<WorkItem, ItemOutcome>,
-  ): Promise<MessageOutcome> {
+  async #settleMessage(routed: Routed, itemOutcomes: ReadonlyMap<WorkItem, ItemOutcome>): Promise<MessageOutcome> {
+    const { record, envelope, unitId, items } = routed;
     const { customerId } = envelope.message;
     const outcomes = items.map((item) => itemOutcomes.get(item) ?? { retry: new TransientError('NOT_RUN', 'not run') });
     if (outcomes.includes('hold')) {

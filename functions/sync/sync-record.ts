@@ -54,5 +54,15 @@ export function recordKey(kind: SyncKind, source: string, sourceId: string): str
   return `${kind}#${source}#${sourceId}`;
 }
 
+const KINDS: ReadonlySet<string> = new Set(['gift', 'contact', 'refund']);
+
+/** The parts of a record key; undefined for a key of another shape. */
+export function parseRecordKey(key: string): { kind: SyncKind; source: string; sourceId: string } | undefined {
+  const [kind, source, ...rest] = key.split('#');
+  const sourceId = rest.join('#');
+  if (kind === undefined || !KINDS.has(kind) || !source || !sourceId) return undefined;
+  return { kind: kind as SyncKind, source, sourceId };
+}
+
 /** States in which a record's current version is done: a re-delivery of it is acknowledged without a call. */
 export const SETTLED_STATES: ReadonlySet<SyncState> = new Set(['submitted', 'confirmed', 'needs_update', 'failed']);

@@ -54,8 +54,9 @@ export interface SyncStateRepository {
     now: Date,
   ): Promise<void>;
   /**
-   * Virtuous has the record (webhook or lookup): → confirmed with its id. Returns the record after the change and
-   * whether this call changed it, or undefined when we never synced that record (a gift someone else created).
+   * Virtuous has the record (webhook, lookup or query): → confirmed with its id, created if we had no record of it
+   * (so its source event can never send it again). Returns the record after the change and whether this call changed
+   * it; undefined only for a key that is not a sync record key.
    */
   confirm(
     customerId: string,

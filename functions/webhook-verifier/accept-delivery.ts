@@ -12,7 +12,7 @@ import { deliveryId as computeDeliveryId } from '../webhooks/delivery-id.ts';
 import type { SecretCandidates } from '../webhooks/secret-candidates.ts';
 import type { SecretCandidate } from '../webhooks/secret-set.ts';
 import { hmacKey } from '../webhooks/signature-match.ts';
-import type { VerificationFailure } from '../webhooks/verification-result.ts';
+import type { VerificationFailure, VerificationResult } from '../webhooks/verification-result.ts';
 import { verifyDelivery } from '../webhooks/verify-delivery.ts';
 
 export type UnauthorizedReason = VerificationFailure | 'invalid_customer_id' | 'unknown_customer' | 'customer_inactive';
@@ -32,6 +32,8 @@ export interface DeliveryToAccept {
   readonly customerIdParameter: string | undefined;
   readonly signatureHeader: string | undefined;
   readonly rawBody: Buffer;
+  /** The raw body in canonical Base64, when already computed. */
+  readonly rawBodyBase64?: string;
   readonly requestId?: string;
 }
 
@@ -51,13 +53,8 @@ export async function acceptDelivery(delivery: DeliveryToAccept, deps: AcceptDep
   if (signatureHeader === undefined || signatureHeader === '') {
     return { kind: 'unauthorized', reason: 'missing_signature' };
   }
-  const refuseCustomer = (reason: UnauthorizedReason, customerId?: string): DeliveryOutcome => {
-    verifyDelivery({ provider, rawBody, signatureHeader, candidates: DECOY_CANDIDATES, now: deps.clock() });
-    return customerId === undefined ? { kind: 'unauthorized', reason } : { kind: 'unauthorized', reason, customerId };
-  };
-
   const customerId = delivery.customerIdParameter;
-  if (!isCustomerId(customerId)) return refuseCustomer('invalid_customer_id');
+  if (!isCustomerId(customerId)) return refuseCustomer(delivery, signatureHeader, deps, 'invalid_customer_id');
 
   let customer: CustomerRecord | undefined;
   try {
@@ -65,24 +62,20 @@ export async function acceptDelivery(delivery: DeliveryToAccept, deps: AcceptDep
   } catch (cause) {
     return { kind: 'unavailable', stage: 'customer_lookup', cause };
   }
-  if (customer === undefined) return refuseCustomer('unknown_customer', customerId);
-  if (!ACCEPTS_WEBHOOKS.has(customer.status)) return refuseCustomer('customer_inactive', customerId);
+  if (customer === undefined) return refuseCustomer(delivery, signatureHeader, deps, 'unknown_customer', customerId);
+  if (!ACCEPTS_WEBHOOKS.has(customer.status)) {
+    return refuseCustomer(delivery, signatureHeader, deps, 'customer_inactive', customerId);
+  }
 
-  let result: ReturnType<typeof verifyDelivery>;
+  let result: VerificationResult;
   try {
-    const verify = (candidates: readonly SecretCandidate[]) =>
-      verifyDelivery({
-        provider,
-        rawBody,
-        signatureHeader,
-        candidates,
-        now: deps.clock(),
-        stripeToleranceSeconds: deps.stripeToleranceSeconds,
-      });
-    result = verify(await deps.candidates.forDelivery(provider, customer, delivery.requestId));
+    const candidates =
+      deps.candidates.fromCache(provider, customer) ??
+      (await deps.candidates.forDelivery(provider, customer, delivery.requestId));
+    result = verifyWith(delivery, signatureHeader, deps, candidates);
     if (!result.valid && (result.reason === 'signature_mismatch' || result.reason === 'no_accepted_secret')) {
       const refreshed = await deps.candidates.refreshedAfterMismatch(provider, customer, delivery.requestId);
-      if (refreshed !== undefined) result = verify(refreshed);
+      if (refreshed !== undefined) result = verifyWith(delivery, signatureHeader, deps, refreshed);
     }
   } catch (cause) {
     return { kind: 'unavailable', stage: 'secret_read', cause };
@@ -92,10 +85,45 @@ export async function acceptDelivery(delivery: DeliveryToAccept, deps: AcceptDep
   const id = computeDeliveryId(provider, customerId, rawBody);
   try {
     await deps.queue.send(
-      createInboundMessage({ deliveryId: id, customerId, provider, receivedAt: deps.clock(), rawBody }),
+      createInboundMessage({
+        deliveryId: id,
+        customerId,
+        provider,
+        receivedAt: deps.clock(),
+        rawBody,
+        ...(delivery.rawBodyBase64 === undefined ? {} : { rawBodyBase64: delivery.rawBodyBase64 }),
+      }),
     );
   } catch (cause) {
     return { kind: 'unavailable', stage: 'enqueue', cause };
   }
   return { kind: 'accepted', deliveryId: id, customerId };
+}
+
+function verifyWith(
+  delivery: DeliveryToAccept,
+  signatureHeader: string,
+  deps: AcceptDeps,
+  candidates: readonly SecretCandidate[],
+): VerificationResult {
+  return verifyDelivery({
+    provider: delivery.provider,
+    rawBody: delivery.rawBody,
+    signatureHeader,
+    candidates,
+    now: deps.clock(),
+    stripeToleranceSeconds: deps.stripeToleranceSeconds,
+  });
+}
+
+/** Refuses like a bad signature, after the same HMAC work against a decoy secret (no timing tell). */
+function refuseCustomer(
+  delivery: DeliveryToAccept,
+  signatureHeader: string,
+  deps: AcceptDeps,
+  reason: UnauthorizedReason,
+  customerId?: string,
+): DeliveryOutcome {
+  verifyWith(delivery, signatureHeader, deps, DECOY_CANDIDATES);
+  return customerId === undefined ? { kind: 'unauthorized', reason } : { kind: 'unauthorized', reason, customerId };
 }

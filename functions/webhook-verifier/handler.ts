@@ -77,10 +77,10 @@ export function createWebhookVerifierHandler(deps: WebhookVerifierDeps): Webhook
       log().info('webhook rejected', { requestId, provider, status, reason: error });
       return answer(status, { error, requestId }, status === 405 ? { allow: 'POST' } : {});
     }
-    const { provider, customerIdParameter, rawBody } = transport.request;
+    const { provider, customerIdParameter, rawBody, rawBodyBase64 } = transport.request;
     const signatureHeader = headerValue(event, signatureHeaderFor[provider]);
     const outcome: DeliveryOutcome = await acceptDelivery(
-      { provider, customerIdParameter, rawBody, signatureHeader, requestId },
+      { provider, customerIdParameter, rawBody, rawBodyBase64, signatureHeader, requestId },
       {
         customers: deps.customers,
         candidates,
@@ -102,7 +102,11 @@ export function createWebhookVerifierHandler(deps: WebhookVerifierDeps): Webhook
             deliveryId: outcome.deliveryId,
             bodyBytes: rawBody.length,
           });
-        return answer(202, { status: 'accepted', requestId });
+        return {
+          statusCode: 202,
+          headers: { ...RESPONSE_HEADERS },
+          body: `{"status":"accepted","requestId":${JSON.stringify(requestId)}}`,
+        };
       case 'unauthorized': {
         const metadata: Record<string, string> = { reason: outcome.reason };
         if (outcome.customerId !== undefined) metadata.customerId = outcome.customerId;

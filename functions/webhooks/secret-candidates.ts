@@ -67,13 +67,18 @@ export class SecretCandidates {
     customer: CustomerRecord,
     requestId?: string,
   ): Promise<SecretCandidate[]> {
-    const previousWindowOpen = this.previousWindowOpen(customer);
+    return (
+      this.fromCache(provider, customer) ??
+      this.toCandidates(await this.load(provider, customer, this.previousWindowOpen(customer), requestId), customer)
+    );
+  }
+
+  /** The candidates when the cache holds a fresh, sufficient set; synchronous, so the hot path need not await. */
+  fromCache(provider: WebhookProvider, customer: CustomerRecord): SecretCandidate[] | undefined {
     const cached = this.cache.get(cacheKey(provider, customer.customerId));
-    const now = this.clock().getTime();
-    const usable =
-      cached !== undefined && now - cached.loadedAt < this.ttlMs && (cached.includesPrevious || !previousWindowOpen);
-    const set = usable ? cached : await this.load(provider, customer, previousWindowOpen, requestId);
-    return this.toCandidates(set, customer);
+    if (cached === undefined || this.clock().getTime() - cached.loadedAt >= this.ttlMs) return undefined;
+    if (!cached.includesPrevious && this.previousWindowOpen(customer)) return undefined;
+    return this.toCandidates(cached, customer);
   }
 
   /**

@@ -14,6 +14,9 @@ const HEX_DIGEST = /^[0-9a-fA-F]{64}$/;
 /** 32 bytes in Base64 are 43 significant characters plus one `=`; the URL-safe alphabet is tolerated too. */
 const BASE64_DIGEST = /^[A-Za-z0-9+/_-]{43}=?$/;
 const PREFIX = /^sha256=/i;
+/** The usual Base64 spelling (standard alphabet, padded), checked before the tolerant path. */
+const PADDED_BASE64_DIGEST = /^[A-Za-z0-9+/]{43}=$/;
+const PADDED_BASE64_LENGTH = 44;
 const MAX_HEADER_LENGTH = 128;
 
 /** The digest bytes in a signature header, or undefined when the header is not a hex or Base64 SHA-256 digest. */
@@ -25,6 +28,7 @@ export function decodeVirtuousSignature(header: string): Buffer | undefined {
     const digest = Buffer.from(header, 'hex');
     if (digest.length === HMAC_SHA256_BYTES) return digest;
   }
+  if (header.length === PADDED_BASE64_LENGTH && PADDED_BASE64_DIGEST.test(header)) return Buffer.from(header, 'base64');
   const value = header.trim().replace(PREFIX, '');
   let digest: Buffer | undefined;
   if (HEX_DIGEST.test(value)) digest = Buffer.from(value, 'hex');

@@ -99,6 +99,10 @@ export class IntegrationStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.ingress.api.url, description: 'Base URL of the ingress API' });
+    new CfnOutput(this, 'ImportsBucketName', {
+      value: this.state.importsBucket.bucketName,
+      description: 'Where a customer history export is dropped for a bulk load (kept 7 days)',
+    });
     new CfnOutput(this, 'OperatorAlertsTopicArn', { value: this.observability.operatorAlerts.topicArn });
     new CfnOutput(this, 'CustomerNotificationsTopicArn', { value: this.observability.customerNotifications.topicArn });
     for (const [name, machine] of Object.entries(this.workflows.machines)) {

@@ -29,7 +29,7 @@ import {
   DynamoSyncControl,
 } from '../../functions/lifecycle/dynamo-lifecycle-stores.ts';
 import { systemClock } from '../../functions/lifecycle/ports.ts';
-import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../functions/lifecycle/settings.ts';
+import { type LifecycleSettings, lifecycleSettingsFromEnv } from '../../functions/lifecycle/settings.ts';
 import { createVirtuousConnector } from '../../functions/lifecycle/virtuous-connector.ts';
 import { createLifecycleApiHandler } from '../../functions/lifecycle-api/handler.ts';
 import type { LifecycleDeps } from '../../functions/lifecycle-tasks/deps.ts';
@@ -205,8 +205,10 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
   });
 
   const virtuous = createVirtuousConnector({ baseUrl: inputs.virtuousBaseUrl, secrets, budget, allowLoopbackHttp });
+  // Read once, at start: a bad lifecycle setting in the environment (e.g. TOKEN_ROTATION_DAYS_HIGH) stops the start.
+  const lifecycleFromEnv = lifecycleSettingsFromEnv(process.env);
   const lifecycleSettings = (): LifecycleSettings => ({
-    ...DEFAULT_LIFECYCLE_SETTINGS,
+    ...lifecycleFromEnv,
     webhookPublicBaseUrl: inputs.webhookPublicBaseUrl(),
     webhookSecretOverlapSeconds: settings.webhookSecretOverlapSeconds,
     expectedSecretAccessors: [LOCAL_ACCESSOR],

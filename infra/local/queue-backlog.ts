@@ -15,6 +15,7 @@ import {
   type MessageAttributeValue,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
+  SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { PermanentError } from '../../functions/shared/errors.ts';
@@ -44,7 +45,7 @@ export function backlogPath(dataDir: string): string {
 }
 
 /** Makes messages that a stopped consumer still held visible again, so the drain sees them. */
-export async function releaseReceived(client: SQSClient, queueUrl: string, receiptHandles: readonly string[]) {
+async function releaseReceived(client: SQSClient, queueUrl: string, receiptHandles: readonly string[]) {
   for (let index = 0; index < receiptHandles.length; index += 10) {
     const chunk = receiptHandles.slice(index, index + 10);
     await client.send(
@@ -86,12 +87,21 @@ async function drainQueue(client: SQSClient, queueUrl: string): Promise<SavedMes
   throw new PermanentError('BACKLOG_TOO_LARGE', 'queue drain did not finish within its bound');
 }
 
-/** Drains both queues into the backlog file; returns the counts. The queues are left empty (the server is stopping). */
+/**
+ * Drains both queues into the backlog file; returns the counts. The queues are left empty (the server is stopping).
+ * `heldReceiptHandles`: messages a stopped consumer received and did not delete; they are made visible first.
+ */
 export async function saveBacklog(
   client: SQSClient,
   queues: QueueUrls,
   dataDir: string,
+  heldReceiptHandles: readonly string[] = [],
 ): Promise<{ inbound: number; deadLetter: number }> {
+  // Releasing and draining count as receives (local-aws-sqs even counts a visibility change): with the redrive
+  // policy in place, a message one failure short of the limit would move to the DLQ by the act of saving it.
+  // The queue is going away; its redrive policy is no longer needed.
+  await client.send(new SetQueueAttributesCommand({ QueueUrl: queues.inboundUrl, Attributes: { RedrivePolicy: '' } }));
+  await releaseReceived(client, queues.inboundUrl, heldReceiptHandles);
   const inbound = await drainQueue(client, queues.inboundUrl);
   const deadLetter = await drainQueue(client, queues.deadLetterUrl);
   const path = backlogPath(dataDir);

@@ -15,7 +15,7 @@ import { type GatewayServer, startGateway } from './api-gateway.ts';
 import { applyLocalAwsEnvironment, localAwsVariables, localClientConfig } from './aws-environment.ts';
 import { buildComponents, type RuntimeComponents } from './components.ts';
 import { type DynamoStandIn, startDynamo } from './dynamodb-stand-in.ts';
-import { releaseReceived, restoreBacklog, saveBacklog } from './queue-backlog.ts';
+import { restoreBacklog, saveBacklog } from './queue-backlog.ts';
 import { type PollerStats, QueuePoller, queueArn, queueDepth } from './queue-poller.ts';
 import { type JobResult, Scheduler } from './scheduler.ts';
 import type { RuntimeSettings } from './settings.ts';
@@ -277,10 +277,7 @@ export async function startLocalRuntime(
         const held = await poller.stop();
         const workflows = await workflowEngine.stop(WORKFLOW_STOP_GRACE_MS);
         let savedMessages: StopReport['savedMessages'];
-        if (dataDir !== undefined) {
-          await releaseReceived(sqsClient, sqs.queues.inboundUrl, held).catch(() => undefined);
-          savedMessages = await saveBacklog(sqsClient, sqs.queues, dataDir);
-        }
+        if (dataDir !== undefined) savedMessages = await saveBacklog(sqsClient, sqs.queues, dataDir, held);
         await components.close();
         sqsClient.destroy();
         if (simulator && ownsSimulator) await simulator.close();

@@ -93,8 +93,8 @@ export const SETTINGS = {
   pollWaitSeconds: { flag: '--poll-wait-seconds', env: 'LOCAL_POLL_WAIT_SECONDS', help: 'long-poll wait (0-20)' },
   overlapSeconds: {
     flag: '--webhook-secret-overlap-seconds',
-    env: 'LOCAL_WEBHOOK_SECRET_OVERLAP_SECONDS',
-    help: 'webhook-secret rotation overlap window (default 300)',
+    env: 'WEBHOOK_SECRET_OVERLAP_SECONDS',
+    help: 'webhook-secret rotation overlap window, 60-1209600 (default 300)',
   },
   visibilityTimeoutSeconds: {
     flag: '--visibility-timeout-seconds',
@@ -256,7 +256,8 @@ export function readSettings(
     reconciliationIntervalMinutes: reader.integer('reconciliationMinutes', 60, 1, 10_080),
     rotationReminderIntervalMinutes: reader.integer('rotationReminderMinutes', 1_440, 1, 10_080),
     pollWaitSeconds: reader.integer('pollWaitSeconds', 1, 0, 20),
-    webhookSecretOverlapSeconds: reader.integer('overlapSeconds', 300, 0, 604_800),
+    // The same bounds as the deployed workflows (functions/lifecycle/settings.ts).
+    webhookSecretOverlapSeconds: reader.integer('overlapSeconds', 300, 60, 14 * 24 * 60 * 60),
     visibilityTimeoutSeconds: reader.integer('visibilityTimeoutSeconds', 30, 1, 43_200),
     maxReceiveCount: reader.integer('maxReceiveCount', 5, 1, 1_000),
     logLevel: logLevel as RuntimeSettings['logLevel'],

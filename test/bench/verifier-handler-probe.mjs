@@ -50,8 +50,9 @@ const event = {
   multiValueHeaders: {},
   pathParameters: { customerId: 'acme' },
   requestContext: { requestId: 'bench-request' },
-  body: payload.toString('utf8'),
-  isBase64Encoded: false,
+  // API Gateway hands every body over Base64-encoded (binaryMediaTypes */*), so the exact bytes survive.
+  body: payload.toString('base64'),
+  isBase64Encoded: true,
 };
 const context = { awsRequestId: 'bench', functionName: 'webhook-verifier', getRemainingTimeInMillis: () => 10_000 };
 

@@ -3,12 +3,13 @@
  *
  * One run on the same 2 KB payload prints:
  *  - ops/s of the project's verify (Virtuous hex, Virtuous Base64, Stripe), of bare createHmac + timingSafeEqual
- *    (the floor), and of public verifiers of the same job (svix = Standard Webhooks reference, the stripe package's
- *    signature check, @octokit/webhooks-methods), each as a ratio of the floor's per-op cost;
- *  - the whole handler's per-request CPU with the SQS send stubbed (in-memory customer and warm secret cache; log
- *    and metric lines are serialized as in production, their write to stdout is dropped), as a ratio of the floor;
- *  - the verifier bundle size (esbuild like CDK's NodejsFunction: minified ESM, node24, @aws-sdk/* external) and
- *    its module-load time against an empty module, in fresh Node processes.
+ *    (the floor; with the key as a KeyObject, as the verifier holds it, and for reference with a string key), and
+ *    of public verifiers of the same job (svix = Standard Webhooks reference, the stripe package's signature check,
+ *    @octokit/webhooks-methods), each as a ratio to the floor of the same job;
+ *  - the whole handler's per-request CPU with the customer lookup, secret store and SQS send stubbed, measured on
+ *    the bundle in a plain Node process (verifier-handler-probe.mjs), as a ratio to the floor in that process;
+ *  - the verifier bundle size (esbuild as CDK's NodejsFunction: minified ESM, node24, @aws-sdk/* external) and its
+ *    module-load time against an empty module, each the median of fresh Node processes.
  * Targets: verify ≤ 1.3× floor and no slower than the fastest peer; handler ≤ 3× floor; bundle ≤ 150 KB.
  */
 import { spawnSync } from 'node:child_process';

@@ -40,6 +40,7 @@ describe('npm start and the CLI as child processes', () => {
   let webhooksUrl: string;
   let virtuousUrl: string;
   let organizationId: number;
+  let apiKey: string;
   const answers: string[] = [];
 
   const control = async (path: string, body: unknown = {}) => {
@@ -71,7 +72,7 @@ describe('npm start and the CLI as child processes', () => {
     virtuousUrl = /Virtuous\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(runtimeOutput)?.[1] as string;
     const org = await control('/organizations', { name: 'CLI Org' });
     organizationId = org.organizationId as number;
-    registerSecret(org.apiKey as string);
+    apiKey = registerSecret(org.apiKey as string);
     const onboarded = await runCli(
       ['onboard', CUSTOMER, '--url', lifecycleUrl, '--timeout', '60'],
       org.apiKey as string,
@@ -96,6 +97,38 @@ describe('npm start and the CLI as child processes', () => {
     const result = await runCli(['status', '--url', lifecycleUrl]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`${CUSTOMER}\\s+active`));
+  });
+
+  it('takes signed Virtuous deliveries full of donor data through the verifier and the processor', async () => {
+    // A contact enters Virtuous (as another integration of the customer would add one); the nightly batch then
+    // delivers a signed ContactCreate, with the donor's name, email, phone and address, to this runtime.
+    const submitted = await fetch(`${virtuousUrl}/api/Contact/Transaction`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+      body: JSON.stringify({
+        referenceSource: 'Stripe',
+        referenceId: 'cus_cli_1',
+        firstName: DONOR.firstName,
+        lastName: DONOR.lastName,
+        email: DONOR.email,
+        phone: DONOR.phone,
+        address1: DONOR.address1,
+        city: DONOR.city,
+        postal: DONOR.postal,
+      }),
+    });
+    expect(submitted.status).toBe(200);
+    const batch = await control('/nightly-batch', { organizationId });
+    expect(JSON.stringify(batch)).toMatch(/"delivered":[1-9]/);
+    const state = await fetch(`${virtuousUrl}/_control/organizations/${organizationId}/state`);
+    const deliveries = (
+      (await state.json()) as { deliveries: Array<{ event: string; outcome: string; statuses: number[] }> }
+    ).deliveries;
+    const contactCreate = deliveries.filter((delivery) => delivery.event === 'ContactCreate');
+    expect(contactCreate.length).toBeGreaterThan(0);
+    expect(
+      contactCreate.every((delivery) => delivery.outcome === 'delivered' && delivery.statuses.at(-1) === 202),
+    ).toBe(true);
   });
 
   it('refuses bad input with exit code 2 and never takes a token as an argument', async () => {

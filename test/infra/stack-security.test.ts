@@ -9,6 +9,7 @@ import { ENV } from '../../functions/shared/environment.ts';
 import { TABLE_KEYS, TABLES, tableName } from '../../functions/shared/tables.ts';
 import { readWorkflowDefinition, WORKFLOWS } from '../../statemachines/workflows.ts';
 import { resourcesOfType, type Synthesized, synthesize, unacknowledgedFindings } from './synth.ts';
+import { TemplatePolicies } from './template-policies.ts';
 
 let synth: Synthesized;
 // One synthesis (several seconds; much longer on a loaded machine) shared by every test in the file.
@@ -274,6 +275,15 @@ describe('functions', () => {
       expect.arrayContaining(['WorkersProcessor', 'WorkersReconciler', 'WorkersBulkLoader', 'WorkersLifecycleApi']),
     );
     expect(inVpc).not.toContain('WorkersWebhookVerifier');
+  });
+
+  it('give lifecycle functions the public webhook base URL of this API and stage', () => {
+    const [[apiId]] = resources('AWS::ApiGateway::RestApi') as [[string, unknown]];
+    const onboarding = resources('AWS::Lambda::Function').find(([id]) => id.startsWith('WorkersOnboardingTasks'))?.[1];
+    const url = new TemplatePolicies(synth.json as never).resolve(
+      onboarding.Properties.Environment.Variables[ENV.webhookPublicBaseUrl],
+    );
+    expect(url).toBe(`https://${apiId.toLowerCase()}.execute-api.us-east-1.amazonaws.com/v1`);
   });
 
   it('set only declared environment variables, none holding a secret-like value', () => {

@@ -3,7 +3,7 @@
  * the cold log archive (CloudWatch Logs → Firehose → S3: Glacier after 30 days, deleted after a year) and the
  * expiring debug-capture bucket. Every bucket is KMS-encrypted, TLS-only, public-access-blocked and access-logged.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   Alarm,
   ComparisonOperator,
@@ -18,7 +18,7 @@ import {
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { SnsTopic } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { DeliveryStream, EnableLogging, S3Bucket, StreamEncryption } from 'aws-cdk-lib/aws-kinesisfirehose';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -185,7 +185,15 @@ export class Observability extends Construct {
 
   /** Alarms, dashboard widgets and archive subscriptions over the resources the other constructs created. */
   monitor(resources: MonitoredResources): void {
-    const archiveDestination = new FirehoseDestination(this.archiveStream);
+    // One role for every subscription filter (instead of one per log group): put records into the archive stream.
+    const subscriptionRole = new Role(this, 'ArchiveSubscriptionRole', {
+      assumedBy: new ServicePrincipal('logs.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+      description: 'CloudWatch Logs subscription filters: deliver log events to the archive stream',
+    });
+    this.archiveStream.grantPutRecords(subscriptionRole);
+    const archiveDestination = new FirehoseDestination(this.archiveStream, { role: subscriptionRole });
     for (const [name, logGroup] of Object.entries(resources.archivedLogGroups)) {
       new SubscriptionFilter(this, `Archive${name}`, {
         logGroup,

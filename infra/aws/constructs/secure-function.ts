@@ -104,6 +104,9 @@ export class SecureFunction extends Construct {
       );
     }
 
+    // Lambda writes failed asynchronous events to the DLQ with this role: encrypted queues need the key as well.
+    props.asyncFailureQueue?.encryptionMasterKey?.grant(this.role, 'kms:GenerateDataKey', 'kms:Decrypt');
+
     this.function = new NodejsFunction(this, 'Function', {
       entry: `${PROJECT_ROOT}${props.entry}`,
       handler: 'handler',

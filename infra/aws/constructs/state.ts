@@ -96,6 +96,9 @@ export class State extends Construct {
       dataKeyReuse: Duration.hours(1),
       enforceSSL: true,
       retentionPeriod: Duration.days(4),
+      // The verifier enqueues the raw body Base64-encoded (functions/queue/inbound-message.ts): a 256 KiB body is
+      // ~342 KiB on the queue, above SQS's old 256 KiB default, so the limit is set to the 1 MiB maximum.
+      maxMessageSizeBytes: 1_048_576,
       visibilityTimeout: Duration.seconds(props.processorTimeout.toSeconds() * 6),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
     });

@@ -3,9 +3,9 @@
  * touches. Grants come only from these declarations, so a role's permissions are readable in one table and the
  * infra tests can check them against the synthesized template.
  */
-import { Duration, Fn } from 'aws-cdk-lib';
+import { Duration, Fn, Stack } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
-import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
@@ -256,10 +256,20 @@ export class Workers extends Construct {
       }),
     );
 
+    // One role for both schedules: invoke the two scheduled functions, dead-letter to the encrypted DLQ.
+    const schedulerRole = new Role(this, 'SchedulerRole', {
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+      description: 'EventBridge Scheduler: invokes the reconciler and the rotation scheduler',
+    });
+    state.scheduleDeadLetterQueue.encryptionMasterKey?.grant(schedulerRole, 'kms:GenerateDataKey', 'kms:Decrypt');
+
     new Schedule(this, 'HourlyReconciliation', {
       description: 'Reconciles every active customer once an hour',
       schedule: ScheduleExpression.rate(Duration.hours(1)),
       target: new LambdaInvoke(functions.reconciler.function, {
+        role: schedulerRole,
         input: ScheduleTargetInput.fromObject({ trigger: 'schedule' }),
         deadLetterQueue: state.scheduleDeadLetterQueue,
         retryAttempts: 2,
@@ -270,6 +280,7 @@ export class Workers extends Construct {
       description: 'Starts API-token rotations that are due by policy',
       schedule: ScheduleExpression.rate(Duration.days(1)),
       target: new LambdaInvoke(functions.rotationScheduler.function, {
+        role: schedulerRole,
         input: ScheduleTargetInput.fromObject({ trigger: 'schedule' }),
         deadLetterQueue: state.scheduleDeadLetterQueue,
         retryAttempts: 2,

@@ -1,7 +1,10 @@
+import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CustomerRecord, WorkflowLock } from '../../../functions/customers/customer.ts';
 import { DynamoCustomerRepository } from '../../../functions/customers/dynamo-customer-repository.ts';
-import { type LocalAws, startLocalAws } from '../../support/local-aws.ts';
+import { type LocalAws, startLocalAws, TEST_CREDENTIALS, TEST_REGION } from '../../support/local-aws.ts';
 
 const CLOCK = new Date('2026-11-29T12:00:00.000Z');
 
@@ -140,6 +143,31 @@ describe('DynamoCustomerRepository against dynalite', () => {
     const listedIds = new Set(listed.map((c) => c.customerId));
     for (const customerId of ids) expect(listedIds.has(customerId)).toBe(true);
     expect(listed.length).toBe(listedIds.size);
+  });
+
+  it('gives up on a store that accepts the connection and never answers, within its timeout', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    const address = silent.address() as AddressInfo;
+    const client = new DynamoDBClient({
+      region: TEST_REGION,
+      credentials: TEST_CREDENTIALS,
+      endpoint: `http://127.0.0.1:${address.port}`,
+      maxAttempts: 1,
+    });
+    const hung = new DynamoCustomerRepository(DynamoDBDocumentClient.from(client), 'customers', { timeoutMs: 300 });
+    const started = Date.now();
+    await expect(hung.get('acme')).rejects.toMatchObject({
+      name: 'TransientError',
+      code: 'CUSTOMER_STORE_UNAVAILABLE',
+    });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    client.destroy();
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
   });
 
   it('turns an unreachable table into a TransientError naming the operation, not the data', async () => {

@@ -3,6 +3,7 @@
  * customer status, de-duplication, exactly-once submission, refunds, dead letters, pause and resume.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createBulkMessage } from '../../../functions/sync/bulk-message.ts';
 import { SYNC_METRICS } from '../../../functions/sync/sync-metrics.ts';
 import { findLeaks } from '../../support/canaries.ts';
 import { type LocalAws, startLocalAws } from '../../support/local-aws.ts';
@@ -190,6 +191,43 @@ describe('processor', () => {
     expect(await harness.held.count(customer)).toBe(0);
     expect(await harness.deadLetters.list(customer)).toHaveLength(0);
     expect(await harness.syncState.listByState(customer, ['pending', 'submitted', 'failed'])).toHaveLength(0);
+  });
+
+  it('bulk pages go through the batch endpoint; a bad gift is isolated by halving and dead-lettered alone', async () => {
+    virtuous.fault = (_operation, ids) => (ids.includes('pi_bad') ? 'permanent' : undefined);
+    const events = Array.from({ length: 100 }, (_, index) =>
+      index === 37 ? paymentSucceeded('pi_bad', 100) : paymentSucceeded(`pi_bulk${index}`, 100 + index),
+    );
+    await harness.sendRaw(
+      JSON.stringify(
+        createBulkMessage({ customerId: customer, loadId: 'history', page: 0, events: events.slice(0, 50) }),
+      ),
+    );
+    await harness.sendRaw(
+      JSON.stringify(createBulkMessage({ customerId: customer, loadId: 'history', page: 1, events: events.slice(50) })),
+    );
+    await harness.drain();
+
+    for (let index = 0; index < 100; index += 1) {
+      if (index !== 37) expect(virtuous.transactionsFor(`pi_bulk${index}`)).toBe(1);
+    }
+    expect(virtuous.transactionsFor('pi_bad')).toBe(0);
+    // 1 refused call for the whole chunk, then two halves per level down to the bad gift.
+    expect(virtuous.calls).toBeLessThanOrEqual(1 + 2 * Math.ceil(Math.log2(100)));
+    const [letter] = await harness.deadLetters.list(customer);
+    expect(letter).toMatchObject({
+      recordKey: 'gift#Stripe#pi_bad',
+      statusCode: 400,
+      deadLetterId: 'bulk#history:0:37',
+    });
+    expect((await harness.syncState.get(customer, 'gift#Stripe#pi_bad'))?.state).toBe('failed');
+
+    // Replaying it sends exactly that one gift once the cause is fixed.
+    virtuous.fault = () => undefined;
+    await harness.deadLetters.replay(customer, letter?.deadLetterId as string, new Date());
+    await harness.drain();
+    expect(virtuous.transactionsFor('pi_bad')).toBe(1);
+    expect(virtuous.giftTransactions).toHaveLength(100);
   });
 
   it('dead-letters an unreadable queue message under the unroutable id instead of crashing', async () => {

@@ -86,7 +86,7 @@ describe('sync-state claims', () => {
     expect((await contact('d', 101)).outcome).toBe('claimed');
   });
 
-  it('confirms once (changed) and again idempotently; unknown records are left alone', async () => {
+  it('confirms once (changed) and again idempotently', async () => {
     await claim('gift#Stripe#pi_c', 'a');
     const first = await repo.confirm('acme', 'gift#Stripe#pi_c', 77, at(1));
     expect(first?.changed).toBe(true);
@@ -94,8 +94,21 @@ describe('sync-state claims', () => {
     // The in-flight worker's late mark does not downgrade the confirmation.
     expect(await repo.markSubmitted('acme', 'gift#Stripe#pi_c', 'a', at(2))).toBe(false);
     expect((await repo.confirm('acme', 'gift#Stripe#pi_c', 77, at(3)))?.changed).toBe(false);
-    expect(await repo.confirm('acme', 'gift#Stripe#pi_never', 78, at(3))).toBeUndefined();
-    expect(await repo.get('acme', 'gift#Stripe#pi_never')).toBeUndefined();
+  });
+
+  it('records a gift Virtuous already has but we never sent, so its source event can never send it', async () => {
+    const confirmed = await repo.confirm('acme', 'gift#Stripe#pi_theirs', 78, at(3));
+    expect(confirmed?.changed).toBe(true);
+    expect(await repo.get('acme', 'gift#Stripe#pi_theirs')).toMatchObject({
+      state: 'confirmed',
+      virtuousId: 78,
+      kind: 'gift',
+      source: 'Stripe',
+      sourceId: 'pi_theirs',
+      attempts: 0,
+    });
+    expect((await claim('gift#Stripe#pi_theirs', 'a', { now: at(4) })).outcome).toBe('settled');
+    expect(await repo.confirm('acme', 'not-a-record-key', 1, at(5))).toBeUndefined();
   });
 
   it('links a deferred refund to its gift once, even when the gift is not known yet', async () => {

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoCustomerRepository } from '../../../functions/customers/dynamo-customer-repository.ts';
-import { inboundMessageRawBody } from '../../../functions/queue/inbound-message.ts';
+import { createInboundMessage, inboundMessageRawBody } from '../../../functions/queue/inbound-message.ts';
 import { parseInboundMessage } from '../../../functions/queue/parse-inbound-message.ts';
 import { SqsInboundQueue } from '../../../functions/queue/sqs-inbound-queue.ts';
 import { createWebhookVerifierHandler } from '../../../functions/webhook-verifier/handler.ts';
@@ -178,6 +178,39 @@ describe('webhook verifier → SQS (local-aws-sqs) with the DynamoDB customer ta
     expect(response.statusCode).toBe(503);
     expect(Date.now() - started).toBeLessThan(3_500);
     unreachable.destroy();
+  });
+
+  it('gives up on a queue endpoint that accepts the connection and never answers, within its own timeout', async () => {
+    const sockets = new Set<import('node:net').Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket); // read nothing, answer nothing
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    const address = silent.address();
+    if (address === null || typeof address === 'string') throw new TypeError('no port');
+    const client = new SQSClient({
+      region: TEST_REGION,
+      credentials: TEST_CREDENTIALS,
+      endpoint: `http://127.0.0.1:${address.port}`,
+      maxAttempts: 1,
+    });
+    const queue = new SqsInboundQueue(client, `http://127.0.0.1:${address.port}/000000000000/inbound`, {
+      timeoutMs: 300,
+    });
+    const body = donorBody('silent');
+    const message = createInboundMessage({
+      deliveryId: deliveryId('virtuous', 'acme', body),
+      customerId: 'acme',
+      provider: 'virtuous',
+      receivedAt: NOW,
+      rawBody: body,
+    });
+    const started = Date.now();
+    await expect(queue.send(message)).rejects.toMatchObject({ name: 'TransientError', code: 'QUEUE_UNAVAILABLE' });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    client.destroy();
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
   });
 
   it('answers 503 when the customer table is unreachable', async () => {

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PermanentError } from '../../../functions/shared/errors.ts';
 import { currencyExponent, toMajorUnits } from '../../../functions/sync/currency-amounts.ts';
@@ -197,5 +198,64 @@ describe('Virtuous events', () => {
     expect(commandFromVirtuousEvent({ event: 'ProjectCreate', project: {} }).type).toBe('unknown');
     expect(() => commandFromVirtuousEvent({ event: 'GiftCreate', gift: { id: 'x' } })).toThrow(PermanentError);
     expect(() => commandFromVirtuousEvent({ gift: {} })).toThrow(PermanentError);
+  });
+});
+
+describe('properties', () => {
+  it('major units scale back to exactly the minor units, with no more decimals than the currency has', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1_000_000_000_000 }),
+        fc.constantFrom('USD', 'JPY', 'KWD', 'EUR', 'CLP'),
+        (minor, currency) => {
+          const exponent = currencyExponent(currency);
+          const major = toMajorUnits(minor, currency);
+          expect(Math.round(major * 10 ** exponent)).toBe(minor);
+          expect((String(major).split('.')[1] ?? '').length).toBeLessThanOrEqual(exponent);
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('any body, known type or not, either maps or fails as PermanentError: never another exception', () => {
+    const eventTypes = fc.constantFrom(
+      'payment_intent.succeeded',
+      'charge.refunded',
+      'customer.created',
+      'invoice.paid',
+    );
+    const stripeLike = fc.record({
+      id: fc.string(),
+      type: eventTypes,
+      created: fc.oneof(fc.integer(), fc.string()),
+      data: fc.record({ object: fc.anything() }),
+    });
+    const virtuousLike = fc.record({
+      event: fc.constantFrom('GiftCreate', 'contact.update', 'giftCreate', 'Other'),
+      gift: fc.anything(),
+      contact: fc.anything(),
+    });
+    fc.assert(
+      fc.property(
+        fc.oneof(stripeLike, virtuousLike, fc.anything()),
+        fc.constantFrom('stripe', 'virtuous'),
+        (body, provider) => {
+          let raw: Buffer;
+          try {
+            raw = Buffer.from(JSON.stringify(body) ?? 'undefined');
+          } catch {
+            return;
+          }
+          try {
+            commandFromDelivery(provider as 'stripe' | 'virtuous', raw);
+          } catch (error) {
+            expect(error).toBeInstanceOf(PermanentError);
+            expect((error as Error).message).not.toContain(DONOR.email);
+          }
+        },
+      ),
+      { numRuns: 3_000 },
+    );
   });
 });

@@ -318,12 +318,20 @@ describe('webhook verifier: every refusal, in the fixed check order', () => {
     ],
   ];
 
-  it.each(cases)('refuses %s (status, generic body, nothing enqueued)', async (_name, input, status, error) => {
-    const response = await h.invoke(apiEvent({ ...input(), requestId: 'req-refusal' }));
-    expectRefusal(response, status, error, 'req-refusal');
-    if (status === 405) expect(response.headers?.allow).toBe('POST');
-    expect(h.queue.messages).toHaveLength(0);
-  });
+  it.each(cases)(
+    'refuses %s (status, generic body, nothing enqueued, nothing of it logged)',
+    async (_name, input, status, error) => {
+      const before = capturedOutput().length;
+      const response = await h.invoke(apiEvent({ ...input(), requestId: 'req-refusal' }));
+      const logged = capturedOutput().slice(before);
+      expect(logged).toContain('"requestId":"req-refusal"');
+      expect(logged).not.toContain(BODY_MARKER);
+      expect(logged).not.toContain(goodHeaders['X-Virtuous-Signature']);
+      expectRefusal(response, status, error, 'req-refusal');
+      if (status === 405) expect(response.headers?.allow).toBe('POST');
+      expect(h.queue.messages).toHaveLength(0);
+    },
+  );
 
   it('refuses an offboarded or failed customer with the same answer as a bad signature', async () => {
     const bad = await h.invoke(
