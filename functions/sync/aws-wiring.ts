@@ -4,8 +4,9 @@
  * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS. Every client has timeouts and bounded attempts.
  *
  * `assembleSyncEngine` builds the engine from its parts (the one-machine runtime passes its local sealer, secret
- * store and notifier); `createAwsSyncDependencies` builds the AWS parts. The secret store and the notifier are
- * imported dynamically, so loading this module does not load Secrets Manager or SNS code.
+ * store and notifier); `createAwsSyncDependencies` builds the AWS parts. The sealer, the secret store and the
+ * notifier are built on first use (the latter two imported then), so a function reads only the settings of what it
+ * actually uses: the bulk loader needs neither the data key nor the topics.
  */
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -78,10 +79,25 @@ export interface SyncEngineParts {
   readonly clock?: () => Date;
 }
 
+/**
+ * An object built on its first method call. Each function is granted (and told the name of) only the tables it uses,
+ * so a store is resolved when it is first used, not when the engine is assembled.
+ */
+function onFirstUse<T extends object>(build: () => T): T {
+  let instance: T | undefined;
+  return new Proxy({} as T, {
+    get(_target, property) {
+      instance ??= build();
+      const value = Reflect.get(instance, property, instance);
+      return typeof value === 'function' ? value.bind(instance) : value;
+    },
+  });
+}
+
 /** Assembles the engine from its parts: repositories, dead letters, held messages, one Virtuous client per customer. */
 export function assembleSyncEngine(parts: SyncEngineParts): SyncEngineDeps {
   const { documentClient, sealer, queue, metrics } = parts;
-  const syncState = createDynamoSyncStateRepository(documentClient, parts.tableName('syncRecords'));
+  const syncState = onFirstUse(() => createDynamoSyncStateRepository(documentClient, parts.tableName('syncRecords')));
   const rateLimitedFetch = countingRateLimits(metrics);
   const clients = new Map<string, VirtuousApi>();
   const reason = parts.tokenReason ?? 'sync:submit';
@@ -91,16 +107,16 @@ export function assembleSyncEngine(parts: SyncEngineParts): SyncEngineDeps {
     sealer,
     queue,
     syncState,
-    customers: new DynamoCustomerRepository(documentClient, parts.tableName('customers'), { timeoutMs: 4_000 }),
-    deliveries: createDynamoDeliveryLog(documentClient, parts.tableName('deliveries')),
-    deadLetters: createDeadLetters({
-      client: documentClient,
-      table: parts.tableName('deadLetters'),
-      sealer,
-      queue,
-      syncState,
-    }),
-    held: createHeldMessages({ client: documentClient, table: parts.tableName('heldMessages'), sealer, queue }),
+    customers: onFirstUse(
+      () => new DynamoCustomerRepository(documentClient, parts.tableName('customers'), { timeoutMs: 4_000 }),
+    ),
+    deliveries: onFirstUse(() => createDynamoDeliveryLog(documentClient, parts.tableName('deliveries'))),
+    deadLetters: onFirstUse(() =>
+      createDeadLetters({ client: documentClient, table: parts.tableName('deadLetters'), sealer, queue, syncState }),
+    ),
+    held: onFirstUse(() =>
+      createHeldMessages({ client: documentClient, table: parts.tableName('heldMessages'), sealer, queue }),
+    ),
     virtuousFor(customerId) {
       let client = clients.get(customerId);
       if (!client) {
@@ -120,14 +136,56 @@ export function assembleSyncEngine(parts: SyncEngineParts): SyncEngineDeps {
     metrics,
     clock: parts.clock ?? (() => new Date()),
     config: { ...DEFAULT_SYNC_PROCESSOR_CONFIG, workerId: () => `${parts.workerName}/${randomUUID()}` },
-    checkpoints: createDynamoCheckpointStore(documentClient, parts.tableName('checkpoints')),
-    log: createDynamoReconciliationLog(documentClient, parts.tableName('reconciliationLog')),
+    checkpoints: onFirstUse(() => createDynamoCheckpointStore(documentClient, parts.tableName('checkpoints'))),
+    log: onFirstUse(() => createDynamoReconciliationLog(documentClient, parts.tableName('reconciliationLog'))),
     applyDeferredRefund: (customerId, refundKey, giftVirtuousId) => {
       processor ??= new SyncProcessor(engine);
       return processor.applyDeferredRefund(customerId, refundKey, giftVirtuousId);
     },
   };
   return engine;
+}
+
+/** Builds on first use, so a function that never seals, notifies or reads a secret needs none of their settings. */
+function once<T>(build: () => T): () => T {
+  let value: { readonly built: T } | undefined;
+  return () => {
+    value ??= { built: build() };
+    return value.built;
+  };
+}
+
+/** A SecretStore that loads the Secrets Manager implementation on its first call. */
+function lazySecretStore(env: NodeJS.ProcessEnv): SecretStore {
+  const store = once(async () =>
+    (await import('../credentials/secrets-manager-store.ts')).createSecretsManagerStore(env),
+  );
+  return {
+    read: async (ref, stage, context) => (await store()).read(ref, stage, context),
+    putPending: async (ref, value, context) => (await store()).putPending(ref, value, context),
+    promotePending: async (ref, context) => (await store()).promotePending(ref, context),
+    discardPending: async (ref, context) => (await store()).discardPending(ref, context),
+    deletePrevious: async (ref, context) => (await store()).deletePrevious(ref, context),
+    deleteCustomer: async (customerId, context) => (await store()).deleteCustomer(customerId, context),
+  };
+}
+
+function lazyNotifier(env: NodeJS.ProcessEnv): Notifier {
+  const notifier = once(async () => (await import('../notifications/sns-notifier.ts')).createSnsNotifierFromEnv(env));
+  return {
+    notifyCustomer: async (notification) => (await notifier()).notifyCustomer(notification),
+    alertOperators: async (alert) => (await notifier()).alertOperators(alert),
+  };
+}
+
+function lazySealer(env: NodeJS.ProcessEnv): PayloadSealer {
+  const sealer = once(() =>
+    createKmsPayloadSealer({ kms: new KMSClient(CLIENT_SETTINGS), keyArn: requireSetting(ENV.dataKmsKeyArn, env) }),
+  );
+  return {
+    seal: (plaintext, context) => sealer().seal(plaintext, context),
+    open: (sealed, context) => sealer().open(sealed, context),
+  };
 }
 
 export async function createAwsSyncDependencies(
@@ -137,18 +195,13 @@ export async function createAwsSyncDependencies(
   const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_SETTINGS), {
     marshallOptions: { removeUndefinedValues: true },
   });
-  const secrets: SecretStore = (await import('../credentials/secrets-manager-store.ts')).createSecretsManagerStore(env);
-  const notifier: Notifier = (await import('../notifications/sns-notifier.ts')).createSnsNotifierFromEnv(env);
   return assembleSyncEngine({
     documentClient,
     tableName: (key) => tableNameFromEnv(key, env),
-    sealer: createKmsPayloadSealer({
-      kms: new KMSClient(CLIENT_SETTINGS),
-      keyArn: requireSetting(ENV.dataKmsKeyArn, env),
-    }),
+    sealer: lazySealer(env),
     queue: createSqsMessageQueue(new SQSClient(CLIENT_SETTINGS), requireSetting(ENV.inboundQueueUrl, env)),
-    secrets,
-    notifier,
+    secrets: lazySecretStore(env),
+    notifier: lazyNotifier(env),
     budget: createRateBudgetFromEnv(env),
     virtuousBaseUrl: requireSetting(ENV.virtuousBaseUrl, env),
     metrics: powertoolsSyncMetrics,

@@ -13,6 +13,7 @@ import { handler as processorHandler } from '../../../functions/processor/handle
 import { createInboundMessage, serializeInboundMessage } from '../../../functions/queue/inbound-message.ts';
 import { handler as reconcilerHandler } from '../../../functions/reconciler/handler.ts';
 import { ENV } from '../../../functions/shared/environment.ts';
+import { tableEnvVar } from '../../../functions/shared/tables.ts';
 import { deliveryId } from '../../../functions/webhooks/delivery-id.ts';
 import { findLeaks } from '../../support/canaries.ts';
 import { type LocalAws, startLocalAws } from '../../support/local-aws.ts';
@@ -100,7 +101,17 @@ function sqsEvent(customerId: string, messageId: string): SQSEvent {
 
 describe('AWS entries', () => {
   it('processor: builds from the environment, holds a paused customer’s message sealed with the data key', async () => {
-    expect(await processorHandler(sqsEvent('paused-co', 'm1'), context)).toEqual({ batchItemFailures: [] });
+    // The processor is granted only the tables it uses; settings of the others are absent, as on AWS.
+    const unused = [tableEnvVar('checkpoints'), tableEnvVar('reconciliationLog')];
+    const kept = unused.map((name) => process.env[name]);
+    for (const name of unused) delete process.env[name];
+    try {
+      expect(await processorHandler(sqsEvent('paused-co', 'm1'), context)).toEqual({ batchItemFailures: [] });
+    } finally {
+      unused.forEach((name, index) => {
+        process.env[name] = kept[index];
+      });
+    }
     expect(await processorHandler(sqsEvent('nobody', 'm2'), context)).toEqual({ batchItemFailures: [] });
     const call = kms.commandCalls(GenerateDataKeyCommand)[0]?.args[0].input;
     expect(call).toMatchObject({
