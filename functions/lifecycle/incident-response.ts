@@ -17,6 +17,7 @@ import type {
   RecentWritesSummary,
   SecretAccessFindings,
 } from './ports.ts';
+import { isExpectedAccessor } from './secret-accessors.ts';
 import type { LifecycleSettings } from './settings.ts';
 
 export interface IncidentResponseDeps {
@@ -64,14 +65,20 @@ export async function collectRecentWrites(
   return deps.recentWrites.recentWrites(step.customerId, step.investigatedFrom);
 }
 
-/** Unexpected accessors are principals outside the expected roles; a volume anomaly is an hour above the threshold. */
+/**
+ * Unexpected accessors are those `isExpectedAccessor` does not accept for this customer (secret-accessors.ts); a
+ * volume anomaly is an hour above the threshold.
+ */
 export function analyseSecretAccess(
   entries: readonly Pick<AuditRecord, 'accessor' | 'at'>[],
-  expectedAccessors: readonly string[],
-  hourlyThreshold: number,
+  expectation: {
+    readonly customerId: string;
+    readonly expectedAccessors: readonly string[];
+    readonly hourlyThreshold: number;
+  },
 ): SecretAccessFindings {
-  const isExpected = (principal: string) => expectedAccessors.some((expected) => principalMatches(principal, expected));
-  const unexpected = entries.filter((entry) => !isExpected(entry.accessor));
+  const { customerId, expectedAccessors, hourlyThreshold } = expectation;
+  const unexpected = entries.filter((entry) => !isExpectedAccessor(entry.accessor, customerId, expectedAccessors));
   const perHour = new Map<string, number>();
   for (const entry of entries) {
     const hour = entry.at.slice(0, 13);
@@ -87,25 +94,16 @@ export function analyseSecretAccess(
   };
 }
 
-/**
- * An assumed-role session ARN (`arn:aws:sts::123:assumed-role/Role/session`) matches its role ARN
- * (`arn:aws:iam::123:role/Role`) or the role name; other principals must match exactly or by prefix ending in `*`.
- */
-export function principalMatches(principal: string, expected: string): boolean {
-  if (expected.endsWith('*')) return principal.startsWith(expected.slice(0, -1));
-  if (principal === expected) return true;
-  const session = /^arn:aws:sts::(\d+):assumed-role\/([^/]+)\//.exec(principal);
-  if (session === null) return false;
-  const [, account, role] = session;
-  return expected === role || expected === `arn:aws:iam::${account}:role/${role}`;
-}
-
 export async function collectSecretAccess(
   deps: IncidentResponseDeps,
   step: Step & { readonly investigatedFrom: string; readonly investigatedTo: string },
 ): Promise<SecretAccessFindings> {
   const entries = await deps.audit.accessesBetween(step.customerId, step.investigatedFrom, step.investigatedTo);
-  return analyseSecretAccess(entries, deps.settings.expectedSecretAccessors, deps.settings.secretAccessHourlyThreshold);
+  return analyseSecretAccess(entries, {
+    customerId: step.customerId,
+    expectedAccessors: deps.settings.expectedSecretAccessors,
+    hourlyThreshold: deps.settings.secretAccessHourlyThreshold,
+  });
 }
 
 export function compromiseIndicators(

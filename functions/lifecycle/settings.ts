@@ -11,7 +11,10 @@ export interface LifecycleSettings {
   readonly webhookSecretOverlapSeconds: number;
   /** How far back incident response looks at writes and secret accesses. */
   readonly incidentLookbackHours: number;
-  /** Principals (role ARN prefixes or `local:` names) expected to access customer secrets. */
+  /**
+   * Who is expected to access customer secrets: customer-secrets role ARNs (their sessions for the customer in
+   * question) and exact or `*`-prefixed names of other accessors (`local:<user>`); see secret-accessors.ts.
+   */
   readonly expectedSecretAccessors: readonly string[];
   /** Secret accesses per hour above which incident response reports a volume anomaly. */
   readonly secretAccessHourlyThreshold: number;

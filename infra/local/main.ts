@@ -27,6 +27,11 @@ function describe(runtime: LocalRuntime, jobs: { reconciliation: string; reminde
     ...(settings.timeScale === 1 ? [] : [`  time scale          workflow waits run ${settings.timeScale}x faster`]),
     `  schedules           ${jobs.reconciliation} every ${settings.reconciliationIntervalMinutes} min, ${jobs.reminders} every ${settings.rotationReminderIntervalMinutes} min`,
   ];
+  if (runtime.restoredSimulator) {
+    lines.push(
+      `  resumed Virtuous    simulator state: ${runtime.restoredSimulator.organizations} organization(s), ${runtime.restoredSimulator.apiKeys} active key(s)`,
+    );
+  }
   if (runtime.restored.inbound + runtime.restored.deadLetter > 0) {
     lines.push(
       `  resumed backlog     ${runtime.restored.inbound} queued message(s), ${runtime.restored.deadLetter} dead-lettered`,
@@ -89,6 +94,8 @@ async function main(argv: readonly string[]): Promise<number> {
         (report) => {
           const saved = report.savedMessages;
           if (saved) console.log(`saved ${saved.inbound} queued and ${saved.deadLetter} dead-lettered message(s)`);
+          if (report.simulatorSaved === true) console.log('saved the Virtuous simulator state');
+          if (report.simulatorSaved === false) console.error('the Virtuous simulator state was not saved');
           if (report.workflows.aborted > 0) {
             console.log(`aborted ${report.workflows.aborted} running workflow execution(s); their locks were released`);
           }

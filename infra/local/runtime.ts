@@ -19,6 +19,7 @@ import { restoreBacklog, saveBacklog } from './queue-backlog.ts';
 import { type PollerStats, QueuePoller, queueArn, queueDepth } from './queue-poller.ts';
 import { type JobResult, Scheduler } from './scheduler.ts';
 import type { RuntimeSettings } from './settings.ts';
+import { readSimulatorSnapshot, SimulatorSnapshotKeeper, simulatorSnapshotPath } from './simulator-snapshot-file.ts';
 import { type SqsStandIn, startSqs } from './sqs-stand-in.ts';
 import { type SimulatorHandle, startSimulator } from './virtuous.ts';
 import { LocalWorkflowEngine } from './workflow-engine.ts';
@@ -45,6 +46,11 @@ export interface RuntimeOptions {
    * survives a runtime restart. Ignored when a real Virtuous base URL is configured.
    */
   readonly simulator?: SimulatorHandle;
+  /**
+   * How often the state of a simulator the runtime owns is saved to the data folder while running (only when it
+   * changed); default 30 s. It is always saved at a clean stop.
+   */
+  readonly simulatorSaveIntervalMs?: number;
 }
 
 export interface RuntimeEndpoints {
@@ -58,6 +64,8 @@ export interface RuntimeEndpoints {
 export interface StopReport {
   readonly savedMessages: { inbound: number; deadLetter: number } | undefined;
   readonly workflows: { finished: number; aborted: number };
+  /** Whether the owned simulator's state was written to the data folder; undefined when it is not kept there. */
+  readonly simulatorSaved?: boolean;
 }
 
 export interface LocalRuntime {
@@ -65,6 +73,8 @@ export interface LocalRuntime {
   readonly endpoints: RuntimeEndpoints;
   readonly queues: { readonly inboundUrl: string; readonly deadLetterUrl: string };
   readonly restored: { inbound: number; deadLetter: number };
+  /** What the owned simulator resumed from its saved snapshot; undefined when it started empty. */
+  readonly restoredSimulator: { organizations: number; apiKeys: number } | undefined;
   readonly engine: LocalWorkflowEngine;
   /** The simulator's in-process handle, when the simulator is the Virtuous in use. */
   readonly simulator: SimulatorHandle | undefined;
@@ -86,6 +96,12 @@ export async function startLocalRuntime(
   const dataDir = settings.inMemory ? undefined : settings.dataDir;
   try {
     if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // Read before anything starts: an unusable snapshot stops the start at once (ForbiddenInputError, exit 2).
+    const ownSimulatorPath =
+      dataDir !== undefined && settings.virtuousBaseUrl === undefined && !options.simulator
+        ? simulatorSnapshotPath(dataDir)
+        : undefined;
+    const simulatorSnapshot = ownSimulatorPath === undefined ? undefined : readSimulatorSnapshot(ownSimulatorPath);
 
     const dynamo: DynamoStandIn = await startDynamo({
       host: settings.host,
@@ -131,7 +147,17 @@ export async function startLocalRuntime(
       ownsSimulator = true;
       cleanups.push(() => (simulator as SimulatorHandle).close());
       virtuousBaseUrl = simulator.baseUrl;
+      if (simulatorSnapshot !== undefined) simulator.control.importSnapshot(simulatorSnapshot);
     }
+    const snapshotKeeper =
+      simulator && ownsSimulator && ownSimulatorPath !== undefined
+        ? new SimulatorSnapshotKeeper({
+            state: simulator.control,
+            path: ownSimulatorPath,
+            ...(options.simulatorSaveIntervalMs === undefined ? {} : { intervalMs: options.simulatorSaveIntervalMs }),
+            onSaveError: (code) => log(`Virtuous simulator state not saved (${code}); retrying at the next interval`),
+          })
+        : undefined;
 
     // The webhook endpoint's port must be known before the handlers are built: subscriptions point at it.
     const webhookGatewayHolder: { server?: GatewayServer } = {};
@@ -258,6 +284,7 @@ export async function startLocalRuntime(
 
     poller.start();
     scheduler.start();
+    snapshotKeeper?.start();
 
     const endpoints: RuntimeEndpoints = {
       webhooks: webhooks.url,
@@ -280,10 +307,21 @@ export async function startLocalRuntime(
         if (dataDir !== undefined) savedMessages = await saveBacklog(sqsClient, sqs.queues, dataDir, held);
         await components.close();
         sqsClient.destroy();
+        // Saved once nothing calls Virtuous any more, so the file holds every transaction the processor submitted.
+        let simulatorSaved: boolean | undefined;
+        if (snapshotKeeper) {
+          try {
+            snapshotKeeper.stop();
+            simulatorSaved = true;
+          } catch (error) {
+            simulatorSaved = false;
+            log(`Virtuous simulator state not saved (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+          }
+        }
         if (simulator && ownsSimulator) await simulator.close();
         await sqs.close();
         await dynamo.close();
-        return { savedMessages, workflows };
+        return { savedMessages, workflows, ...(simulatorSaved === undefined ? {} : { simulatorSaved }) };
       })();
       return stopping;
     };
@@ -293,6 +331,13 @@ export async function startLocalRuntime(
       endpoints,
       queues: sqs.queues,
       restored,
+      restoredSimulator:
+        simulatorSnapshot === undefined
+          ? undefined
+          : {
+              organizations: simulatorSnapshot.organizations.length,
+              apiKeys: simulatorSnapshot.apiKeys.filter((key) => !key.revoked).length,
+            },
       engine: workflowEngine,
       simulator,
       components,

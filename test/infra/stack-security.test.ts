@@ -5,6 +5,9 @@
 import { Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { sessionName } from '../../functions/credentials/scoped-credentials.ts';
+import { isExpectedAccessor } from '../../functions/lifecycle/secret-accessors.ts';
+import { lifecycleSettingsFromEnv } from '../../functions/lifecycle/settings.ts';
 import { ENV } from '../../functions/shared/environment.ts';
 import { TABLE_KEYS, TABLES, tableName } from '../../functions/shared/tables.ts';
 import { readWorkflowDefinition, WORKFLOWS } from '../../statemachines/workflows.ts';
@@ -284,6 +287,37 @@ describe('functions', () => {
       onboarding.Properties.Environment.Variables[ENV.webhookPublicBaseUrl],
     );
     expect(url).toBe(`https://${apiId.toLowerCase()}.execute-api.us-east-1.amazonaws.com/v1`);
+  });
+
+  it('tell only the incident-response tasks which roles read customer secrets, so only their own sessions pass', () => {
+    const policies = new TemplatePolicies(synth.json as never);
+    const scopedRoles = resources('AWS::IAM::Role')
+      .filter(([, role]) => /^virtuous-staging-customer-secrets-(reader|writer)$/.test(role.Properties.RoleName ?? ''))
+      .map(([id]) => policies.roleArn(id))
+      .sort();
+    expect(scopedRoles).toHaveLength(2);
+    const withVariable = resources('AWS::Lambda::Function').filter(
+      ([, fn]) => fn.Properties.Environment?.Variables?.[ENV.expectedSecretAccessors] !== undefined,
+    );
+    expect(withVariable.map(([id]) => id.replace(/Function[0-9A-F]{8}$/, ''))).toEqual([
+      'WorkersIncidentResponseTasks',
+    ]);
+    const [[, incidentTasks]] = withVariable as [[string, any]];
+    const expected = lifecycleSettingsFromEnv({
+      [ENV.expectedSecretAccessors]: policies.resolve(
+        incidentTasks.Properties.Environment.Variables[ENV.expectedSecretAccessors],
+      ),
+    }).expectedSecretAccessors;
+    expect([...expected].sort()).toEqual(scopedRoles);
+
+    // What the audit holds for a scoped session (functions/credentials/scoped-credentials.ts), judged by the matcher.
+    const sessionOf = (roleArn: string, customer: string) =>
+      roleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/') +
+      `/${sessionName(customer, 'VirtuousIntegration-staging-WorkersIncidentResponseTasks-X1')}`;
+    for (const role of scopedRoles) {
+      expect(isExpectedAccessor(sessionOf(role, 'acme'), 'acme', expected)).toBe(true);
+      expect(isExpectedAccessor(sessionOf(role, 'globex'), 'acme', expected)).toBe(false);
+    }
   });
 
   it('set only declared environment variables, none holding a secret-like value', () => {

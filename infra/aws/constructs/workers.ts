@@ -64,6 +64,8 @@ export interface WorkerSpec {
   readonly lifecycleWiring?: boolean;
   /** Reads history exports from the imports bucket (bulk load). */
   readonly readsImports?: boolean;
+  /** Reviews the secret-access audit (incident response): told which roles' sessions are expected there. */
+  readonly reviewsSecretAccess?: boolean;
 }
 
 const rw = 'readWrite' as const;
@@ -201,6 +203,7 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     entry: WORKFLOWS['incident-response'].tasksEntry,
     description: 'Task states of the incident-response workflow',
     tables: { customers: rw, syncRecords: 'read', secretAudit: rw, rateBudgets: rw, incidentReports: rw },
+    reviewsSecretAccess: true,
   },
 };
 
@@ -237,8 +240,11 @@ export class Workers extends Construct {
     // Every secret gets a resource policy naming both scoped roles, so every SecretStore user knows both.
     const scopedRoleArns = Fn.join(',', [scoped.reader.roleArn, scoped.writer.roleArn]);
     for (const [name, spec] of Object.entries(WORKER_SPECS) as [WorkerName, WorkerSpec][]) {
-      if (!spec.customerSecrets) continue;
       const fn = functions[name].function;
+      // Role ARNs, not function names: naming the functions here would make the stack a dependency cycle, and the
+      // audit's session name (`<customer>@<function>`) lets the matcher tie each session to its customer.
+      if (spec.reviewsSecretAccess) fn.addEnvironment(ENV.expectedSecretAccessors, scopedRoleArns);
+      if (!spec.customerSecrets) continue;
       const assumed = spec.customerSecrets === 'writer' ? scoped.writer : scoped.reader;
       fn.addEnvironment(ENV.customerSecretsRoleArn, assumed.roleArn);
       fn.addEnvironment(ENV.secretAccessRoleArns, scopedRoleArns);

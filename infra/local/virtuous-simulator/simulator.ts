@@ -20,6 +20,13 @@ import type {
 } from './model.ts';
 import { type BatchSummary, runNightlyBatch } from './nightly-batch.ts';
 import { seededRandom } from './prng.ts';
+import {
+  organizationFromRecord,
+  organizationToRecord,
+  parseSimulatorSnapshot,
+  SIMULATOR_SNAPSHOT_VERSION,
+  type SimulatorSnapshot,
+} from './snapshot.ts';
 
 export const UNAUTHORIZED_TEXT = 'Authorization has been denied for this request.';
 const HOUR_MS = 3_600_000;
@@ -103,6 +110,12 @@ interface Counters {
   delivery: number;
 }
 
+/** Revoked keys stay known (and refused), so a snapshot can carry them and a restore cannot revive one. */
+interface KeyRecord {
+  readonly organizationId: number;
+  revoked: boolean;
+}
+
 function newApiKey(): string {
   return `vsim_${randomBytes(24).toString('base64url')}`;
 }
@@ -121,8 +134,9 @@ function checkLimit(value: number | undefined): void {
 
 export class VirtuousSimulatorState {
   private readonly organizations = new Map<number, OrganizationState>();
-  private readonly keys = new Map<string, number>();
+  private readonly keys = new Map<string, KeyRecord>();
   private counters: Counters = { organization: 0, contact: 0, gift: 0, webhook: 0, delivery: 0 };
+  private changes = 0;
   /** Requests with a missing, unknown or revoked key (they belong to no organization). */
   unauthorizedRequests = 0;
 
@@ -134,11 +148,21 @@ export class VirtuousSimulatorState {
 
   advanceClock(ms: number): number {
     this.settings.clock.advance(ms);
+    this.changes += 1;
     return this.now();
+  }
+
+  /**
+   * Grows with every request and control call that may have changed the state, so a periodic saver can skip
+   * writing a snapshot when nothing happened since the last one.
+   */
+  get revision(): number {
+    return this.changes;
   }
 
   createOrganization(input: CreateOrganizationInput = {}): { organizationId: number; apiKey: string } {
     checkLimit(input.rateLimitPerHour);
+    this.changes += 1;
     const id = ++this.counters.organization;
     const org: OrganizationState = {
       id,
@@ -175,13 +199,18 @@ export class VirtuousSimulatorState {
   addApiKey(organizationId: number): string {
     this.organization(organizationId);
     const key = newApiKey();
-    this.keys.set(key, organizationId);
+    this.keys.set(key, { organizationId, revoked: false });
+    this.changes += 1;
     return key;
   }
 
-  /** Revokes a key: later calls with it answer 401. Returns whether the key existed. */
+  /** Revokes a key: later calls with it answer 401. Returns whether the key existed and was not yet revoked. */
   revokeApiKey(apiKey: string): boolean {
-    return this.keys.delete(apiKey);
+    const record = this.keys.get(apiKey);
+    if (record === undefined || record.revoked) return false;
+    record.revoked = true;
+    this.changes += 1;
+    return true;
   }
 
   setFaults(organizationId: number, faults: FaultSettings): void {
@@ -200,6 +229,7 @@ export class VirtuousSimulatorState {
       (faults.malformedRatio ?? 0) +
       (faults.throttleRatio ?? 0);
     if (total > 1) throw new RangeError('fault ratios must sum to at most 1');
+    this.changes += 1;
     org.faults = { ...faults };
     org.random = seededRandom(faults.seed ?? 1);
   }
@@ -207,6 +237,7 @@ export class VirtuousSimulatorState {
   updateOrganization(organizationId: number, changes: OrganizationUpdate): void {
     const org = this.organization(organizationId);
     checkLimit(changes.rateLimitPerHour);
+    this.changes += 1;
     if (changes.name !== undefined) org.name = changes.name;
     if (changes.isEnabled !== undefined) org.isEnabled = changes.isEnabled;
     if (changes.rateLimitPerHour !== undefined) org.rateLimitPerHour = changes.rateLimitPerHour;
@@ -223,6 +254,7 @@ export class VirtuousSimulatorState {
       nextGiftId: () => ++this.counters.gift,
     };
     const results = [];
+    this.changes += 1;
     for (const org of orgs) {
       const { summary, events } = runNightlyBatch(org, ids, this.now());
       const deliveries =
@@ -236,6 +268,8 @@ export class VirtuousSimulatorState {
               this.settings.sleep,
             );
       results.push({ ...summary, deliveries });
+      // Delivery records change while the deliveries run.
+      this.changes += 1;
     }
     return { organizations: results };
   }
@@ -274,13 +308,52 @@ export class VirtuousSimulatorState {
     this.keys.clear();
     this.counters = { organization: 0, contact: 0, gift: 0, webhook: 0, delivery: 0 };
     this.unauthorizedRequests = 0;
+    this.changes += 1;
+  }
+
+  /** The whole state as versioned plain JSON (see snapshot.ts for what is and is not kept). Holds keys and secrets. */
+  exportSnapshot(): SimulatorSnapshot {
+    return {
+      version: SIMULATOR_SNAPSHOT_VERSION,
+      savedAt: new Date().toISOString(),
+      clockNow: this.now(),
+      counters: { ...this.counters },
+      unauthorizedRequests: this.unauthorizedRequests,
+      apiKeys: [...this.keys].map(([apiKey, record]) => ({
+        apiKey,
+        organizationId: record.organizationId,
+        revoked: record.revoked,
+      })),
+      organizations: [...this.organizations.values()].map(organizationToRecord),
+    };
+  }
+
+  /**
+   * Replaces the whole state with a snapshot (validated first: on SimulatorSnapshotError nothing changes). The
+   * clock moves forward to the saved time if it is behind, so timestamps keep increasing across a restore.
+   */
+  importSnapshot(value: unknown): void {
+    const snapshot = parseSimulatorSnapshot(value);
+    const organizations = snapshot.organizations.map(organizationFromRecord);
+    this.organizations.clear();
+    for (const org of organizations) this.organizations.set(org.id, org);
+    this.keys.clear();
+    for (const key of snapshot.apiKeys) {
+      this.keys.set(key.apiKey, { organizationId: key.organizationId, revoked: key.revoked });
+    }
+    this.counters = { ...snapshot.counters };
+    this.unauthorizedRequests = snapshot.unauthorizedRequests;
+    const behind = snapshot.clockNow - this.now();
+    if (behind > 0) this.settings.clock.advance(behind);
+    this.changes += 1;
   }
 
   /** One API request, from the Authorization header to the answer (rate-limit headers included). */
   handleApi(authorization: string | undefined, request: ApiRequest): SimResponse {
     const key = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
-    const organizationId = key === undefined ? undefined : this.keys.get(key);
-    const org = organizationId === undefined ? undefined : this.organizations.get(organizationId);
+    this.changes += 1;
+    const record = key === undefined ? undefined : this.keys.get(key);
+    const org = record === undefined || record.revoked ? undefined : this.organizations.get(record.organizationId);
     if (org === undefined) {
       this.unauthorizedRequests += 1;
       return { status: 401, text: UNAUTHORIZED_TEXT, contentType: 'text/plain; charset=utf-8' };
