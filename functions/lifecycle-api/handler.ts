@@ -4,6 +4,8 @@
  *   POST /lifecycle/customers/{customerId}/api-token            {token, sensitivity?, tokenRotationDays?} → 202
  *   POST /lifecycle/customers/{customerId}/rotation-token       {token}                                   → 202
  *   POST /lifecycle/customers/{customerId}/workflows/{workflow} {expedited?}                              → 202
+ *   POST /lifecycle/customers/{customerId}/pause                {reason?}                                 → 200
+ *   POST /lifecycle/customers/{customerId}/resume               (empty or {})                             → 200
  *   GET  /lifecycle/executions/{executionId}                                                              → 200
  *
  * Thin: parse the shape (a 400 names what is wrong with it, never the data), call the domain, map the result.
@@ -19,8 +21,10 @@ import {
   ApiRefusal,
   describeExecution,
   type LifecycleApiDeps,
+  pauseSync,
   receiveOnboardingToken,
   receiveRotationToken,
+  resumeSync,
   STARTABLE,
   startWorkflow,
 } from './lifecycle-api.ts';
@@ -41,6 +45,15 @@ const OnboardingBody = z.strictObject({
 const RotationBody = z.strictObject({ token: Token });
 
 const StartBody = z.strictObject({ expedited: z.boolean().optional() });
+
+const PauseBody = z.strictObject({
+  reason: z
+    .string()
+    .regex(/^[a-z0-9_]{1,40}$/)
+    .optional(),
+});
+
+const ResumeBody = z.strictObject({});
 
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -109,6 +122,21 @@ async function route(deps: LifecycleApiDeps, event: APIGatewayProxyEvent): Promi
     const body = parseBody(event, RotationBody);
     await receiveRotationToken(deps, { customerId, token: body.token });
     return answer(202, { customerId, accepted: true });
+  }
+  if (action === 'pause' && name === undefined) {
+    const body = parseBody(event, PauseBody, true);
+    const paused = await pauseSync(deps, customerId, body.reason);
+    return answer(200, { customerId, status: paused.status, statusReason: paused.statusReason });
+  }
+  if (action === 'resume' && name === undefined) {
+    parseBody(event, ResumeBody, true);
+    const resumed = await resumeSync(deps, customerId);
+    return answer(200, {
+      customerId,
+      status: resumed.status,
+      released: resumed.released,
+      alreadyActive: resumed.alreadyActive,
+    });
   }
   if (action === 'workflows' && name !== undefined) {
     if (!STARTABLE.has(name as WorkflowName)) throw new ApiRefusal(404, 'UNKNOWN_WORKFLOW', 'no such workflow');

@@ -7,8 +7,17 @@ import type { SecretStore } from '../credentials/secret-store.ts';
 import type { CustomerRecord, CustomerRepository, Sensitivity, WorkflowName } from '../customers/customer.ts';
 import type { Clock, ExecutionDescription, VirtuousConnector, WorkflowStarter } from '../lifecycle/ports.ts';
 import type { LifecycleSettings } from '../lifecycle/settings.ts';
+import {
+  type PauseResult,
+  pauseCustomerSync,
+  type ResumeResult,
+  resumeCustomerSync,
+  SYNC_PAUSE_REFUSALS,
+} from '../lifecycle/sync-pause.ts';
+import type { Notifier } from '../notifications/notifier.ts';
 import { PermanentError, RecoverableError, TransientError } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
+import type { HeldMessages } from '../sync/held-messages.ts';
 
 export interface LifecycleApiDeps {
   readonly customers: CustomerRepository;
@@ -17,6 +26,9 @@ export interface LifecycleApiDeps {
   readonly starter: WorkflowStarter;
   readonly clock: Clock;
   readonly settings: Pick<LifecycleSettings, 'tokenRotationDays'>;
+  /** Pause / resume by hand: the held messages a resume releases, and who is told. Without them those routes 501. */
+  readonly held?: Pick<HeldMessages, 'release'>;
+  readonly notifier?: Notifier;
 }
 
 /** Statuses from which a customer may (re)start onboarding. */
@@ -159,4 +171,36 @@ export async function describeExecution(deps: LifecycleApiDeps, executionId: str
   const description = await deps.starter.describe(executionId);
   if (description === undefined) throw new ApiRefusal(404, 'EXECUTION_NOT_FOUND', 'no such execution');
   return description;
+}
+
+function syncPauseDeps(deps: LifecycleApiDeps) {
+  const { held, notifier } = deps;
+  if (held === undefined || notifier === undefined) {
+    throw new ApiRefusal(501, 'NOT_CONFIGURED', 'pause and resume are not configured here');
+  }
+  return { customers: deps.customers, virtuous: deps.virtuous, clock: deps.clock, held, notifier };
+}
+
+/** A refusal of the domain (PermanentError with a known code) becomes a 404 or 409 with that code and its message. */
+async function refusalsAsAnswers<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof PermanentError) {
+      if (error.code === SYNC_PAUSE_REFUSALS.notFound) throw new ApiRefusal(404, error.code, error.message);
+      if ((Object.values(SYNC_PAUSE_REFUSALS) as string[]).includes(error.code)) {
+        throw new ApiRefusal(409, error.code, error.message);
+      }
+      if (error.code === 'INVALID_REASON') throw new ApiRefusal(400, error.code, error.message);
+    }
+    throw error;
+  }
+}
+
+export function resumeSync(deps: LifecycleApiDeps, customerId: string): Promise<ResumeResult> {
+  return refusalsAsAnswers(() => resumeCustomerSync(syncPauseDeps(deps), customerId));
+}
+
+export function pauseSync(deps: LifecycleApiDeps, customerId: string, reason?: string): Promise<PauseResult> {
+  return refusalsAsAnswers(() => pauseCustomerSync(syncPauseDeps(deps), customerId, reason));
 }

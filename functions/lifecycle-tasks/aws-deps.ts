@@ -4,10 +4,13 @@
  * bounded number of attempts.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAuditLog } from '../credentials/dynamodb-audit-log.ts';
 import { createSecretsManagerStore } from '../credentials/secrets-manager-store.ts';
+import { createKmsPayloadSealer } from '../crypto/kms-payload-sealer.ts';
 import { DynamoCustomerRepository } from '../customers/dynamo-customer-repository.ts';
 import { S3CaptureStore } from '../debug-captures/s3-capture-store.ts';
 import { DynamoCustomerDataStore } from '../lifecycle/dynamo-customer-data-store.ts';
@@ -24,6 +27,8 @@ import type { LifecycleApiDeps } from '../lifecycle-api/lifecycle-api.ts';
 import { createSnsNotifierFromEnv } from '../notifications/sns-notifier.ts';
 import { ENV, requireSetting, tableNameFromEnv } from '../shared/environment.ts';
 import { TABLE_KEYS, type TableKey } from '../shared/tables.ts';
+import { createHeldMessages, type HeldMessages } from '../sync/held-messages.ts';
+import { createSqsMessageQueue } from '../sync/message-queue.ts';
 import { createRateBudgetFromEnv } from '../virtuous/rate-budget.ts';
 import type { LifecycleDeps } from './deps.ts';
 
@@ -87,10 +92,45 @@ export function createAwsLifecycleDeps(env: NodeJS.ProcessEnv = process.env): Li
   return deps;
 }
 
+/**
+ * Held messages for the lifecycle API's resume: opened with the data key (kms:Decrypt only) and put back on the
+ * inbound queue. Built on the first release, so the token routes need neither setting.
+ */
+function lazyHeldMessages(client: DynamoDBDocumentClient, env: NodeJS.ProcessEnv): Pick<HeldMessages, 'release'> {
+  let held: HeldMessages | undefined;
+  return {
+    release: (customerId) => {
+      held ??= createHeldMessages({
+        client,
+        table: tableNameFromEnv('heldMessages', env),
+        sealer: createKmsPayloadSealer({
+          kms: new KMSClient(CLIENT_SETTINGS),
+          keyArn: requireSetting(ENV.dataKmsKeyArn, env),
+        }),
+        queue: createSqsMessageQueue(new SQSClient(CLIENT_SETTINGS), requireSetting(ENV.inboundQueueUrl, env)),
+      });
+      return held.release(customerId);
+    },
+  };
+}
+
 export function createAwsLifecycleApiDeps(env: NodeJS.ProcessEnv = process.env): LifecycleApiDeps {
   const secrets = createSecretsManagerStore(env);
+  const client = documentClient();
+  let notifier: ReturnType<typeof createSnsNotifierFromEnv> | undefined;
   return {
-    customers: new DynamoCustomerRepository(documentClient(), tableNameFromEnv('customers', env)),
+    held: lazyHeldMessages(client, env),
+    notifier: {
+      notifyCustomer: (notification) => {
+        notifier ??= createSnsNotifierFromEnv(env);
+        return notifier.notifyCustomer(notification);
+      },
+      alertOperators: (alert) => {
+        notifier ??= createSnsNotifierFromEnv(env);
+        return notifier.alertOperators(alert);
+      },
+    },
+    customers: new DynamoCustomerRepository(client, tableNameFromEnv('customers', env)),
     secrets,
     virtuous: createVirtuousConnector({
       baseUrl: requireSetting(ENV.virtuousBaseUrl, env),

@@ -249,6 +249,8 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
       starter: inputs.workflows(),
       clock: systemClock,
       settings: lifecycleSettings(),
+      held: syncDeps.held,
+      notifier,
     });
     return lifecycleApi(event);
   };

@@ -41,6 +41,18 @@ describe('the CLI against a deployed stack', () => {
       });
       request.on('end', () => {
         received.push({ path: request.url ?? '', headers: request.headers, body });
+        const path = request.url ?? '';
+        if (path.endsWith('/resume') || path.endsWith('/pause')) {
+          response.writeHead(200, { 'content-type': 'application/json' });
+          response.end(
+            JSON.stringify(
+              path.endsWith('/resume')
+                ? { customerId: 'acme', status: 'active', released: 2, alreadyActive: false }
+                : { customerId: 'acme', status: 'paused', statusReason: 'operator_paused:maintenance' },
+            ),
+          );
+          return;
+        }
         response.writeHead(202, { 'content-type': 'application/json' });
         response.end(JSON.stringify({ executionId: EXECUTION.replace('offboarding', 'onboarding') }));
       });
@@ -166,6 +178,24 @@ describe('the CLI against a deployed stack', () => {
     expect(JSON.parse(call?.body ?? '{}')).toEqual({ token: key });
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
     expect(run.stdout.includes(key)).toBe(false);
+  });
+
+  it('pauses and resumes through the SigV4-signed lifecycle API', async () => {
+    stackOutputs();
+    const paused = await cliInProcess(['pause', 'acme', '--reason', 'maintenance', '--aws', '--stack-name', STACK]);
+    expect(paused.code).toBe(0);
+    expect(received.at(-1)?.path).toBe('/prod/lifecycle/customers/acme/pause');
+    expect(JSON.parse(received.at(-1)?.body ?? '')).toEqual({ reason: 'maintenance' });
+    expect(paused.stdout).toContain('acme paused (operator_paused:maintenance)');
+    const resumed = await cliInProcess(['resume', 'acme', '--aws', '--stack-name', STACK]);
+    expect(resumed.code).toBe(0);
+    const call = received.at(-1);
+    expect(call?.path).toBe('/prod/lifecycle/customers/acme/resume');
+    expect(call?.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/execute-api\//,
+    );
+    expect(resumed.stdout).toContain('acme active; 2 held message(s) released');
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 
   it('prints the egress IPs from the stack outputs, in order', async () => {

@@ -301,7 +301,7 @@ describe('each function role calls only what its code needs', () => {
     if (spec.inboundQueue) services.add('sqs').add('kms');
     if (spec.customerSecrets) services.add('sts');
     if (spec.customerNotifications || spec.operatorAlerts) services.add('sns').add('kms');
-    if (spec.sealsWithDataKey) services.add('kms');
+    if (spec.sealsWithDataKey || spec.opensWithDataKey) services.add('kms');
     if (spec.startsWorkflows) services.add('states');
     if (spec.debugCaptures || spec.readsImports) services.add('s3');
     if (spec.invokedBySchedule) services.add('sqs');
@@ -371,6 +371,77 @@ describe('each function role calls only what its code needs', () => {
         }),
         `${role} kms:GenerateDataKey`,
       ).toBe('Allowed');
+    }
+  });
+
+  it('releasing held messages (reconciler, lifecycle API resume): query and delete them, decrypt, send to the queue', async () => {
+    const { workers, state, secrets } = synth.built.stack;
+    const heldTable = `arn:${PARTITION}:dynamodb:${REGION}:${ACCOUNT}:table/${tableName(ENVIRONMENT, 'heldMessages')}`;
+    const inboundId = logicalId(state.inboundQueue);
+    const inbound = `arn:${PARTITION}:sqs:${REGION}:${ACCOUNT}:${policies.resource(inboundId).Properties?.QueueName ?? inboundId}`;
+    const dataKey = policies.keyArn(logicalId(secrets.dataKey));
+    const dataKeyPolicy = policies.keyPolicy(logicalId(secrets.dataKey));
+    const releasers = ['reconciler', 'lifecycleApi'] as const;
+    for (const name of releasers) {
+      const role = logicalId(workers.functions[name].role);
+      const identityPolicies = policies.identityPolicies(role);
+      const principal = policies.roleArn(role);
+      const context = { 'aws:SecureTransport': 'true', 'aws:PrincipalArn': principal };
+      for (const [action, resource, resourcePolicy] of [
+        ['dynamodb:Query', heldTable, undefined],
+        ['dynamodb:DeleteItem', heldTable, undefined],
+        ['sqs:SendMessage', inbound, undefined],
+        ['kms:Decrypt', dataKey, dataKeyPolicy],
+      ] as const) {
+        expect(
+          await simulate({ principal, identityPolicies, action, resource, context, resourcePolicy }),
+          `${name} ${action}`,
+        ).toBe('Allowed');
+      }
+      const variables = policies.resource(logicalId(workers.functions[name].function)).Properties.Environment.Variables;
+      expect(Object.keys(variables), name).toEqual(
+        expect.arrayContaining(['DATA_KMS_KEY_ARN', 'INBOUND_QUEUE_URL', 'TABLE_HELD_MESSAGES']),
+      );
+    }
+    // The reconciler also seals (its deferred refunds can dead-letter): GenerateDataKey on the data key.
+    const reconciler = logicalId(workers.functions.reconciler.role);
+    expect(
+      await simulate({
+        principal: policies.roleArn(reconciler),
+        identityPolicies: policies.identityPolicies(reconciler),
+        action: 'kms:GenerateDataKey',
+        resource: dataKey,
+        resourcePolicy: dataKeyPolicy,
+        context: { 'aws:PrincipalArn': policies.roleArn(reconciler) },
+      }),
+    ).toBe('Allowed');
+    // Held messages stay out of reach of the functions that never hold or release them.
+    for (const name of ['webhookVerifier', 'rotationScheduler', 'tasks:onboarding'] as const) {
+      const role = logicalId(workers.functions[name].role);
+      expect(
+        await simulate({
+          principal: policies.roleArn(role),
+          identityPolicies: policies.identityPolicies(role),
+          action: 'dynamodb:Query',
+          resource: heldTable,
+        }),
+        name,
+      ).not.toBe('Allowed');
+    }
+  });
+
+  it('the bulk loader reads import objects, and nobody else does', async () => {
+    const importsId = logicalId(synth.built.stack.state.importsBucket);
+    const bucket = String(policies.resource(importsId).Properties?.BucketName ?? importsId).toLowerCase();
+    const object = `arn:${PARTITION}:s3:::${bucket}/acme/export.jsonl`;
+    for (const [name, worker] of workerRoles()) {
+      const outcome = await simulate({
+        principal: policies.roleArn(worker),
+        identityPolicies: policies.identityPolicies(worker),
+        action: 's3:GetObject',
+        resource: object,
+      });
+      expect(outcome === 'Allowed', `${name} s3:GetObject imports`).toBe(name === 'bulkLoader');
     }
   });
 

@@ -48,6 +48,8 @@ export interface WorkerSpec {
   readonly operatorAlerts?: boolean;
   /** Seals payloads (dead letters, held messages) with the data key. */
   readonly sealsWithDataKey?: boolean;
+  /** Opens sealed payloads but never seals (a resume releasing held messages): kms:Decrypt on the data key. */
+  readonly opensWithDataKey?: boolean;
   readonly startsWorkflows?: readonly WorkflowName[];
   /** Completes task-token waits (a new token submitted for a rotation waiting on it). */
   readonly completesTaskTokens?: boolean;
@@ -150,12 +152,18 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
   },
   lifecycleApi: {
     entry: 'functions/lifecycle-api/handler.ts',
-    description: 'SigV4 API for partner backends: submit tokens, start and observe lifecycle workflows',
+    description: 'SigV4 API for partner backends: submit tokens, start and observe workflows, pause and resume sync',
     memorySize: 512,
     timeout: Duration.seconds(29),
     callsVirtuous: true,
-    tables: { customers: rw, secretAudit: 'write', rateBudgets: rw },
+    // heldMessages + inbound send + opening with the data key: a resume puts the held messages back on the queue.
+    tables: { customers: rw, secretAudit: 'write', rateBudgets: rw, heldMessages: rw },
     customerSecrets: 'writer',
+    inboundQueue: 'send',
+    opensWithDataKey: true,
+    // sync_paused / sync_resumed to the customer; a pause by hand is also told to the operators.
+    customerNotifications: true,
+    operatorAlerts: true,
     startsWorkflows: Object.keys(WORKFLOWS) as WorkflowName[],
     completesTaskTokens: true,
     lifecycleWiring: true,
@@ -351,7 +359,7 @@ export class Workers extends Construct {
       environment[ENV.customerNotificationsTopicArn] = this.props.customerNotifications.topicArn;
     }
     if (spec.operatorAlerts) environment[ENV.operatorAlertsTopicArn] = this.props.operatorAlerts.topicArn;
-    if (spec.sealsWithDataKey) environment[ENV.dataKmsKeyArn] = secrets.dataKey.keyArn;
+    if (spec.sealsWithDataKey || spec.opensWithDataKey) environment[ENV.dataKmsKeyArn] = secrets.dataKey.keyArn;
     if (spec.debugCaptures || spec.lifecycleWiring) {
       environment[ENV.debugCaptureBucket] = this.props.debugBucket.bucketName;
     }
@@ -380,6 +388,7 @@ export class Workers extends Construct {
     if (spec.customerNotifications) this.props.customerNotifications.grantPublish(role);
     if (spec.operatorAlerts) this.props.operatorAlerts.grantPublish(role);
     if (spec.sealsWithDataKey) secrets.dataKey.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
+    else if (spec.opensWithDataKey) secrets.dataKey.grantDecrypt(role);
     if (spec.readsImports) {
       role.addToPrincipalPolicy(
         new PolicyStatement({ actions: ['s3:GetObject'], resources: [state.importsBucket.arnForObjects('*')] }),

@@ -23,7 +23,15 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { WorkflowName } from '../../../functions/customers/customer.ts';
 import { CliError, EXIT, usage } from './errors.ts';
 import type { Step } from './progress.ts';
-import type { CustomerView, DeadLetterView, ExecutionView, OnboardOptions, Target } from './target.ts';
+import type {
+  CustomerView,
+  DeadLetterView,
+  ExecutionView,
+  OnboardOptions,
+  PauseView,
+  ResumeView,
+  Target,
+} from './target.ts';
 
 const CALL_TIMEOUT_MS = 30_000;
 const CLIENT_SETTINGS = { maxAttempts: 3, requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 } };
@@ -191,6 +199,17 @@ export class AwsTarget implements Target {
 
   async submitRotationToken(customerId: string, token: string): Promise<void> {
     await this.callApi(`/customers/${encodeURIComponent(customerId)}/rotation-token`, { token });
+  }
+
+  async pause(customerId: string, reason: string | undefined): Promise<PauseView> {
+    return (await this.callApi(
+      `/customers/${encodeURIComponent(customerId)}/pause`,
+      reason === undefined ? {} : { reason },
+    )) as PauseView;
+  }
+
+  async resume(customerId: string): Promise<ResumeView> {
+    return (await this.callApi(`/customers/${encodeURIComponent(customerId)}/resume`, {})) as ResumeView;
   }
 
   async describe(executionId: string): Promise<ExecutionView> {

@@ -5,7 +5,15 @@
  */
 import type { WorkflowName } from '../../../functions/customers/customer.ts';
 import { CliError, EXIT, usage } from './errors.ts';
-import type { CustomerView, DeadLetterView, ExecutionView, OnboardOptions, Target } from './target.ts';
+import type {
+  CustomerView,
+  DeadLetterView,
+  ExecutionView,
+  OnboardOptions,
+  PauseView,
+  ResumeView,
+  Target,
+} from './target.ts';
 
 const CALL_TIMEOUT_MS = 30_000;
 
@@ -72,6 +80,20 @@ export class LocalTarget implements Target {
 
   async submitRotationToken(customerId: string, token: string): Promise<void> {
     await this.call('POST', `/lifecycle/customers/${encodeURIComponent(customerId)}/rotation-token`, { token });
+  }
+
+  async pause(customerId: string, reason: string | undefined): Promise<PauseView> {
+    const { json } = await this.call(
+      'POST',
+      `/lifecycle/customers/${encodeURIComponent(customerId)}/pause`,
+      reason === undefined ? {} : { reason },
+    );
+    return json as PauseView;
+  }
+
+  async resume(customerId: string): Promise<ResumeView> {
+    const { json } = await this.call('POST', `/lifecycle/customers/${encodeURIComponent(customerId)}/resume`, {});
+    return json as ResumeView;
   }
 
   async describe(executionId: string): Promise<ExecutionView> {

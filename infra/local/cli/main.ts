@@ -26,6 +26,9 @@ Commands
   rotate-webhook-secret <customerId>
   offboard <customerId> --yes    delete everything of the customer and print the deletion record
   incident <customerId>          suspected compromise: rotate at once, investigate, report
+  pause <customerId> [--reason <code>]
+                                 pause the customer's sync by hand: its messages are held until resume
+  resume <customerId>            check the stored Virtuous key, set the customer active, release held messages now
   status [customerId]            customers and their state
   dead-letters list [--customer <id>] | replay <customerId> <deadLetterId> | discard <customerId> <deadLetterId>
   egress-ips                     the addresses customers allowlist
@@ -47,7 +50,15 @@ interface Parsed {
   readonly options: Map<string, string | true>;
 }
 
-const VALUE_OPTIONS = new Set(['--url', '--stack-name', '--region', '--timeout', '--sensitivity', '--customer']);
+const VALUE_OPTIONS = new Set([
+  '--url',
+  '--stack-name',
+  '--region',
+  '--timeout',
+  '--sensitivity',
+  '--customer',
+  '--reason',
+]);
 const FLAG_OPTIONS = new Set(['--aws', '--no-wait', '--yes', '--later', '--help', '-h']);
 /** Options that would carry a secret: refused outright, so a token never lands in shell history by habit. */
 const REFUSED_OPTIONS = new Set(['--token', '--api-key', '--key', '--secret']);
@@ -349,6 +360,24 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
         () => target.startWorkflow(customerId, 'incident-response'),
         tokenHandover(target, io, customerId),
       );
+    }
+    case 'pause': {
+      const customerId = customerArgument(parsed);
+      const reason = stringOption(parsed, '--reason');
+      if (reason !== undefined && !/^[a-z0-9_]{1,40}$/.test(reason)) {
+        throw usage('--reason must be 1-40 lowercase letters, digits or "_"');
+      }
+      const paused = await target.pause(customerId, reason);
+      io.stdout.write(`${customerId} ${paused.status} (${paused.statusReason}); its messages are held until resume\n`);
+      return EXIT.succeeded;
+    }
+    case 'resume': {
+      const customerId = customerArgument(parsed);
+      const resumed = await target.resume(customerId);
+      io.stdout.write(
+        `${customerId} ${resumed.status}${resumed.alreadyActive ? ' (was already active)' : ''}; ${resumed.released} held message(s) released\n`,
+      );
+      return EXIT.succeeded;
     }
     case 'status':
       return status(parsed, target, io);

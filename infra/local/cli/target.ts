@@ -38,6 +38,18 @@ export interface OnboardOptions {
   readonly sensitivity?: 'high' | 'standard';
 }
 
+export interface ResumeView {
+  readonly status: string;
+  /** Held messages put back on the inbound queue. */
+  readonly released: number;
+  readonly alreadyActive: boolean;
+}
+
+export interface PauseView {
+  readonly status: string;
+  readonly statusReason: string;
+}
+
 export interface Target {
   readonly description: string;
   /** Submits the customer's Virtuous API key (validated and stored as pending) and starts onboarding. */
@@ -45,6 +57,10 @@ export interface Target {
   startWorkflow(customerId: string, workflow: Exclude<WorkflowName, 'onboarding'>): Promise<{ executionId: string }>;
   /** Hands the new key to a token rotation that waits for it. */
   submitRotationToken(customerId: string, token: string): Promise<void>;
+  /** Pauses the customer's sync by hand (its messages are held until resume). */
+  pause(customerId: string, reason: string | undefined): Promise<PauseView>;
+  /** Checks the stored Virtuous key, sets the customer active and releases its held messages at once. */
+  resume(customerId: string): Promise<ResumeView>;
   describe(executionId: string): Promise<ExecutionView>;
   customers(): Promise<CustomerView[]>;
   customer(customerId: string): Promise<CustomerView | undefined>;
