@@ -450,7 +450,7 @@ describe('observability', () => {
     expect(resources('AWS::CloudWatch::Dashboard')).toHaveLength(1);
   });
 
-  it('alerts operators when the secrets key policy changes or the key is disabled or scheduled for deletion', () => {
+  it('alerts operators on a secrets key policy or secret resource policy change, a disabled key or a scheduled deletion', () => {
     const keyId = resources('AWS::KMS::Key').find(([id]) => id.startsWith('SecretsSecretsKey'))?.[0];
     const topic = resources('AWS::SNS::Topic').find(
       ([, t]) => t.Properties.TopicName === 'virtuous-staging-operator-alerts',
@@ -462,6 +462,13 @@ describe('observability', () => {
           eventName: Match.arrayWith(['PutKeyPolicy', 'DisableKey', 'ScheduleKeyDeletion']),
           requestParameters: { keyId: Match.arrayWith([{ Ref: keyId }]) },
         }),
+      },
+      Targets: [Match.objectLike({ Arn: { Ref: topic?.[0] }, DeadLetterConfig: Match.anyValue() })],
+    });
+    synth.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.secretsmanager'],
+        detail: Match.objectLike({ eventName: ['PutResourcePolicy', 'DeleteResourcePolicy'] }),
       },
       Targets: [Match.objectLike({ Arn: { Ref: topic?.[0] }, DeadLetterConfig: Match.anyValue() })],
     });

@@ -20,17 +20,25 @@ import {
   DynamoRecentWritesSource,
   DynamoSyncControl,
 } from '../../functions/lifecycle/dynamo-lifecycle-stores.ts';
-import type { ExecutionDescription, WorkflowInput, WorkflowStarter } from '../../functions/lifecycle/ports.ts';
+import type {
+  ExecutionDescription,
+  VirtuousConnector,
+  WorkflowInput,
+  WorkflowStarter,
+} from '../../functions/lifecycle/ports.ts';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../functions/lifecycle/settings.ts';
 import { createVirtuousConnector } from '../../functions/lifecycle/virtuous-connector.ts';
 import type { LifecycleDeps } from '../../functions/lifecycle-tasks/deps.ts';
 import {
   type LocalExecution,
   type LocalRunOptions,
+  type LocalTaskHandler,
   runWorkflowLocally,
 } from '../../functions/lifecycle-tasks/local-runner.ts';
 import { TaskTokenBroker } from '../../functions/lifecycle-tasks/task-token-broker.ts';
 import type { CustomerNotification, Notifier, OperatorAlert } from '../../functions/notifications/notifier.ts';
+import { PermanentError } from '../../functions/shared/errors.ts';
+import type { VirtuousApi } from '../../functions/virtuous/api.ts';
 import { InMemoryRateBudget } from '../../functions/virtuous/rate-budget.ts';
 import { findLeaks, registerSecret } from './canaries.ts';
 import { type LocalAws, startLocalAws, TEST_ENVIRONMENT } from './local-aws.ts';
@@ -251,4 +259,41 @@ export function failingFirst<T extends object, K extends keyof T>(
       };
     },
   });
+}
+
+/** A `wrapTask` that makes the named state's task fail for good on every call and leaves the other tasks alone. */
+export function failingPermanently(state: string) {
+  return (name: string, handler: LocalTaskHandler): LocalTaskHandler =>
+    name === state
+      ? async () => {
+          throw new PermanentError('INJECTED', `${name} fails for good`);
+        }
+      : handler;
+}
+
+/**
+ * The connector with `method` of the clients it hands out throwing `error` for the first `times` calls counted over
+ * all of them (a workflow builds a new client per task), optionally only for clients built for one audit reason.
+ */
+export function virtuousFailingFirst<K extends keyof VirtuousApi>(
+  connector: VirtuousConnector,
+  method: K,
+  times: number,
+  error: () => Error,
+  onlyForReason?: string,
+): VirtuousConnector {
+  let remaining = times;
+  return {
+    ...connector,
+    forCustomer: (customerId, options) => {
+      const client = connector.forCustomer(customerId, options);
+      if (onlyForReason !== undefined && options.reason !== onlyForReason) return client;
+      const original = client[method] as (...args: unknown[]) => unknown;
+      const failing = async (...args: unknown[]) => {
+        if (remaining-- > 0) throw error();
+        return original.apply(client, args);
+      };
+      return { ...client, [method]: failing };
+    },
+  };
 }

@@ -3,16 +3,21 @@
  * after a timeout). Here every Lambda task of a workflow runs twice in a row and the second answer is the one the
  * state machine keeps; the outcome must be the same as with single delivery.
  */
-import { createHash } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalTaskHandler } from '../../functions/lifecycle-tasks/local-runner.ts';
 import { startWorkflowTestEnv, type WorkflowTestEnv } from '../support/workflow-runner.ts';
-import { callApi, onboardedCustomer, rotationWaiting, secretsExistFor } from './lifecycle-fixtures.ts';
+import {
+  callApi,
+  customerAwaitingOnboarding,
+  INSPECT,
+  onboardedCustomer,
+  rotationWaiting,
+  secretsExistFor,
+  sha256,
+} from './lifecycle-fixtures.ts';
 
 let env: WorkflowTestEnv;
-const ctx = { reason: 'test:inspect' };
-const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest('hex');
 
 beforeAll(async () => {
   env = await startWorkflowTestEnv();
@@ -35,25 +40,15 @@ function twice(stateName: string, handler: LocalTaskHandler): LocalTaskHandler {
 describe('every lifecycle task is safe to run twice', () => {
   it('onboarding: one subscription, one secret, active, initial load requested once', async () => {
     const customerId = 'idem-onboard';
-    const org = env.sim.organization();
-    await env.secrets.putPending({ customerId, kind: 'api_token' }, org.apiKey, { reason: 'onboarding:receive' });
-    const now = new Date().toISOString();
-    await env.deps.customers.create({
-      customerId,
-      status: 'onboarding',
-      sensitivity: 'standard',
-      tokenRotationDays: 180,
-      createdAt: now,
-      updatedAt: now,
-    });
+    const org = await customerAwaitingOnboarding(env, customerId);
     const execution = env.run('onboarding', { customerId }, { wrapTask: twice });
     expect((await execution.result).status).toBe('SUCCEEDED');
     expect(invokedTwice.CreateWebhookSubscription).toBe(1);
     const snapshot = env.sim.control.inspect(org.organizationId);
     expect(snapshot.webhooks).toHaveLength(1);
-    const secret = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', ctx);
+    const secret = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', INSPECT);
     expect(snapshot.webhooks[0]?.secretSha256).toBe(sha256(secret?.value ?? ''));
-    expect(await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'previous', ctx)).toBeUndefined();
+    expect(await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'previous', INSPECT)).toBeUndefined();
     const record = await env.deps.customers.get(customerId);
     expect(record).toMatchObject({ status: 'active', webhookSubscriptionId: snapshot.webhooks[0]?.id });
     expect(record?.lock).toBeUndefined();
@@ -61,14 +56,14 @@ describe('every lifecycle task is safe to run twice', () => {
 
   it('webhook-secret rotation: the subscription ends on the promoted secret, the old one deleted', async () => {
     const { customerId, org } = await onboardedCustomer(env, 'idem');
-    const before = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', ctx);
+    const before = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', INSPECT);
     const execution = env.run('webhook-secret-rotation', { customerId }, { wrapTask: twice });
     expect((await execution.result).status).toBe('SUCCEEDED');
     expect(invokedTwice.PromoteWebhookSecret).toBeGreaterThan(0);
-    const after = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', ctx);
+    const after = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', INSPECT);
     expect(after?.value).not.toBe(before?.value);
     expect(env.sim.control.inspect(org.organizationId).webhooks[0]?.secretSha256).toBe(sha256(after?.value ?? ''));
-    expect(await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'previous', ctx)).toBeUndefined();
+    expect(await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'previous', INSPECT)).toBeUndefined();
     expect((await env.deps.customers.get(customerId))?.previousWebhookSecretValidUntil).toBeUndefined();
   });
 
@@ -85,9 +80,9 @@ describe('every lifecycle task is safe to run twice', () => {
     await callApi(env, 'POST', `/lifecycle/customers/${customerId}/rotation-token`, { token: newKey });
     expect((await execution.result).status).toBe('SUCCEEDED');
     expect(invokedTwice.CutOver).toBeGreaterThan(0);
-    expect((await env.secrets.read({ customerId, kind: 'api_token' }, 'current', ctx))?.value).toBe(newKey);
-    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'previous', ctx)).toBeUndefined();
-    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', ctx)).toBeUndefined();
+    expect((await env.secrets.read({ customerId, kind: 'api_token' }, 'current', INSPECT))?.value).toBe(newKey);
+    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'previous', INSPECT)).toBeUndefined();
+    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', INSPECT)).toBeUndefined();
   });
 
   it('offboarding: one deletion record whose counts are those of the first deletion', async () => {

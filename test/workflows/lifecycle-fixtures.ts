@@ -1,7 +1,9 @@
 /** Shared steps of the workflow tests: the lifecycle API over the test environment, onboarding, waiting. */
+import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { expect } from 'vitest';
 import { createLifecycleApiHandler } from '../../functions/lifecycle-api/handler.ts';
+import type { LifecycleApiDeps } from '../../functions/lifecycle-api/lifecycle-api.ts';
 import type { LocalExecution } from '../../functions/lifecycle-tasks/local-runner.ts';
 import type { WorkflowTestEnv } from '../support/workflow-runner.ts';
 
@@ -17,21 +19,31 @@ export function apiEvent(method: string, path: string, body?: unknown): APIGatew
   } as unknown as APIGatewayProxyEvent;
 }
 
-export function callApi(
-  env: WorkflowTestEnv,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<APIGatewayProxyResult> {
-  const handler = createLifecycleApiHandler({
+/** The audit context tests read secrets under: a reason of its own, never mistaken for a workflow's access. */
+export const INSPECT = { reason: 'test:inspect' };
+
+export const sha256 = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
+
+/** The lifecycle API over the test environment's current dependencies, plus the optional ones a test adds. */
+export function lifecycleApi(env: WorkflowTestEnv, extra: Partial<LifecycleApiDeps> = {}) {
+  return createLifecycleApiHandler({
     customers: env.deps.customers,
     secrets: env.deps.secrets,
     virtuous: env.deps.virtuous,
     starter: env.starter,
     clock: env.deps.clock,
     settings: env.settings,
+    ...extra,
   });
-  return handler(apiEvent(method, path, body));
+}
+
+export function callApi(
+  env: WorkflowTestEnv,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<APIGatewayProxyResult> {
+  return lifecycleApi(env)(apiEvent(method, path, body));
 }
 
 export function executionFrom(env: WorkflowTestEnv, response: APIGatewayProxyResult): LocalExecution {
@@ -55,6 +67,22 @@ export async function onboardedCustomer(env: WorkflowTestEnv, prefix: string) {
   const outcome = await execution.result;
   expect(outcome.status).toBe('SUCCEEDED');
   return { customerId, org };
+}
+
+/** A fresh organization and a customer left as the lifecycle API leaves it before onboarding: key stored pending. */
+export async function customerAwaitingOnboarding(env: WorkflowTestEnv, customerId: string) {
+  const org = env.sim.organization();
+  await env.secrets.putPending({ customerId, kind: 'api_token' }, org.apiKey, { reason: 'onboarding:receive' });
+  const now = new Date().toISOString();
+  await env.deps.customers.create({
+    customerId,
+    status: 'onboarding',
+    sensitivity: 'standard',
+    tokenRotationDays: 180,
+    createdAt: now,
+    updatedAt: now,
+  });
+  return org;
 }
 
 export async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {

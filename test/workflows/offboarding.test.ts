@@ -12,6 +12,7 @@ import {
   leaksInEvents,
   retriesOf,
   startWorkflowTestEnv,
+  virtuousFailingFirst,
   type WorkflowTestEnv,
 } from '../support/workflow-runner.ts';
 import { callApi, executionFrom, onboardedCustomer, secretsExistFor } from './lifecycle-fixtures.ts';
@@ -178,23 +179,15 @@ describe('offboarding workflow (statemachines/offboarding.asl.json)', () => {
     const { customerId } = await onboardedCustomer(env, 'off');
     await seedCustomerData(customerId);
     const original = env.deps;
-    let deleteFailures = 2;
     env.deps = {
       ...original,
       customerData: failingFirst(original.customerData, 'purge', 1, () => new TransientError('THROTTLED', 'x')),
-      virtuous: {
-        ...original.virtuous,
-        forCustomer: (id, options) => {
-          const client = original.virtuous.forCustomer(id, options);
-          return {
-            ...client,
-            deleteWebhook: async (webhookId) => {
-              if (deleteFailures-- > 0) throw new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 503 });
-              return client.deleteWebhook(webhookId);
-            },
-          };
-        },
-      },
+      virtuous: virtuousFailingFirst(
+        original.virtuous,
+        'deleteWebhook',
+        2,
+        () => new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 503 }),
+      ),
     };
     try {
       const execution = await offboard(customerId);

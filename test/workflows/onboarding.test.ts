@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError, TransientError } from '../../functions/shared/errors.ts';
@@ -8,9 +7,10 @@ import {
   leaksInEvents,
   retriesOf,
   startWorkflowTestEnv,
+  virtuousFailingFirst,
   type WorkflowTestEnv,
 } from '../support/workflow-runner.ts';
-import { callApi } from './lifecycle-fixtures.ts';
+import { callApi, executionFrom, INSPECT, secretsExistFor, sha256 } from './lifecycle-fixtures.ts';
 
 let env: WorkflowTestEnv;
 let counter = 0;
@@ -28,20 +28,11 @@ async function onboard() {
   const customerId = `onb-${++counter}`;
   const org = env.sim.organization();
   const response = await callApi(env, 'POST', `/lifecycle/customers/${customerId}/api-token`, { token: org.apiKey });
-  expect(response.statusCode).toBe(202);
+  const execution = executionFrom(env, response);
   expect(response.body).not.toContain(org.apiKey);
-  const { executionId } = JSON.parse(response.body) as { executionId: string };
-  const execution = env.starter.executions.get(executionId);
-  if (execution === undefined) throw new Error('the API did not start an execution');
   const outcome = await execution.result;
   return { customerId, org, execution, outcome };
 }
-
-function secretNamesOf(customerId: string): boolean {
-  return env.storage.raw().includes(`/${customerId}/`);
-}
-
-const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest('hex');
 
 describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
   it('promotes the key, subscribes with a fresh secret, activates, requests the initial load and notifies', async () => {
@@ -60,11 +51,10 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
     expect(webhook?.active).toBe(true);
     expect(webhook?.flags.giftCreate).toBe(true);
 
-    const ctx = { reason: 'test:inspect' };
-    const token = await env.secrets.read({ customerId, kind: 'api_token' }, 'current', ctx);
+    const token = await env.secrets.read({ customerId, kind: 'api_token' }, 'current', INSPECT);
     expect(token?.value).toBe(org.apiKey);
-    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', ctx)).toBeUndefined();
-    const secret = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', ctx);
+    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', INSPECT)).toBeUndefined();
+    const secret = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', INSPECT);
     expect(Buffer.from(secret?.value ?? '', 'base64')).toHaveLength(32);
     expect(webhook?.secretSha256).toBe(sha256(secret?.value ?? ''));
 
@@ -82,26 +72,15 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
 
   it('retries transient failures of the secret store and of Virtuous, then succeeds without duplicates', async () => {
     const original = env.deps;
-    const connector = original.virtuous;
-    let createWebhookFailures = 2;
     env.deps = {
       ...original,
       secrets: failingFirst(original.secrets, 'promotePending', 1, () => new TransientError('SECRETS_THROTTLED', 'x')),
-      virtuous: {
-        ...connector,
-        forCustomer: (customerId, options) => {
-          const client = connector.forCustomer(customerId, options);
-          return {
-            ...client,
-            currentOrganization: () => client.currentOrganization(),
-            createWebhook: async (subscription) => {
-              if (createWebhookFailures-- > 0)
-                throw new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 503 });
-              return client.createWebhook(subscription);
-            },
-          };
-        },
-      },
+      virtuous: virtuousFailingFirst(
+        original.virtuous,
+        'createWebhook',
+        2,
+        () => new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 503 }),
+      ),
     };
     try {
       const { customerId, org, execution, outcome } = await onboard();
@@ -128,7 +107,7 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
         expect.arrayContaining(['CreateWebhookSubscription', 'CompensateOnboarding', 'NotifyFailure']),
       );
       expect(env.sim.control.inspect(org.organizationId).webhooks).toHaveLength(0);
-      expect(secretNamesOf(customerId)).toBe(false);
+      expect(secretsExistFor(env, customerId)).toBe(false);
       const record = await env.deps.customers.get(customerId);
       expect(record?.status).toBe('failed');
       expect(record?.statusReason).toBe('onboarding_failed:PermanentError');
@@ -173,7 +152,7 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
           details: expect.objectContaining({ webhookSubscriptionId: webhook?.id }),
         }),
       );
-      expect(secretNamesOf(customerId)).toBe(false);
+      expect(secretsExistFor(env, customerId)).toBe(false);
       expect((await env.deps.customers.get(customerId))?.status).toBe('failed');
     } finally {
       env.deps = original;
@@ -190,7 +169,7 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
     expect(response.body).not.toContain(org.apiKey);
     expect(env.starter.executions.size).toBe(before);
     expect(await env.deps.customers.get(customerId)).toBeUndefined();
-    expect(secretNamesOf(customerId)).toBe(false);
+    expect(secretsExistFor(env, customerId)).toBe(false);
   });
 
   it('answers a malformed body with the shape problem, never the data', async () => {

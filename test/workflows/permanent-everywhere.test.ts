@@ -4,16 +4,22 @@
  * invariants checked are the ones that matter to the customer: after onboarding fails nothing of it remains; after a
  * rotation fails Virtuous signs with (and calls use) a secret or key the integration holds as current.
  */
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalTaskHandler } from '../../functions/lifecycle-tasks/local-runner.ts';
-import { PermanentError } from '../../functions/shared/errors.ts';
-import { leaksInEvents, startWorkflowTestEnv, type WorkflowTestEnv } from '../support/workflow-runner.ts';
-import { onboardedCustomer, secretsExistFor } from './lifecycle-fixtures.ts';
+import {
+  failingPermanently,
+  leaksInEvents,
+  startWorkflowTestEnv,
+  type WorkflowTestEnv,
+} from '../support/workflow-runner.ts';
+import {
+  customerAwaitingOnboarding,
+  INSPECT,
+  onboardedCustomer,
+  secretsExistFor,
+  sha256,
+} from './lifecycle-fixtures.ts';
 
 let env: WorkflowTestEnv;
-const ctx = { reason: 'test:inspect' };
-const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest('hex');
 
 beforeAll(async () => {
   env = await startWorkflowTestEnv();
@@ -22,15 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.close();
 });
-
-function failing(state: string) {
-  return (name: string, handler: LocalTaskHandler): LocalTaskHandler =>
-    name === state
-      ? async () => {
-          throw new PermanentError('INJECTED', `${name} fails for good`);
-        }
-      : handler;
-}
 
 let sequence = 0;
 
@@ -45,18 +42,8 @@ describe('onboarding: a permanent failure at any step leaves nothing behind', ()
     'NotifySyncActive',
   ])('%s', async (state) => {
     const customerId = `perm-onb-${++sequence}`;
-    const org = env.sim.organization();
-    await env.secrets.putPending({ customerId, kind: 'api_token' }, org.apiKey, { reason: 'onboarding:receive' });
-    const now = new Date().toISOString();
-    await env.deps.customers.create({
-      customerId,
-      status: 'onboarding',
-      sensitivity: 'standard',
-      tokenRotationDays: 180,
-      createdAt: now,
-      updatedAt: now,
-    });
-    const execution = env.run('onboarding', { customerId }, { wrapTask: failing(state) });
+    const org = await customerAwaitingOnboarding(env, customerId);
+    const execution = env.run('onboarding', { customerId }, { wrapTask: failingPermanently(state) });
     expect(await execution.result).toMatchObject({ status: 'FAILED', error: 'OnboardingFailed' });
     expect(env.sim.control.inspect(org.organizationId).webhooks).toHaveLength(0);
     expect(secretsExistFor(env, customerId)).toBe(false);
@@ -78,11 +65,11 @@ describe('webhook-secret rotation: after a permanent failure Virtuous signs with
     'NotifyWebhookSecretRotated',
   ])('%s', async (state) => {
     const { customerId, org } = await onboardedCustomer(env, 'perm-whr');
-    const execution = env.run('webhook-secret-rotation', { customerId }, { wrapTask: failing(state) });
+    const execution = env.run('webhook-secret-rotation', { customerId }, { wrapTask: failingPermanently(state) });
     expect(await execution.result).toMatchObject({ status: 'FAILED', error: 'WebhookSecretRotationFailed' });
-    const current = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', ctx);
+    const current = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', INSPECT);
     expect(env.sim.control.inspect(org.organizationId).webhooks[0]?.secretSha256).toBe(sha256(current?.value ?? ''));
-    expect(await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'pending', ctx)).toBeUndefined();
+    expect(await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'pending', INSPECT)).toBeUndefined();
     expect((await env.deps.customers.get(customerId))?.lock).toBeUndefined();
     expect(env.notifier.typesFor(customerId)).toContain('webhook_secret_rotation_failed');
     expect(leaksInEvents(execution)).toBe(0);

@@ -4,13 +4,15 @@
  * permanent-everywhere.test.ts, split to keep each file short).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalTaskHandler } from '../../functions/lifecycle-tasks/local-runner.ts';
-import { PermanentError } from '../../functions/shared/errors.ts';
-import { leaksInEvents, startWorkflowTestEnv, type WorkflowTestEnv } from '../support/workflow-runner.ts';
-import { callApi, onboardedCustomer, rotationWaiting } from './lifecycle-fixtures.ts';
+import {
+  failingPermanently,
+  leaksInEvents,
+  startWorkflowTestEnv,
+  type WorkflowTestEnv,
+} from '../support/workflow-runner.ts';
+import { callApi, INSPECT, onboardedCustomer, rotationWaiting } from './lifecycle-fixtures.ts';
 
 let env: WorkflowTestEnv;
-const ctx = { reason: 'test:inspect' };
 
 beforeAll(async () => {
   env = await startWorkflowTestEnv();
@@ -20,21 +22,12 @@ afterAll(async () => {
   await env?.close();
 });
 
-function failing(state: string) {
-  return (name: string, handler: LocalTaskHandler): LocalTaskHandler =>
-    name === state
-      ? async () => {
-          throw new PermanentError('INJECTED', `${name} fails for good`);
-        }
-      : handler;
-}
-
 describe('token rotation: after a permanent failure the current key still works and nothing is pending', () => {
   it.each(['ValidateNewToken', 'CutOver', 'ConfirmNewToken', 'RetireOldToken', 'NotifyTokenRotated'])(
     '%s',
     async (state) => {
       const { customerId, org } = await onboardedCustomer(env, 'perm-rot');
-      const execution = env.run('token-rotation', { customerId }, { wrapTask: failing(state) });
+      const execution = env.run('token-rotation', { customerId }, { wrapTask: failingPermanently(state) });
       await rotationWaiting(env, customerId);
       await callApi(env, 'POST', `/lifecycle/customers/${customerId}/rotation-token`, {
         token: env.sim.addKey(org.organizationId),
@@ -44,7 +37,7 @@ describe('token rotation: after a permanent failure the current key still works 
         .forCustomer(customerId, { stage: 'current', reason: 'test:check' })
         .currentOrganization();
       expect(String(organization.organizationUserId)).toBe((await env.deps.customers.get(customerId))?.organizationId);
-      expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', ctx)).toBeUndefined();
+      expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', INSPECT)).toBeUndefined();
       const record = await env.deps.customers.get(customerId);
       expect(record?.lock).toBeUndefined();
       expect(record?.awaitingTokenTaskToken).toBeUndefined();

@@ -5,11 +5,17 @@ import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryKeyring } from '../../functions/credentials/keyring.ts';
 import { createLocalPayloadSealer } from '../../functions/crypto/local-payload-sealer.ts';
-import { createLifecycleApiHandler } from '../../functions/lifecycle-api/handler.ts';
 import { createHeldMessages } from '../../functions/sync/held-messages.ts';
 import { createSqsMessageQueue } from '../../functions/sync/message-queue.ts';
 import { startWorkflowTestEnv, type WorkflowTestEnv } from '../support/workflow-runner.ts';
-import { apiEvent, callApi, executionFrom, onboardedCustomer, rotationWaiting } from './lifecycle-fixtures.ts';
+import {
+  apiEvent,
+  callApi,
+  executionFrom,
+  lifecycleApi,
+  onboardedCustomer,
+  rotationWaiting,
+} from './lifecycle-fixtures.ts';
 
 let env: WorkflowTestEnv;
 
@@ -29,16 +35,7 @@ describe('resume after a token rotation (lifecycle API)', () => {
       sealer: createLocalPayloadSealer(new MemoryKeyring()),
       queue: createSqsMessageQueue(env.aws.sqs, env.aws.queues.inboundUrl),
     });
-    const api = createLifecycleApiHandler({
-      customers: env.deps.customers,
-      secrets: env.deps.secrets,
-      virtuous: env.deps.virtuous,
-      starter: env.starter,
-      clock: env.deps.clock,
-      settings: env.settings,
-      held,
-      notifier: env.notifier,
-    });
+    const api = lifecycleApi(env, { held, notifier: env.notifier });
     const { customerId, org } = await onboardedCustomer(env, 'resume');
     // What the processor does on a 401 after its re-read: pause, and hold the customer's messages.
     env.sim.control.revokeApiKey(org.apiKey);

@@ -9,12 +9,12 @@ import {
   leaksInEvents,
   retriesOf,
   startWorkflowTestEnv,
+  virtuousFailingFirst,
   type WorkflowTestEnv,
 } from '../support/workflow-runner.ts';
-import { callApi, executionFrom, onboardedCustomer, rotationWaiting } from './lifecycle-fixtures.ts';
+import { callApi, executionFrom, INSPECT, onboardedCustomer, rotationWaiting } from './lifecycle-fixtures.ts';
 
 let env: WorkflowTestEnv;
-const ctx = { reason: 'test:inspect' };
 
 beforeAll(async () => {
   env = await startWorkflowTestEnv();
@@ -47,9 +47,9 @@ describe('API-token rotation workflow (statemachines/token-rotation.asl.json)', 
 
     const outcome = await execution.result;
     expect(outcome.status).toBe('SUCCEEDED');
-    expect((await env.secrets.read({ customerId, kind: 'api_token' }, 'current', ctx))?.value).toBe(newKey);
-    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'previous', ctx)).toBeUndefined();
-    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', ctx)).toBeUndefined();
+    expect((await env.secrets.read({ customerId, kind: 'api_token' }, 'current', INSPECT))?.value).toBe(newKey);
+    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'previous', INSPECT)).toBeUndefined();
+    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', INSPECT)).toBeUndefined();
     const record = await env.deps.customers.get(customerId);
     expect(record?.lock).toBeUndefined();
     expect(record?.awaitingTokenTaskToken).toBeUndefined();
@@ -75,8 +75,8 @@ describe('API-token rotation workflow (statemachines/token-rotation.asl.json)', 
 
     const outcome = await execution.result;
     expect(outcome).toMatchObject({ status: 'FAILED', error: 'OrganizationMismatch' });
-    expect((await env.secrets.read({ customerId, kind: 'api_token' }, 'current', ctx))?.value).toBe(org.apiKey);
-    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', ctx)).toBeUndefined();
+    expect((await env.secrets.read({ customerId, kind: 'api_token' }, 'current', INSPECT))?.value).toBe(org.apiKey);
+    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', INSPECT)).toBeUndefined();
     expect(env.notifier.alerts).toContainEqual(
       expect.objectContaining({ customerId, code: 'ORGANIZATION_MISMATCH', severity: 'critical' }),
     );
@@ -88,23 +88,15 @@ describe('API-token rotation workflow (statemachines/token-rotation.asl.json)', 
   it('retries a transient failure of the confirming call, then completes', async () => {
     const { customerId, org } = await onboardedCustomer(env, 'rot');
     const original = env.deps;
-    let failures = 2;
     env.deps = {
       ...original,
-      virtuous: {
-        ...original.virtuous,
-        forCustomer: (id, options) => {
-          const client = original.virtuous.forCustomer(id, options);
-          if (options.reason !== 'rotation:confirm') return client;
-          return {
-            ...client,
-            currentOrganization: async () => {
-              if (failures-- > 0) throw new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 502 });
-              return client.currentOrganization();
-            },
-          };
-        },
-      },
+      virtuous: virtuousFailingFirst(
+        original.virtuous,
+        'currentOrganization',
+        2,
+        () => new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 502 }),
+        'rotation:confirm',
+      ),
     };
     try {
       const execution = await startRotation(customerId);
@@ -126,8 +118,8 @@ describe('API-token rotation workflow (statemachines/token-rotation.asl.json)', 
     const outcome = await execution.result;
     expect(outcome).toMatchObject({ status: 'FAILED', error: 'TokenRotationFailed' });
     expect(enteredStates(execution)).toContain('CompensateTokenRotation');
-    expect((await env.secrets.read({ customerId, kind: 'api_token' }, 'current', ctx))?.value).toBe(org.apiKey);
-    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', ctx)).toBeUndefined();
+    expect((await env.secrets.read({ customerId, kind: 'api_token' }, 'current', INSPECT))?.value).toBe(org.apiKey);
+    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', INSPECT)).toBeUndefined();
     expect(env.notifier.typesFor(customerId)).toContain('token_rotation_failed');
     expect(env.notifier.alertCodesFor(customerId)).toContain('WORKFLOW_FAILED:token-rotation');
     expect((await env.deps.customers.get(customerId))?.lock).toBeUndefined();

@@ -14,7 +14,7 @@ import {
   startWorkflowTestEnv,
   type WorkflowTestEnv,
 } from '../support/workflow-runner.ts';
-import { callApi, onboardedCustomer, rotationWaiting } from './lifecycle-fixtures.ts';
+import { callApi, customerAwaitingOnboarding, onboardedCustomer, rotationWaiting } from './lifecycle-fixtures.ts';
 
 let env: WorkflowTestEnv;
 
@@ -79,17 +79,7 @@ async function runWithKey(workflow: WorkflowName, customerId: string, organizati
 describe('one transient failure in every task is retried and absorbed', () => {
   it('onboarding', async () => {
     const customerId = 'transient-onboarding';
-    const org = env.sim.organization();
-    await env.secrets.putPending({ customerId, kind: 'api_token' }, org.apiKey, { reason: 'onboarding:receive' });
-    const now = new Date().toISOString();
-    await env.deps.customers.create({
-      customerId,
-      status: 'onboarding',
-      sensitivity: 'standard',
-      tokenRotationDays: 180,
-      createdAt: now,
-      updatedAt: now,
-    });
+    const org = await customerAwaitingOnboarding(env, customerId);
     const { executions, outcome, failed } = await runWithKey('onboarding', customerId, org.organizationId);
     expect(outcome.status).toBe('SUCCEEDED');
     expectEachRetriedOnce(executions, failed);

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VirtuousConnector } from '../../functions/lifecycle/ports.ts';
 import { PermanentError, TransientError } from '../../functions/shared/errors.ts';
@@ -11,13 +10,12 @@ import {
   leaksInEvents,
   retriesOf,
   startWorkflowTestEnv,
+  virtuousFailingFirst,
   type WorkflowTestEnv,
 } from '../support/workflow-runner.ts';
-import { callApi, onboardedCustomer, waitFor } from './lifecycle-fixtures.ts';
+import { callApi, INSPECT, onboardedCustomer, sha256, waitFor } from './lifecycle-fixtures.ts';
 
 let env: WorkflowTestEnv;
-const ctx = { reason: 'test:inspect' };
-const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest('hex');
 
 beforeAll(async () => {
   env = await startWorkflowTestEnv();
@@ -28,7 +26,7 @@ afterAll(async () => {
 });
 
 async function currentSecret(customerId: string): Promise<string> {
-  const version = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', ctx);
+  const version = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', INSPECT);
   if (version === undefined) throw new Error('no current webhook secret');
   return version.value;
 }
@@ -135,7 +133,7 @@ describe('webhook-secret rotation workflow (statemachines/webhook-secret-rotatio
       expect(webhook?.secretSha256).toBe(sha256(newSecret));
       expect(webhook?.payloadUrl).toBe(`https://hooks.partner.example/webhooks/virtuous/${customerId}`);
       expect(webhook?.flags.giftCreate).toBe(true);
-      expect(await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'previous', ctx)).toBeUndefined();
+      expect(await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'previous', INSPECT)).toBeUndefined();
       const record = await env.deps.customers.get(customerId);
       expect(record?.previousWebhookSecretValidUntil).toBeUndefined();
       expect(record?.lock).toBeUndefined();
@@ -153,23 +151,15 @@ describe('webhook-secret rotation workflow (statemachines/webhook-secret-rotatio
   it('retries transient failures of the subscription read and of the promotion', async () => {
     const { customerId } = await onboardedCustomer(env, 'whr');
     const original = env.deps;
-    let getFailures = 1;
     env.deps = {
       ...original,
       secrets: failingFirst(original.secrets, 'promotePending', 2, () => new TransientError('SECRETS_THROTTLED', 'x')),
-      virtuous: {
-        ...original.virtuous,
-        forCustomer: (id, options) => {
-          const client = original.virtuous.forCustomer(id, options);
-          return {
-            ...client,
-            getWebhook: async (webhookId) => {
-              if (getFailures-- > 0) throw new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 429 });
-              return client.getWebhook(webhookId);
-            },
-          };
-        },
-      },
+      virtuous: virtuousFailingFirst(
+        original.virtuous,
+        'getWebhook',
+        1,
+        () => new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 429 }),
+      ),
     };
     try {
       const execution = env.run('webhook-secret-rotation', { customerId });
@@ -197,7 +187,7 @@ describe('webhook-secret rotation workflow (statemachines/webhook-secret-rotatio
       );
       expect(env.sim.control.inspect(org.organizationId).webhooks[0]?.secretSha256).toBe(sha256(oldSecret));
       expect(await currentSecret(customerId)).toBe(oldSecret);
-      expect(await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'pending', ctx)).toBeUndefined();
+      expect(await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'pending', INSPECT)).toBeUndefined();
       const record = await env.deps.customers.get(customerId);
       expect(record?.previousWebhookSecretValidUntil).toBeUndefined();
       expect(record?.lock).toBeUndefined();

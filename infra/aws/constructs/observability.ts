@@ -155,8 +155,9 @@ export class Observability extends Construct {
   }
 
   /**
-   * Tells operators at once when anyone changes or disables the secrets key (the break-glass path goes through a
-   * key-policy change, so it can never happen quietly). Needs CloudTrail management events, on by default.
+   * Tells operators at once when anyone changes or disables the secrets key, or replaces a secret's resource policy
+   * (the break-glass path goes through both, so it can never happen quietly). Needs CloudTrail management events,
+   * on by default.
    */
   watchKeyChanges(key: IKey, deadLetterQueue: IQueue): void {
     const rule = new Rule(this, 'SecretsKeyChanged', {
@@ -172,6 +173,21 @@ export class Observability extends Construct {
       },
     });
     rule.addTarget(new SnsTopic(this.operatorAlerts, { deadLetterQueue, retryAttempts: 10 }));
+    // The other half of a break-glass change is a secret's resource policy. Not narrowed to this stack's secret
+    // names: a caller may name a secret by name, ARN or partial ARN, and any such change in the account is rare
+    // enough that operators should see it.
+    const policyRule = new Rule(this, 'SecretResourcePolicyChanged', {
+      description: 'A Secrets Manager resource policy was replaced or deleted',
+      eventPattern: {
+        source: ['aws.secretsmanager'],
+        detailType: ['AWS API Call via CloudTrail'],
+        detail: {
+          eventSource: ['secretsmanager.amazonaws.com'],
+          eventName: ['PutResourcePolicy', 'DeleteResourcePolicy'],
+        },
+      },
+    });
+    policyRule.addTarget(new SnsTopic(this.operatorAlerts, { deadLetterQueue, retryAttempts: 10 }));
     // EventBridge publishes to the KMS-encrypted topic, so it may use the data key for that.
     this.operatorAlerts.masterKey?.addToResourcePolicy(
       new PolicyStatement({

@@ -4,11 +4,14 @@
  * cannot be resumed until a new key works; then its held messages go back on the queue at once and each gift reaches
  * Virtuous exactly once, however often resume is called.
  */
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CustomerRecord } from '../../../functions/customers/customer.ts';
 import type { VirtuousConnector } from '../../../functions/lifecycle/ports.ts';
 import { pauseCustomerSync, resumeCustomerSync, type SyncPauseDeps } from '../../../functions/lifecycle/sync-pause.ts';
 import { PermanentError } from '../../../functions/shared/errors.ts';
+import { createHeldMessages, RELEASE_LEASE_MS } from '../../../functions/sync/held-messages.ts';
 import type { VirtuousApi } from '../../../functions/virtuous/api.ts';
 import { createVirtuousClient } from '../../../functions/virtuous/client.ts';
 import { DynamoDbRateBudget } from '../../../functions/virtuous/rate-budget.ts';
@@ -150,6 +153,49 @@ describe('resume after a revoked Virtuous key', () => {
     await t.harness.customers.update(t.customerId, { organizationId: '999999' });
     expect(await refusal(resumeCustomerSync(t.deps, t.customerId))).toBe('ORGANIZATION_MISMATCH');
     expect((await t.harness.customers.get(t.customerId))?.status).toBe('paused');
+  });
+});
+
+describe('held-message release claims', () => {
+  it('skips items another release holds a live lease on, and takes them once the lease lapsed', async () => {
+    const t = await tenant();
+    let clock = Date.parse('2026-11-29T00:00:00Z');
+    const held = createHeldMessages({
+      client: aws.documentClient,
+      table: aws.tableNames.heldMessages,
+      sealer: t.harness.sealer,
+      queue: t.harness.queue,
+      now: () => clock,
+    });
+    await held.hold(t.customerId, 'a', '{"n":1}', 'paused', new Date(clock));
+    await held.hold(t.customerId, 'b', '{"n":2}', 'paused', new Date(clock));
+    // A release that died after claiming `b`.
+    await aws.documentClient.send(
+      new UpdateCommand({
+        TableName: aws.tableNames.heldMessages,
+        Key: { customerId: t.customerId, heldId: 'b' },
+        UpdateExpression: 'SET releaseLeaseUntil = :until',
+        ExpressionAttributeValues: { ':until': clock + RELEASE_LEASE_MS },
+      }),
+    );
+    expect(await held.release(t.customerId)).toBe(1);
+    expect(await held.count(t.customerId)).toBe(1);
+    clock += RELEASE_LEASE_MS + 1;
+    expect(await held.release(t.customerId)).toBe(1);
+    expect(await held.count(t.customerId)).toBe(0);
+    const received = await aws.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: aws.queues.inboundUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
+    expect((received.Messages ?? []).map((message) => message.Body).sort()).toEqual(['{"n":1}', '{"n":2}']);
+    await aws.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: aws.queues.inboundUrl,
+        Entries: (received.Messages ?? []).map((message, index) => ({
+          Id: `m${index}`,
+          ReceiptHandle: message.ReceiptHandle as string,
+        })),
+      }),
+    );
   });
 });
 
