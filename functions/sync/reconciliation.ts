@@ -9,9 +9,10 @@
  * 3. Refunds waiting for a gift that is now confirmed are applied.
  * Every run writes one log record (counts only) and a failed run is counted (metric ReconciliationFailures).
  */
+import { randomBytes } from 'node:crypto';
 import { errorCode } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
-import type { VirtuousApi } from '../virtuous/api.ts';
+import type { QueryPage, VirtuousApi } from '../virtuous/api.ts';
 import type { CheckpointStore } from './checkpoints.ts';
 import type { ReconciliationLog, ReconciliationRun } from './reconciliation-log.ts';
 import { SYNC_METRICS, type SyncMetrics } from './sync-metrics.ts';
@@ -56,7 +57,8 @@ export interface ReconciliationDeps {
 export async function reconcileCustomer(deps: ReconciliationDeps, customerId: string): Promise<ReconciliationRun> {
   const config = { ...DEFAULT_RECONCILIATION_CONFIG, ...deps.reconciliationConfig };
   const started = deps.clock();
-  const runId = `${started.toISOString()}#${Math.random().toString(36).slice(2, 10)}`;
+  // The run id is the log table's sort key (a put overwrites): its suffix comes from the CSPRNG, not Math.random.
+  const runId = `${started.toISOString()}#${randomBytes(6).toString('hex')}`;
   const counts = { missedWebhooksRecovered: 0, stuckConfirmed: 0, needsUpdate: 0, refundsApplied: 0, virtuousCalls: 0 };
   const needsUpdateKeys: string[] = [];
   const checkpoint = await deps.checkpoints.get(customerId, RECONCILIATION_CHECKPOINT);
@@ -80,52 +82,55 @@ export async function reconcileCustomer(deps: ReconciliationDeps, customerId: st
     return run;
   };
 
-  try {
-    let complete = true;
-    // 1. Missed webhooks.
-    const querySince = new Date(Date.parse(since) - config.overlapMs).toISOString();
-    for (let page = 0; ; page += 1) {
-      if (page === config.maxQueryPages) {
-        complete = false;
-        break;
-      }
+  const querySince = new Date(Date.parse(since) - config.overlapMs).toISOString();
+  /**
+   * Pages through one kind's records modified since the checkpoint and confirms the ones we sent (`ourKey` names
+   * them). Returns false when the page bound stopped it before the end, so the checkpoint must not advance.
+   */
+  const confirmModifiedSince = async <R extends { readonly id: number }>(
+    query: (sinceUtc: string, skip: number, take: number) => Promise<QueryPage<R>>,
+    ourKey: (record: R) => string | undefined,
+    onConfirmed?: (key: string, virtuousId: number) => void,
+  ): Promise<boolean> => {
+    for (let page = 0; page < config.maxQueryPages; page += 1) {
       const skip = page * config.queryPageSize;
       counts.virtuousCalls += 1;
-      const result = await api.queryGiftsModifiedSince(querySince, skip, config.queryPageSize);
-      for (const gift of result.list) {
-        if (!gift.transactionSource || !gift.transactionId) continue;
-        const key = recordKey('gift', gift.transactionSource, gift.transactionId);
-        const confirmed = await deps.syncState.confirm(customerId, key, gift.id, deps.clock());
+      const result = await query(querySince, skip, config.queryPageSize);
+      for (const record of result.list) {
+        const key = ourKey(record);
+        if (key === undefined) continue;
+        const confirmed = await deps.syncState.confirm(customerId, key, record.id, deps.clock());
         if (!confirmed) continue;
-        confirmedGifts.set(key, gift.id);
+        onConfirmed?.(key, record.id);
         if (confirmed.changed) {
           counts.missedWebhooksRecovered += 1;
           deps.metrics.count(SYNC_METRICS.recordsConfirmed);
           deps.metrics.count(SYNC_METRICS.missedWebhooksRecovered);
         }
       }
-      if (result.list.length < config.queryPageSize || skip + result.list.length >= result.total) break;
+      if (result.list.length < config.queryPageSize || skip + result.list.length >= result.total) return true;
     }
-    for (let page = 0; ; page += 1) {
-      if (page === config.maxQueryPages) {
-        complete = false;
-        break;
-      }
-      const skip = page * config.queryPageSize;
-      counts.virtuousCalls += 1;
-      const result = await api.queryContactsModifiedSince(querySince, skip, config.queryPageSize);
-      for (const contact of result.list) {
-        if (!contact.referenceSource || !contact.referenceId) continue;
-        const key = recordKey('contact', contact.referenceSource, contact.referenceId);
-        const confirmed = await deps.syncState.confirm(customerId, key, contact.id, deps.clock());
-        if (confirmed?.changed) {
-          counts.missedWebhooksRecovered += 1;
-          deps.metrics.count(SYNC_METRICS.recordsConfirmed);
-          deps.metrics.count(SYNC_METRICS.missedWebhooksRecovered);
-        }
-      }
-      if (result.list.length < config.queryPageSize || skip + result.list.length >= result.total) break;
-    }
+    return false;
+  };
+
+  try {
+    // 1. Missed webhooks.
+    const giftsComplete = await confirmModifiedSince(
+      (sinceUtc, skip, take) => api.queryGiftsModifiedSince(sinceUtc, skip, take),
+      (gift) =>
+        gift.transactionSource && gift.transactionId
+          ? recordKey('gift', gift.transactionSource, gift.transactionId)
+          : undefined,
+      (key, virtuousId) => confirmedGifts.set(key, virtuousId),
+    );
+    const contactsComplete = await confirmModifiedSince(
+      (sinceUtc, skip, take) => api.queryContactsModifiedSince(sinceUtc, skip, take),
+      (contact) =>
+        contact.referenceSource && contact.referenceId
+          ? recordKey('contact', contact.referenceSource, contact.referenceId)
+          : undefined,
+    );
+    const complete = giftsComplete && contactsComplete;
 
     // 2. Stuck submissions.
     const cutoff = started.getTime() - config.batchWindowMs;

@@ -8,8 +8,9 @@
  * temporary file, fsync, rename), and never printed. A file that cannot be used stops the start with a message
  * naming it: starting an empty simulator over it would silently revoke every onboarded customer's key.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomicallySync } from '../../functions/credentials/atomic-file.ts';
 import { ForbiddenInputError } from '../../functions/shared/errors.ts';
 import type { VirtuousSimulatorState } from './virtuous-simulator/simulator.ts';
 import {
@@ -56,16 +57,7 @@ export function readSimulatorSnapshot(path: string): SimulatorSnapshot | undefin
 }
 
 export function writeSimulatorSnapshot(path: string, snapshot: SimulatorSnapshot): void {
-  const temporary = `${path}.${process.pid}.tmp`;
-  rmSync(temporary, { force: true });
-  const descriptor = openSync(temporary, 'wx', 0o600);
-  try {
-    writeSync(descriptor, JSON.stringify(snapshot));
-    fsyncSync(descriptor);
-  } finally {
-    closeSync(descriptor);
-  }
-  renameSync(temporary, path);
+  writeFileAtomicallySync(path, JSON.stringify(snapshot));
 }
 
 export interface SimulatorSnapshotKeeperOptions {

@@ -32,6 +32,7 @@ const SEEDED: Partial<Record<TableKey, number>> = {
   deliveries: 12,
   deadLetters: 5,
   reconciliationLog: 3,
+  heldMessages: 4,
   checkpoints: 2,
   rateBudgets: 2,
   incidentReports: 1,
@@ -119,6 +120,8 @@ describe('offboarding workflow (statemachines/offboarding.asl.json)', () => {
     await seedCustomerData(bystander.customerId);
     const before = await counts(customerId);
     const bystanderBefore = await counts(bystander.customerId);
+    // Every purged table holds something before (the audit fills itself), so every count below is a real check.
+    for (const key of PURGED_TABLES) expect(before[key], key).toBeGreaterThan(0);
     expect(before.syncRecords).toBe(30);
     expect(before.secretAudit).toBeGreaterThan(0);
 

@@ -12,9 +12,11 @@ import {
   type WorkflowTestEnv,
 } from '../support/workflow-runner.ts';
 import {
+  callApi,
   customerAwaitingOnboarding,
   INSPECT,
   onboardedCustomer,
+  rotationWaiting,
   secretsExistFor,
   sha256,
 } from './lifecycle-fixtures.ts';
@@ -74,4 +76,62 @@ describe('webhook-secret rotation: after a permanent failure Virtuous signs with
     expect(env.notifier.typesFor(customerId)).toContain('webhook_secret_rotation_failed');
     expect(leaksInEvents(execution)).toBe(0);
   });
+});
+
+describe('offboarding: after a permanent failure at any step the customer stays paused and a second run completes', () => {
+  it.each([
+    'PauseSync',
+    'DeleteWebhookSubscription',
+    'RequestTokenRevocation',
+    'DeleteSecrets',
+    'InventoryCustomerData',
+    'PurgeCustomerData',
+    'FinishOffboarding',
+    'NotifyOffboarded',
+  ])('%s', async (state) => {
+    const { customerId, org } = await onboardedCustomer(env, 'perm-off');
+    const execution = env.run('offboarding', { customerId }, { wrapTask: failingPermanently(state) });
+    expect(await execution.result).toMatchObject({ status: 'FAILED', error: 'OffboardingFailed' });
+    const record = await env.deps.customers.get(customerId);
+    expect(record?.lock).toBeUndefined();
+    // Nothing syncs after a failed offboarding, wherever it stopped.
+    expect(['offboarding', 'offboarded']).toContain(record?.status);
+    expect(env.notifier.alerts).toContainEqual(
+      expect.objectContaining({ customerId, code: 'WORKFLOW_FAILED:offboarding', severity: 'critical' }),
+    );
+    expect(env.notifier.typesFor(customerId)).toContain('offboarding_failed');
+    expect(leaksInEvents(execution)).toBe(0);
+
+    const again = env.run('offboarding', { customerId });
+    expect((await again.result).status).toBe('SUCCEEDED');
+    expect((await env.deps.customers.get(customerId))?.status).toBe('offboarded');
+    expect(secretsExistFor(env, customerId)).toBe(false);
+    expect(env.sim.control.inspect(org.organizationId).webhooks).toHaveLength(0);
+    expect(await env.deps.customerData.inventory(customerId)).toSatisfy((counts: Record<string, number>) =>
+      Object.values(counts).every((count) => count === 0),
+    );
+  });
+});
+
+describe('incident response: a permanent failure of its own steps alerts operators and frees the customer', () => {
+  it.each(['OpenIncident', 'CollectRecentWrites', 'CollectSecretAccess', 'CompileIncidentReport'])(
+    '%s',
+    async (state) => {
+      const { customerId, org } = await onboardedCustomer(env, 'perm-inc');
+      const execution = env.run('incident-response', { customerId }, { wrapTask: failingPermanently(state) });
+      if (state !== 'OpenIncident') {
+        // The expedited rotation runs beside the investigation: give it its key so it can end either way.
+        await rotationWaiting(env, customerId);
+        await callApi(env, 'POST', `/lifecycle/customers/${customerId}/rotation-token`, {
+          token: env.sim.addKey(org.organizationId),
+        });
+      }
+      expect(await execution.result).toMatchObject({ status: 'FAILED', error: 'IncidentResponseFailed' });
+      expect((await env.deps.customers.get(customerId))?.lock).toBeUndefined();
+      expect(env.notifier.alerts).toContainEqual(
+        expect.objectContaining({ customerId, code: 'WORKFLOW_FAILED:incident-response', severity: 'critical' }),
+      );
+      expect(leaksInEvents(execution)).toBe(0);
+    },
+  );
 });

@@ -24,9 +24,8 @@ const count = z.number().int().nonnegative();
 const ratio = z.number().min(0).max(1).optional();
 const designation = z.object({ code: z.string(), amountDesignated: z.number() });
 
-const contactSchema = z.object({
-  id,
-  references: z.array(z.object({ source: z.string(), id: z.string() })),
+/** What a contact holds beyond its identity, alike in a stored contact and in one held for the nightly batch. */
+const contactDetails = {
   contactType: z.string().optional(),
   firstName: z.string().optional(),
   lastName: z.string().optional(),
@@ -38,6 +37,12 @@ const contactSchema = z.object({
   postal: z.string().optional(),
   country: z.string().optional(),
   tags: z.array(z.string()).optional(),
+};
+
+const contactSchema = z.object({
+  id,
+  references: z.array(z.object({ source: z.string(), id: z.string() })),
+  ...contactDetails,
   createdDateTimeUtc: z.string(),
   modifiedDateTimeUtc: z.string(),
 });
@@ -60,17 +65,7 @@ const giftSchema = z.object({
 const heldContactSchema = z.object({
   referenceSource: z.string(),
   referenceId: z.string(),
-  contactType: z.string().optional(),
-  firstName: z.string().optional(),
-  lastName: z.string().optional(),
-  email: z.string().optional(),
-  phone: z.string().optional(),
-  address1: z.string().optional(),
-  city: z.string().optional(),
-  state: z.string().optional(),
-  postal: z.string().optional(),
-  country: z.string().optional(),
-  tags: z.array(z.string()).optional(),
+  ...contactDetails,
 });
 
 const heldGiftSchema = z.object({
