@@ -140,9 +140,22 @@ export class FileKeyring extends DocumentKeyring {
         'the keyring file must be readable by its owner only (0600)',
       );
     }
-    const parsed = JSON.parse(await readFile(this.path, 'utf8')) as KeyringDocument;
-    if (parsed.format !== 1 || !Array.isArray(parsed.keys) || typeof parsed.activeKeyId !== 'string') {
-      throw new PermanentError('INVALID_KEYRING', 'the keyring file is not in the expected format');
+    let parsed: KeyringDocument;
+    try {
+      parsed = JSON.parse(await readFile(this.path, 'utf8')) as KeyringDocument;
+    } catch (error) {
+      // A SyntaxError's message can quote the text around the fault, and this text is key material.
+      if (error instanceof SyntaxError) throw invalidKeyring();
+      throw error;
+    }
+    if (
+      parsed === null ||
+      typeof parsed !== 'object' ||
+      parsed.format !== 1 ||
+      !Array.isArray(parsed.keys) ||
+      typeof parsed.activeKeyId !== 'string'
+    ) {
+      throw invalidKeyring();
     }
     return parsed;
   }
@@ -150,4 +163,8 @@ export class FileKeyring extends DocumentKeyring {
   protected async save(document: KeyringDocument): Promise<void> {
     await writeFileAtomically(this.path, `${JSON.stringify(document, null, 2)}\n`);
   }
+}
+
+function invalidKeyring(): PermanentError {
+  return new PermanentError('INVALID_KEYRING', 'the keyring file is not in the expected format');
 }

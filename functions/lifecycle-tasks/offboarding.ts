@@ -1,5 +1,6 @@
 /** Lambda entry for the offboarding workflow's Task states. */
 import {
+  alertOffboardedNoticeNotSent,
   deleteCustomerSecrets,
   deleteWebhookSubscription,
   finishOffboarding,
@@ -74,6 +75,15 @@ export function createOffboardingTasks(deps: LifecycleDeps): TaskTable {
       }),
     NotifyOffboarded: async (event) => {
       await notifyOffboarded(deps, { ...step(event), deletedAt: requireString(event, 'finished.deletedAt') });
+      return {};
+    },
+    // The deletion is complete and recorded; only the notice failed. Operators send the record by hand (runbook).
+    AlertOffboardedNoticeNotSent: async (event) => {
+      await alertOffboardedNoticeNotSent(deps, {
+        ...step(event),
+        deletedAt: requireString(event, 'finished.deletedAt'),
+        failedWith: failureOf(event),
+      });
       return {};
     },
     MarkOffboardingFailed: async (event) => {

@@ -13,7 +13,7 @@ import { CredentialRevokedError, PermanentError, RecoverableError } from '../sha
 import { logger } from '../shared/observability.ts';
 import type { TableKey } from '../shared/tables.ts';
 import { requireCustomer } from './lock.ts';
-import type { Step } from './onboarding.ts';
+import { type Step, safeCode } from './onboarding.ts';
 import type { Clock, CustomerDataStore, DeletionRecord, VirtuousConnector } from './ports.ts';
 
 export interface OffboardingDeps {
@@ -170,6 +170,22 @@ export async function notifyOffboarded(deps: OffboardingDeps, step: Step & { rea
     customerId: step.customerId,
     type: 'offboarding_complete',
     details: { deletionRecordId: step.deletedAt },
+  });
+}
+
+/**
+ * The customer's data is gone and the deletion record stored, but the notice carrying it could not be sent: a re-run
+ * cannot help (the customer is offboarded), so operators are told to send the record themselves.
+ */
+export async function alertOffboardedNoticeNotSent(
+  deps: OffboardingDeps,
+  step: Step & { readonly deletedAt: string; readonly failedWith: string },
+): Promise<void> {
+  await deps.notifier.alertOperators({
+    customerId: step.customerId,
+    code: 'OFFBOARDING_NOTICE_NOT_SENT',
+    severity: 'critical',
+    details: { executionId: step.executionId, deletionRecordId: step.deletedAt, error: safeCode(step.failedWith) },
   });
 }
 

@@ -24,6 +24,7 @@ export type DeadLetterResolution = 'open' | 'replayed' | 'discarded';
 
 export interface DeadLetterSummary {
   readonly customerId: string;
+  /** Stable for the failed unit (delivery id, bulk item), so a re-delivery does not create a second one. */
   readonly deadLetterId: string;
   /** What was being done: `gift`, `contact`, `refund`, `confirmation`, `parse`, ... */
   readonly operation: string;
@@ -41,15 +42,11 @@ interface DeadLetterItem extends DeadLetterSummary {
   readonly payload?: SealedPayload;
 }
 
-export interface NewDeadLetter {
-  readonly customerId: string;
-  /** Stable for the failed unit (delivery id, bulk item), so a re-delivery does not create a second one. */
-  readonly deadLetterId: string;
-  readonly operation: string;
-  readonly recordKey?: string;
-  readonly statusCode?: number;
-  readonly attempts: number;
-  readonly errorCode: string;
+export interface NewDeadLetter
+  extends Pick<
+    DeadLetterSummary,
+    'customerId' | 'deadLetterId' | 'operation' | 'recordKey' | 'statusCode' | 'attempts' | 'errorCode'
+  > {
   /** The queue message body to keep (sealed) for replay. */
   readonly messageBody: string;
 }

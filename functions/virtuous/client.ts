@@ -433,25 +433,13 @@ export function createVirtuousClient(options: VirtuousClientOptions): VirtuousCl
     async findGiftByTransaction(transactionSource: string, transactionId: string): Promise<GiftRecord | undefined> {
       assertIdentifier('transactionSource', transactionSource);
       assertIdentifier('transactionId', transactionId);
-      return call<GiftRecord | undefined>({
-        operation: 'findGiftByTransaction',
-        method: 'GET',
-        path: `/api/Gift/${encodeURIComponent(transactionSource)}/${encodeURIComponent(transactionId)}`,
-        onNotFound: () => undefined,
-        read: (text) => readGift('findGiftByTransaction', parseJsonBody('findGiftByTransaction', text)),
-      });
+      return lookup('findGiftByTransaction', 'Gift', transactionSource, transactionId, readGift);
     },
 
     async findContactByReference(referenceSource: string, referenceId: string): Promise<ContactRecord | undefined> {
       assertIdentifier('referenceSource', referenceSource);
       assertIdentifier('referenceId', referenceId);
-      return call<ContactRecord | undefined>({
-        operation: 'findContactByReference',
-        method: 'GET',
-        path: `/api/Contact/${encodeURIComponent(referenceSource)}/${encodeURIComponent(referenceId)}`,
-        onNotFound: () => undefined,
-        read: (text) => readContact('findContactByReference', parseJsonBody('findContactByReference', text)),
-      });
+      return lookup('findContactByReference', 'Contact', referenceSource, referenceId, readContact);
     },
 
     async queryGiftsModifiedSince(sinceUtc: string, skip: number, take: number): Promise<QueryPage<GiftRecord>> {
@@ -481,6 +469,23 @@ export function createVirtuousClient(options: VirtuousClientOptions): VirtuousCl
       });
     },
   };
+
+  /** One record by the source system's pair of identifiers (already checked); Virtuous answers 404 when it has none. */
+  function lookup<T>(
+    operation: string,
+    resource: 'Gift' | 'Contact',
+    source: string,
+    id: string,
+    read: (operation: string, body: unknown) => T,
+  ): Promise<T | undefined> {
+    return call<T | undefined>({
+      operation,
+      method: 'GET',
+      path: `/api/${resource}/${encodeURIComponent(source)}/${encodeURIComponent(id)}`,
+      onNotFound: () => undefined,
+      read: (text) => read(operation, parseJsonBody(operation, text)),
+    });
+  }
 
   function queryCall(operation: string, path: string, sinceUtc: string, skip: number, take: number) {
     assertUtcTimestamp('sinceUtc', sinceUtc);

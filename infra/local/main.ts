@@ -6,7 +6,7 @@
 import './process-defaults.ts';
 import { errorCode, ForbiddenInputError } from '../../functions/shared/errors.ts';
 import type { LocalRuntime } from './runtime.ts';
-import { type RuntimeSettings, readSettings, settingsHelp } from './settings.ts';
+import { DEFAULT_PORTS, type RuntimeSettings, readSettings, settingsHelp } from './settings.ts';
 
 /** Signals closer than this to the first are duplicates of the same keypress. */
 const DUPLICATE_SIGNAL_WINDOW_MS = 1_500;
@@ -37,7 +37,12 @@ function describe(runtime: LocalRuntime, jobs: { reconciliation: string; reminde
       `  resumed backlog     ${runtime.restored.inbound} queued message(s), ${runtime.restored.deadLetter} dead-lettered`,
     );
   }
-  lines.push('', 'Try: npm run cli -- status     Stop: Ctrl-C');
+  // The CLI looks for the lifecycle API on the default port; on any other it must be told where.
+  const cli =
+    endpoints.lifecycle === `http://${settings.host}:${DEFAULT_PORTS.lifecycle}`
+      ? 'npm run cli -- status'
+      : `LOCAL_LIFECYCLE_URL=${endpoints.lifecycle} npm run cli -- status`;
+  lines.push('', `Try: ${cli}     Stop: Ctrl-C`);
   return lines.join('\n');
 }
 

@@ -179,32 +179,35 @@ class SettingReader {
   }
 }
 
-function httpsUrl(spec: SettingSpec, raw: string | undefined): string | undefined {
-  if (raw === undefined) return undefined;
-  let url: URL;
+function absoluteUrl(spec: SettingSpec, raw: string): URL {
   try {
-    url = new URL(raw);
+    return new URL(raw);
   } catch {
     throw invalid(spec, 'must be an absolute URL');
   }
+}
+
+/** The form base URLs are joined with: no trailing slash. */
+function baseUrlOf(url: URL): string {
+  return url.toString().replace(/\/$/, '');
+}
+
+function httpsUrl(spec: SettingSpec, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const url = absoluteUrl(spec, raw);
   if (url.protocol !== 'https:') throw invalid(spec, 'must use https://');
   if (url.username || url.password) throw invalid(spec, 'must not carry credentials');
-  return url.toString().replace(/\/$/, '');
+  return baseUrlOf(url);
 }
 
 function publicUrl(spec: SettingSpec, raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw invalid(spec, 'must be an absolute URL');
-  }
+  const url = absoluteUrl(spec, raw);
   const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
     throw invalid(spec, 'must use https:// (plain http only for a loopback address)');
   }
-  return url.toString().replace(/\/$/, '');
+  return baseUrlOf(url);
 }
 
 export function readSettings(

@@ -19,6 +19,11 @@ export function stripeSignature(secret: string, payload: string, timestamp: numb
   return `t=${timestamp},v1=${digest}`;
 }
 
+/** Stripe's address object for a donor; the demo's donors all live in California. */
+function stripeAddress(donor: Donor) {
+  return { line1: donor.address1, city: donor.city, state: 'CA', postal_code: donor.postal, country: 'US' };
+}
+
 export function customerCreatedEvent(input: { eventId: string; customerId: string; donor: Donor; created: number }) {
   return {
     id: input.eventId,
@@ -32,13 +37,7 @@ export function customerCreatedEvent(input: { eventId: string; customerId: strin
         name: `${input.donor.firstName} ${input.donor.lastName}`,
         email: input.donor.email,
         phone: input.donor.phone,
-        address: {
-          line1: input.donor.address1,
-          city: input.donor.city,
-          state: 'CA',
-          postal_code: input.donor.postal,
-          country: 'US',
-        },
+        address: stripeAddress(input.donor),
       },
     },
   };
@@ -70,13 +69,7 @@ export function paymentSucceededEvent(input: {
         shipping: {
           name: `${input.donor.firstName} ${input.donor.lastName}`,
           phone: input.donor.phone,
-          address: {
-            line1: input.donor.address1,
-            city: input.donor.city,
-            state: 'CA',
-            postal_code: input.donor.postal,
-            country: 'US',
-          },
+          address: stripeAddress(input.donor),
         },
       },
     },

@@ -31,6 +31,7 @@ import { customerEvent, paymentSucceeded, T0 } from '../integration/sync/events.
 import { createHarness } from '../integration/sync/harness.ts';
 import { startLocalAws } from '../support/local-aws.ts';
 import { startTestSimulator } from '../support/simulator.ts';
+import { sqsRecord } from '../support/sqs-records.ts';
 
 const BULK_GIFTS = 10_000;
 const BUDGET_PER_HOUR = 5_000;
@@ -160,17 +161,7 @@ try {
           receivedAt: new Date(),
           rawBody,
         });
-        records.push({
-          messageId: randomUUID(),
-          receiptHandle: 'r',
-          body: serializeInboundMessage(message),
-          attributes: { ApproximateReceiveCount: '1' },
-          messageAttributes: {},
-          md5OfBody: '',
-          eventSource: 'aws:sqs',
-          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:inbound',
-          awsRegion: 'us-east-1',
-        } as unknown as SQSRecord);
+        records.push(sqsRecord({ messageId: randomUUID(), body: serializeInboundMessage(message) }));
       }
       const events: SQSEvent[] = [];
       for (let start = 0; start < records.length; start += 10)

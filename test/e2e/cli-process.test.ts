@@ -91,6 +91,8 @@ describe('npm start and the CLI as child processes', () => {
     expect(runtimeOutput).toMatch(/DynamoDB\s+http:\/\/127\.0\.0\.1:\d+ \(dynalite\)/);
     expect(runtimeOutput).toMatch(/SQS\s+http:\/\/127\.0\.0\.1:\d+ \(local-aws-sqs/);
     expect(runtimeOutput).toMatch(/Virtuous simulator/);
+    // On a port other than the CLI's default, the hint tells the CLI where the lifecycle API is.
+    expect(runtimeOutput).toContain(`Try: LOCAL_LIFECYCLE_URL=${lifecycleUrl} npm run cli -- status`);
   });
 
   it('shows the customer active in status', async () => {

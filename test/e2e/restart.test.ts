@@ -12,7 +12,7 @@ import { paymentSucceededEvent, sendStripeEvent } from '../../infra/local/stripe
 import { transactionKey } from '../../infra/local/virtuous-simulator/model.ts';
 import { startVirtuousSimulator, type VirtuousSimulator } from '../../infra/local/virtuous-simulator/server.ts';
 import { DONOR, registerSecret } from '../support/canaries.ts';
-import { cliInProcess, startSlowProxy } from './support.ts';
+import { cliInProcess, configureStripeSecret, startSlowProxy } from './support.ts';
 
 const CUSTOMER = 'restart-co';
 const GIFTS = 30;
@@ -50,9 +50,7 @@ describe('stopping mid-backlog and starting again', () => {
       org.apiKey,
     );
     expect(onboarded.code).toBe(0);
-    const ref = { customerId: CUSTOMER, kind: 'source_webhook_secret', source: 'stripe' } as const;
-    await first.components.secrets.putPending(ref, stripeSecret, { reason: 'test:configure-stripe' });
-    await first.components.secrets.promotePending(ref, { reason: 'test:configure-stripe' });
+    await configureStripeSecret(first.components.secrets, CUSTOMER, stripeSecret);
 
     const created = Math.floor(Date.now() / 1000);
     const events = Array.from({ length: GIFTS }, (_, index) =>

@@ -19,7 +19,7 @@ import { customerCreatedEvent, paymentSucceededEvent, sendStripeEvent } from '..
 import { transactionKey } from '../../infra/local/virtuous-simulator/model.ts';
 import type { VirtuousSimulatorState } from '../../infra/local/virtuous-simulator/simulator.ts';
 import { DONOR, findLeaks, registerSecret } from '../support/canaries.ts';
-import { cliInProcess } from './support.ts';
+import { cliInProcess, configureStripeSecret } from './support.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../infra/local/main.ts', import.meta.url));
@@ -102,9 +102,7 @@ describe('a runtime that owns its simulator, stopped and started again', () => {
       org.apiKey,
     );
     expect(onboarded.code).toBe(0);
-    const ref = { customerId: CUSTOMER, kind: 'source_webhook_secret', source: 'stripe' } as const;
-    await first.components.secrets.putPending(ref, stripeSecret, { reason: 'test:configure-stripe' });
-    await first.components.secrets.promotePending(ref, { reason: 'test:configure-stripe' });
+    await configureStripeSecret(first.components.secrets, CUSTOMER, stripeSecret);
 
     const donorCreated = await sendStripeEvent({
       webhooksUrl: first.endpoints.webhooks,

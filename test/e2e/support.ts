@@ -5,6 +5,7 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable, Writable } from 'node:stream';
+import type { SecretStore } from '../../functions/credentials/secret-store.ts';
 import { runCli } from '../../infra/local/cli/main.ts';
 
 class Collect extends Writable {
@@ -111,4 +112,11 @@ export async function startSlowProxy(
         server.close(() => resolve());
       }),
   };
+}
+
+/** Stores a customer's Stripe endpoint secret as current, as an operator configuring the source would. */
+export async function configureStripeSecret(secrets: SecretStore, customerId: string, secret: string): Promise<void> {
+  const ref = { customerId, kind: 'source_webhook_secret', source: 'stripe' } as const;
+  await secrets.putPending(ref, secret, { reason: 'test:configure-stripe' });
+  await secrets.promotePending(ref, { reason: 'test:configure-stripe' });
 }

@@ -343,6 +343,32 @@ describe('functions', () => {
   });
 });
 
+describe('schedules', () => {
+  it('reconciles hourly and checks rotations daily, with bounded retries and the encrypted schedule DLQ', () => {
+    const schedules = resources('AWS::Scheduler::Schedule').map(([, s]) => s.Properties);
+    const queues = resources('AWS::SQS::Queue');
+    const scheduleDlq = queues.find(([, q]) => q.Properties.QueueName === 'virtuous-staging-schedule-dlq')?.[0];
+    expect(scheduleDlq).toBeDefined();
+    const targetOf = (functionPrefix: string) =>
+      schedules.filter((s) => JSON.stringify(s.Target.Arn).includes(`"${functionPrefix}`));
+    for (const [functionPrefix, expression] of [
+      ['WorkersReconciler', 'rate(1 hour)'],
+      ['WorkersRotationScheduler', 'rate(1 day)'],
+    ] as const) {
+      const matching = targetOf(functionPrefix);
+      expect(matching, functionPrefix).toHaveLength(1);
+      const [schedule] = matching;
+      expect(schedule.ScheduleExpression, functionPrefix).toBe(expression);
+      expect(schedule.State ?? 'ENABLED', functionPrefix).toBe('ENABLED');
+      // A scheduled run that cannot be delivered is kept, not lost: bounded retries, then the encrypted DLQ.
+      expect(schedule.Target.RetryPolicy.MaximumRetryAttempts, functionPrefix).toBeLessThanOrEqual(3);
+      expect(schedule.Target.DeadLetterConfig.Arn['Fn::GetAtt'][0], functionPrefix).toBe(scheduleDlq);
+      // The reconciler fans out over every active customer when no customer id is given.
+      expect(JSON.parse(schedule.Target.Input), functionPrefix).not.toHaveProperty('customerId');
+    }
+  });
+});
+
 describe('network', () => {
   it('creates two Elastic IPs, retained, used by one NAT gateway per AZ, and published as outputs and SSM', () => {
     const eips = resources('AWS::EC2::EIP');

@@ -4,6 +4,7 @@
  * invariants checked are the ones that matter to the customer: after onboarding fails nothing of it remains; after a
  * rotation fails Virtuous signs with (and calls use) a secret or key the integration holds as current.
  */
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   failingPermanently,
@@ -87,7 +88,6 @@ describe('offboarding: after a permanent failure at any step the customer stays 
     'InventoryCustomerData',
     'PurgeCustomerData',
     'FinishOffboarding',
-    'NotifyOffboarded',
   ])('%s', async (state) => {
     const { customerId, org } = await onboardedCustomer(env, 'perm-off');
     const execution = env.run('offboarding', { customerId }, { wrapTask: failingPermanently(state) });
@@ -110,6 +110,36 @@ describe('offboarding: after a permanent failure at any step the customer stays 
     expect(await env.deps.customerData.inventory(customerId)).toSatisfy((counts: Record<string, number>) =>
       Object.values(counts).every((count) => count === 0),
     );
+  });
+});
+
+describe('offboarding: when only the final notice fails, the deletion stands and operators send the record', () => {
+  it('NotifyOffboarded', async () => {
+    const { customerId } = await onboardedCustomer(env, 'perm-off');
+    const execution = env.run('offboarding', { customerId }, { wrapTask: failingPermanently('NotifyOffboarded') });
+    expect((await execution.result).status).toBe('SUCCEEDED');
+    const record = await env.deps.customers.get(customerId);
+    expect(record?.status).toBe('offboarded');
+    expect(record?.lock).toBeUndefined();
+    expect(secretsExistFor(env, customerId)).toBe(false);
+    const stored = await env.aws.documentClient.send(
+      new QueryCommand({
+        TableName: env.aws.tableNames.deletionRecords,
+        KeyConditionExpression: 'customerId = :id',
+        ExpressionAttributeValues: { ':id': customerId },
+      }),
+    );
+    expect(stored.Items).toHaveLength(1);
+    // The alert names the stored deletion record, so operators can send that very record.
+    expect(env.notifier.alerts.find((entry) => entry.code === 'OFFBOARDING_NOTICE_NOT_SENT')).toMatchObject({
+      customerId,
+      severity: 'critical',
+      details: { error: 'PermanentError', deletionRecordId: stored.Items?.[0]?.deletedAt },
+    });
+    // No "offboarding failed" notice for a customer whose data is already gone.
+    expect(env.notifier.typesFor(customerId)).not.toContain('offboarding_failed');
+    expect(env.notifier.alertCodesFor(customerId)).not.toContain('WORKFLOW_FAILED:offboarding');
+    expect(leaksInEvents(execution)).toBe(0);
   });
 });
 

@@ -24,13 +24,14 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { FilterPattern, type ILogGroup, LogGroup, RetentionDays, SubscriptionFilter } from 'aws-cdk-lib/aws-logs';
 import { FirehoseDestination } from 'aws-cdk-lib/aws-logs-destinations';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, StorageClass } from 'aws-cdk-lib/aws-s3';
+import { Bucket, BucketEncryption, StorageClass } from 'aws-cdk-lib/aws-s3';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../../functions/shared/observability.ts';
+import { dataKeyBucket, PRIVATE_BUCKET } from './secure-storage.ts';
 
 /** Custom metrics the functions emit (Powertools EMF, dimension `service` plus the ones named here). */
 export const PRODUCT_METRICS = {
@@ -89,25 +90,13 @@ export class Observability extends Construct {
     // S3 server access logs cannot be delivered to a KMS-encrypted bucket: this one uses SSE-S3 and holds only
     // access records (no object content).
     this.accessLogBucket = new Bucket(this, 'AccessLogs', {
+      ...PRIVATE_BUCKET,
       encryption: BucketEncryption.S3_MANAGED,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: true,
       lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(1) }],
-      removalPolicy: RemovalPolicy.RETAIN,
     });
 
     this.archiveBucket = new Bucket(this, 'LogArchive', {
-      encryption: BucketEncryption.KMS,
-      encryptionKey: props.dataKey,
-      bucketKeyEnabled: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: true,
-      serverAccessLogsBucket: this.accessLogBucket,
-      serverAccessLogsPrefix: 'log-archive/',
+      ...dataKeyBucket(props.dataKey, this.accessLogBucket, 'log-archive/'),
       lifecycleRules: [
         {
           transitions: [{ storageClass: StorageClass.GLACIER, transitionAfter: Duration.days(30) }],
@@ -115,23 +104,13 @@ export class Observability extends Construct {
           noncurrentVersionExpiration: Duration.days(1),
         },
       ],
-      removalPolicy: RemovalPolicy.RETAIN,
     });
 
     // Request bodies captured behind the per-customer, time-limited debug flag. Versioning is on (the
     // compliance packs require it) with noncurrent versions gone a day later, so nothing outlives 31 days.
     this.debugBucket = new Bucket(this, 'DebugCaptures', {
-      encryption: BucketEncryption.KMS,
-      encryptionKey: props.dataKey,
-      bucketKeyEnabled: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: true,
-      serverAccessLogsBucket: this.accessLogBucket,
-      serverAccessLogsPrefix: 'debug-captures/',
+      ...dataKeyBucket(props.dataKey, this.accessLogBucket, 'debug-captures/'),
       lifecycleRules: [{ expiration: Duration.days(30), noncurrentVersionExpiration: Duration.days(1) }],
-      removalPolicy: RemovalPolicy.RETAIN,
     });
 
     const archiveErrors = new LogGroup(this, 'LogArchiveStreamErrors', {

@@ -5,10 +5,11 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Bucket, type IBucket } from 'aws-cdk-lib/aws-s3';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type KeyAttribute, TABLE_KEYS, TABLES, type TableKey, tableName } from '../../../functions/shared/tables.ts';
+import { dataKeyBucket, dataKeyQueue } from './secure-storage.ts';
 
 /** How often SQS hands a message to the processor before it moves to the DLQ. */
 export const MAX_RECEIVE_COUNT = 5;
@@ -61,40 +62,22 @@ export class State extends Construct {
 
     this.deadLetterQueue = new Queue(this, 'InboundDeadLetterQueue', {
       queueName: `virtuous-${props.environmentName}-inbound-dlq`,
-      encryption: QueueEncryption.KMS,
-      encryptionMasterKey: props.dataKey,
-      dataKeyReuse: Duration.hours(1),
-      enforceSSL: true,
+      ...dataKeyQueue(props.dataKey),
       retentionPeriod: Duration.days(14),
     });
     this.importsBucket = new Bucket(this, 'Imports', {
-      encryption: BucketEncryption.KMS,
-      encryptionKey: props.dataKey,
-      bucketKeyEnabled: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: true,
-      serverAccessLogsBucket: props.accessLogBucket,
-      serverAccessLogsPrefix: 'imports/',
+      ...dataKeyBucket(props.dataKey, props.accessLogBucket, 'imports/'),
       lifecycleRules: [{ expiration: Duration.days(7), noncurrentVersionExpiration: Duration.days(1) }],
-      removalPolicy: RemovalPolicy.RETAIN,
     });
 
     this.scheduleDeadLetterQueue = new Queue(this, 'ScheduleDeadLetterQueue', {
       queueName: `virtuous-${props.environmentName}-schedule-dlq`,
-      encryption: QueueEncryption.KMS,
-      encryptionMasterKey: props.dataKey,
-      dataKeyReuse: Duration.hours(1),
-      enforceSSL: true,
+      ...dataKeyQueue(props.dataKey),
       retentionPeriod: Duration.days(14),
     });
     this.inboundQueue = new Queue(this, 'InboundQueue', {
       queueName: `virtuous-${props.environmentName}-inbound`,
-      encryption: QueueEncryption.KMS,
-      encryptionMasterKey: props.dataKey,
-      dataKeyReuse: Duration.hours(1),
-      enforceSSL: true,
+      ...dataKeyQueue(props.dataKey),
       retentionPeriod: Duration.days(4),
       // The verifier enqueues the raw body Base64-encoded (functions/queue/inbound-message.ts): a 256 KiB body is
       // ~342 KiB on the queue, above SQS's old 256 KiB default, so the limit is set to the 1 MiB maximum.

@@ -17,6 +17,7 @@ import { tableEnvVar } from '../../../functions/shared/tables.ts';
 import { deliveryId } from '../../../functions/webhooks/delivery-id.ts';
 import { findLeaks } from '../../support/canaries.ts';
 import { type LocalAws, startLocalAws } from '../../support/local-aws.ts';
+import { sqsRecord } from '../../support/sqs-records.ts';
 import { paymentSucceeded } from './events.ts';
 
 let aws: LocalAws;
@@ -83,20 +84,8 @@ function sqsEvent(customerId: string, messageId: string): SQSEvent {
     rawBody,
   });
   return {
-    Records: [
-      {
-        messageId,
-        receiptHandle: 'r',
-        body: serializeInboundMessage(message),
-        attributes: { ApproximateReceiveCount: '1' },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:inbound',
-        awsRegion: 'us-east-1',
-      },
-    ],
-  } as unknown as SQSEvent;
+    Records: [sqsRecord({ messageId, body: serializeInboundMessage(message) })],
+  };
 }
 
 describe('AWS entries', () => {

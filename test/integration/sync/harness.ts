@@ -10,7 +10,7 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import { MemoryKeyring } from '../../../functions/credentials/keyring.ts';
 import { createLocalPayloadSealer } from '../../../functions/crypto/local-payload-sealer.ts';
 import type { CustomerRecord, CustomerStatus } from '../../../functions/customers/customer.ts';
@@ -28,6 +28,7 @@ import { DEFAULT_SYNC_PROCESSOR_CONFIG, type SyncProcessorConfig } from '../../.
 import type { VirtuousApi } from '../../../functions/virtuous/api.ts';
 import { deliveryId } from '../../../functions/webhooks/delivery-id.ts';
 import type { LocalAws } from '../../support/local-aws.ts';
+import { sqsRecord } from '../../support/sqs-records.ts';
 
 export class RecordingNotifier implements Notifier {
   readonly customer: CustomerNotification[] = [];
@@ -164,19 +165,13 @@ export function createHarness(
         }
         batches += 1;
         const event: SQSEvent = {
-          Records: messages.map(
-            (message) =>
-              ({
-                messageId: message.MessageId as string,
-                receiptHandle: message.ReceiptHandle as string,
-                body: message.Body as string,
-                attributes: { ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? '1' },
-                messageAttributes: {},
-                md5OfBody: '',
-                eventSource: 'aws:sqs',
-                eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:inbound',
-                awsRegion: 'us-east-1',
-              }) as unknown as SQSRecord,
+          Records: messages.map((message) =>
+            sqsRecord({
+              messageId: message.MessageId as string,
+              receiptHandle: message.ReceiptHandle as string,
+              body: message.Body as string,
+              receiveCount: message.Attributes?.ApproximateReceiveCount ?? '1',
+            }),
           ),
         };
         const response = await handler(event);

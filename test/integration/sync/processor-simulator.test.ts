@@ -250,18 +250,16 @@ describe('processor with the Virtuous client and simulator', () => {
 
     const later = () => new Date(Date.now() + 37 * 3_600_000);
     const log = createDynamoReconciliationLog(aws.documentClient, aws.tableNames.reconciliationLog);
-    const run = await reconcileCustomer(
-      {
-        syncState: t.harness.syncState,
-        checkpoints: createDynamoCheckpointStore(aws.documentClient, aws.tableNames.checkpoints),
-        log,
-        virtuousFor: () => t.api,
-        applyDeferredRefund: async () => {},
-        metrics: t.harness.metrics,
-        clock: later,
-      },
-      t.customerId,
-    );
+    const deps = {
+      syncState: t.harness.syncState,
+      checkpoints: createDynamoCheckpointStore(aws.documentClient, aws.tableNames.checkpoints),
+      log,
+      virtuousFor: () => t.api,
+      applyDeferredRefund: async () => {},
+      metrics: t.harness.metrics,
+      clock: later,
+    };
+    const run = await reconcileCustomer(deps, t.customerId);
     expect(run.outcome).toBe('completed');
     expect(run.missedWebhooksRecovered).toBe(matched.length + 1);
     expect(run.needsUpdate).toBe(1);
@@ -275,18 +273,7 @@ describe('processor with the Virtuous client and simulator', () => {
     expect(findLeaks(JSON.stringify(logged))).toEqual([]);
 
     // A second run has nothing new to do.
-    const again = await reconcileCustomer(
-      {
-        syncState: t.harness.syncState,
-        checkpoints: createDynamoCheckpointStore(aws.documentClient, aws.tableNames.checkpoints),
-        log,
-        virtuousFor: () => t.api,
-        applyDeferredRefund: async () => {},
-        metrics: t.harness.metrics,
-        clock: later,
-      },
-      t.customerId,
-    );
+    const again = await reconcileCustomer(deps, t.customerId);
     expect(again).toMatchObject({ outcome: 'completed', missedWebhooksRecovered: 0, needsUpdate: 0 });
   });
 });

@@ -4,20 +4,11 @@ import { SecretCandidates, webhookSecretRef } from '../../../functions/webhooks/
 import type { SecretCandidate } from '../../../functions/webhooks/secret-set.ts';
 import { registerSecret } from '../../support/canaries.ts';
 import { InMemorySecretStore } from '../../support/in-memory-secret-store.ts';
+import { customerRecord } from '../webhook-verifier/fixtures.ts';
 
 const T0 = Date.parse('2026-11-29T12:00:00.000Z');
 
-function customer(overrides: Partial<CustomerRecord> = {}): CustomerRecord {
-  return {
-    customerId: 'acme',
-    status: 'active',
-    sensitivity: 'standard',
-    tokenRotationDays: 180,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-    ...overrides,
-  };
-}
+const customer = (overrides: Partial<CustomerRecord> = {}): CustomerRecord => customerRecord('acme', overrides);
 
 const keyTexts = (candidates: SecretCandidate[]) =>
   candidates.map((c) => `${c.stage}:${c.key.export().toString('utf8')}`);
@@ -37,6 +28,13 @@ describe('SecretCandidates', () => {
     store.accesses.length = 0;
     candidates = new SecretCandidates(store, { clock: () => new Date(now), ttlMs: 60_000, refreshFloorMs: 5_000 });
   });
+
+  /** Completes a rotation in the store (the new secret current, the old one previous), then forgets the accesses. */
+  async function promoteNewSecret(): Promise<void> {
+    await store.putPending(ref, newSecret, { reason: 'rotation:create' });
+    await store.promotePending(ref, { reason: 'rotation:promote' });
+    store.accesses.length = 0;
+  }
 
   it('reads current and pending with reason webhook:verify and the request id, not previous when no window is open', async () => {
     await store.putPending(ref, newSecret, { reason: 'rotation:create' });
@@ -70,9 +68,7 @@ describe('SecretCandidates', () => {
   });
 
   it('reads previous while the window is open, and drops it the instant the window closes, even from the cache', async () => {
-    await store.putPending(ref, newSecret, { reason: 'rotation:create' });
-    await store.promotePending(ref, { reason: 'rotation:promote' });
-    store.accesses.length = 0;
+    await promoteNewSecret();
     const windowOpen = customer({ previousWebhookSecretValidUntil: new Date(T0 + 10_000).toISOString() });
     expect(keyTexts(await candidates.forDelivery('virtuous', windowOpen))).toEqual([
       `current:${newSecret}`,
@@ -86,9 +82,7 @@ describe('SecretCandidates', () => {
 
   it('re-reads when a window opens after the cache was filled without previous', async () => {
     await candidates.forDelivery('virtuous', customer());
-    await store.putPending(ref, newSecret, { reason: 'rotation:create' });
-    await store.promotePending(ref, { reason: 'rotation:promote' });
-    store.accesses.length = 0;
+    await promoteNewSecret();
     const windowOpen = customer({ previousWebhookSecretValidUntil: new Date(T0 + 10_000).toISOString() });
     expect(keyTexts(await candidates.forDelivery('virtuous', windowOpen))).toEqual([
       `current:${newSecret}`,
