@@ -20,7 +20,6 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
@@ -34,7 +33,7 @@ import {
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDocumentClient } from '../shared/dynamo-document-client.ts';
 import { ENV, integerSetting, requireSetting, tableNameFromEnv } from '../shared/environment.ts';
 import { ForbiddenInputError, PermanentError } from '../shared/errors.ts';
 import { assertCustomerId, assertEnvironmentName } from '../shared/identifiers.ts';
@@ -458,10 +457,10 @@ function classifyUnlessClassified(error: unknown): Error {
  */
 export function createSecretsManagerStore(env: NodeJS.ProcessEnv = process.env): SecretsManagerStore {
   const functionName = env.AWS_LAMBDA_FUNCTION_NAME ?? 'unknown-function';
-  const documentClient = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
-    { marshallOptions: { removeUndefinedValues: true } },
-  );
+  const documentClient = createDocumentClient({
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
+  });
   const roleArn = requireSetting(ENV.customerSecretsRoleArn, env);
   const scopedRoleArns = requireSetting(ENV.secretAccessRoleArns, env)
     .split(',')

@@ -1,13 +1,7 @@
-/**
- * AWS wiring for the lifecycle Lambdas (tasks, lifecycle API, rotation scheduler), built lazily on the first
- * invocation from environment variables named in functions/shared/environment.ts. Every client has a timeout and a
- * bounded number of attempts.
- */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAuditLog } from '../credentials/dynamodb-audit-log.ts';
 import { createSecretsManagerStore } from '../credentials/secrets-manager-store.ts';
 import { createKmsPayloadSealer } from '../crypto/kms-payload-sealer.ts';
@@ -25,6 +19,7 @@ import { SfnWorkflowStarter } from '../lifecycle/sfn-workflow-starter.ts';
 import { createVirtuousConnector } from '../lifecycle/virtuous-connector.ts';
 import type { LifecycleApiDeps } from '../lifecycle-api/lifecycle-api.ts';
 import { createSnsNotifierFromEnv } from '../notifications/sns-notifier.ts';
+import { createDocumentClient } from '../shared/dynamo-document-client.ts';
 import { ENV, requireSetting, tableNameFromEnv } from '../shared/environment.ts';
 import { TABLE_KEYS, type TableKey } from '../shared/tables.ts';
 import { createHeldMessages, type HeldMessages } from '../sync/held-messages.ts';
@@ -38,9 +33,7 @@ const CLIENT_SETTINGS = {
 } as const;
 
 function documentClient(): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_SETTINGS), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  return createDocumentClient(CLIENT_SETTINGS);
 }
 
 /**

@@ -69,7 +69,7 @@ export function lifecycleSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): 
 }
 
 /** Where a workflow needs the webhook URL, a missing setting is a deployment fault. */
-export function requireWebhookBaseUrl(settings: LifecycleSettings): string {
+export function requireWebhookBaseUrl(settings: Pick<LifecycleSettings, 'webhookPublicBaseUrl'>): string {
   if (settings.webhookPublicBaseUrl === '') requireSetting(ENV.webhookPublicBaseUrl, {});
   return settings.webhookPublicBaseUrl;
 }

@@ -3,6 +3,8 @@
  * pending (the verifier accepts current and pending from then on, and the workflow waits out the verifier's cache),
  * the subscription is switched (GET, then a full PUT with the new secret), the new secret is promoted and the old one
  * stays accepted until `previousWebhookSecretValidUntil`, then it is deleted and the window cleared.
+ * The PUT always carries this deployment's own payload URL, never the one read back: a subscription redirected in
+ * Virtuous would otherwise be confirmed, with a fresh secret, by every rotation.
  */
 import type { SecretStore } from '../credentials/secret-store.ts';
 import type { CustomerRepository } from '../customers/customer.ts';
@@ -12,7 +14,7 @@ import { logger } from '../shared/observability.ts';
 import { requireCustomer } from './lock.ts';
 import type { Step } from './onboarding.ts';
 import type { Clock, VirtuousConnector } from './ports.ts';
-import type { LifecycleSettings } from './settings.ts';
+import { type LifecycleSettings, requireWebhookBaseUrl, webhookPayloadUrl } from './settings.ts';
 import { generateWebhookSecret } from './webhook-secret.ts';
 
 export interface WebhookSecretRotationDeps {
@@ -21,7 +23,7 @@ export interface WebhookSecretRotationDeps {
   readonly virtuous: VirtuousConnector;
   readonly notifier: Notifier;
   readonly clock: Clock;
-  readonly settings: Pick<LifecycleSettings, 'webhookSecretOverlapSeconds'>;
+  readonly settings: Pick<LifecycleSettings, 'webhookSecretOverlapSeconds' | 'webhookPublicBaseUrl'>;
 }
 
 const webhookSecret = (customerId: string) => ({ customerId, kind: 'webhook_secret' }) as const;
@@ -46,7 +48,12 @@ export async function generatePendingWebhookSecret(deps: WebhookSecretRotationDe
   });
 }
 
-/** GET then full PUT, so every other field of the subscription survives. */
+/**
+ * GET then full PUT, so every other field of the subscription survives, except the payload URL: that is always ours.
+ * A URL read back that differs is reported before it is overwritten (a retry after the PUT reads ours and stays quiet,
+ * so alerting afterwards could lose the alert). The alert names no URL: a redirected one is attacker-chosen text and
+ * may carry anything in its path, query or user part, so only whether the host still matched is reported.
+ */
 async function putSubscriptionSecret(
   deps: WebhookSecretRotationDeps,
   step: Step,
@@ -54,6 +61,7 @@ async function putSubscriptionSecret(
   stage: 'pending' | 'current',
   reason: string,
 ): Promise<boolean> {
+  const payloadUrl = webhookPayloadUrl({ webhookPublicBaseUrl: requireWebhookBaseUrl(deps.settings) }, step.customerId);
   const secret = await deps.secrets.read(webhookSecret(step.customerId), stage, {
     reason,
     requestId: step.executionId,
@@ -62,8 +70,26 @@ async function putSubscriptionSecret(
   const api = deps.virtuous.forCustomer(step.customerId, { stage: 'current', reason });
   const existing = await api.getWebhook(id);
   const { id: _id, ...fields } = existing;
-  await api.replaceWebhook(id, { ...fields, secret: secret.value });
+  if (existing.payloadUrl !== payloadUrl) {
+    logger.warn('webhook payload URL differs from ours; restoring it', { customerId: step.customerId, webhookSubscriptionId: id });
+    await deps.notifier.alertOperators({
+      customerId: step.customerId,
+      code: 'WEBHOOK_PAYLOAD_URL_MISMATCH',
+      severity: 'critical',
+      details: {
+        webhookSubscriptionId: id,
+        executionId: step.executionId,
+        step: reason,
+        hostMatched: hostOf(existing.payloadUrl) === hostOf(payloadUrl),
+      },
+    });
+  }
+  await api.replaceWebhook(id, { ...fields, payloadUrl, secret: secret.value });
   return true;
+}
+
+function hostOf(url: string): string | undefined {
+  return URL.canParse(url) ? new URL(url).host.toLowerCase() : undefined;
 }
 
 export async function replaceSubscriptionSecret(deps: WebhookSecretRotationDeps, step: Step): Promise<void> {

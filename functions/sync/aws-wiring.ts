@@ -9,15 +9,15 @@
  * actually uses: the bulk loader needs neither the data key nor the topics.
  */
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SecretStore } from '../credentials/secret-store.ts';
 import { createKmsPayloadSealer } from '../crypto/kms-payload-sealer.ts';
 import type { PayloadSealer } from '../crypto/payload-sealer.ts';
 import { DynamoCustomerRepository } from '../customers/dynamo-customer-repository.ts';
 import type { Notifier } from '../notifications/notifier.ts';
+import { createDocumentClient } from '../shared/dynamo-document-client.ts';
 import { ENV, requireSetting, tableNameFromEnv } from '../shared/environment.ts';
 import type { TableKey } from '../shared/tables.ts';
 import type { VirtuousApi } from '../virtuous/api.ts';
@@ -192,9 +192,7 @@ export async function createAwsSyncDependencies(
   env: NodeJS.ProcessEnv,
   options: AwsWiringOptions,
 ): Promise<SyncEngineDeps> {
-  const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient(CLIENT_SETTINGS), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  const documentClient = createDocumentClient(CLIENT_SETTINGS);
   return assembleSyncEngine({
     documentClient,
     tableName: (key) => tableNameFromEnv(key, env),

@@ -4,16 +4,10 @@
  * purpose `dead-letter`) and is removed once the dead letter is resolved. Expiry: 90 days after resolution, none
  * while open.
  */
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { PayloadSealer, SealedPayload } from '../crypto/payload-sealer.ts';
 import { PermanentError } from '../shared/errors.ts';
-import { ConditionFailed, send, sendConditional } from './dynamo-call.ts';
+import { ConditionFailed, queryPages, send, sendConditional } from './dynamo-call.ts';
 import type { MessageQueue } from './message-queue.ts';
 import type { SyncStateRepository } from './sync-state-repository.ts';
 
@@ -155,28 +149,23 @@ export function createDeadLetters(deps: DeadLetterDeps): DeadLetters {
 
     async list(customerId, resolution) {
       const items: DeadLetterSummary[] = [];
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await send<{ Items?: DeadLetterItem[]; LastEvaluatedKey?: Record<string, unknown> }>(
-          client,
-          new QueryCommand({
-            TableName: table,
-            KeyConditionExpression: 'customerId = :customer',
-            ...(resolution === undefined
-              ? { ExpressionAttributeValues: { ':customer': customerId } }
-              : {
-                  FilterExpression: 'resolution = :resolution',
-                  ExpressionAttributeValues: { ':customer': customerId, ':resolution': resolution },
-                }),
-            ProjectionExpression:
-              'customerId, deadLetterId, operation, recordKey, statusCode, attempts, errorCode, resolution, createdAt, resolvedAt, expiresAt',
-            ExclusiveStartKey: startKey,
-          }),
-          'Query(dead letters)',
-        );
-        items.push(...(page.Items ?? []).map(summary));
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
+      const pages = queryPages<DeadLetterItem>(
+        client,
+        {
+          TableName: table,
+          KeyConditionExpression: 'customerId = :customer',
+          ...(resolution === undefined
+            ? { ExpressionAttributeValues: { ':customer': customerId } }
+            : {
+                FilterExpression: 'resolution = :resolution',
+                ExpressionAttributeValues: { ':customer': customerId, ':resolution': resolution },
+              }),
+          ProjectionExpression:
+            'customerId, deadLetterId, operation, recordKey, statusCode, attempts, errorCode, resolution, createdAt, resolvedAt, expiresAt',
+        },
+        'Query(dead letters)',
+      );
+      for await (const page of pages) items.push(...page.map(summary));
       return items;
     },
 

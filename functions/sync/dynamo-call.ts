@@ -1,5 +1,5 @@
 /** DynamoDB calls of the sync engine: each with a timeout, failures classified (a lost condition is reported apart). */
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { TransientError } from '../shared/errors.ts';
 
 export const DYNAMO_TIMEOUT_MS = 5000;
@@ -35,4 +35,22 @@ export async function send<T>(client: DynamoDBDocumentClient, command: Sendable,
     throw new TransientError('STATE_STORE_CONFLICT', `dynamodb ${operation} condition failed`);
   }
   return result;
+}
+
+/** Every page of one Query, following LastEvaluatedKey; each page is one `send` (timeout, failures classified). */
+export async function* queryPages<T>(
+  client: DynamoDBDocumentClient,
+  input: Omit<QueryCommandInput, 'ExclusiveStartKey'>,
+  operation: string,
+): AsyncGenerator<T[]> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await send<{ Items?: T[]; LastEvaluatedKey?: Record<string, unknown> }>(
+      client,
+      new QueryCommand({ ...input, ExclusiveStartKey: startKey }),
+      operation,
+    );
+    yield page.Items ?? [];
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
 }

@@ -1,7 +1,7 @@
 /** SyncStateRepository on DynamoDB (TABLES.syncRecords: pk customerId, sk recordKey). Works unchanged on dynalite. */
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TransientError } from '../shared/errors.ts';
-import { ConditionFailed, send, sendConditional } from './dynamo-call.ts';
+import { ConditionFailed, queryPages, send, sendConditional } from './dynamo-call.ts';
 import { parseRecordKey, SETTLED_STATES, type SyncRecord, type SyncState } from './sync-record.ts';
 import type { ClaimRequest, ClaimResult, RefundFacts, SyncStateRepository } from './sync-state-repository.ts';
 
@@ -309,23 +309,18 @@ export function createDynamoSyncStateRepository(client: DynamoDBDocumentClient, 
       states.forEach((state, index) => {
         values[`:s${index}`] = state;
       });
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await send<{ Items?: SyncRecord[]; LastEvaluatedKey?: Record<string, unknown> }>(
-          client,
-          new QueryCommand({
-            TableName: table,
-            KeyConditionExpression: 'customerId = :customer',
-            FilterExpression: `#state IN (${states.map((_, index) => `:s${index}`).join(', ')})`,
-            ExpressionAttributeNames: { '#state': 'state' },
-            ExpressionAttributeValues: values,
-            ExclusiveStartKey: startKey,
-          }),
-          'Query(by state)',
-        );
-        records.push(...(page.Items ?? []));
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
+      const pages = queryPages<SyncRecord>(
+        client,
+        {
+          TableName: table,
+          KeyConditionExpression: 'customerId = :customer',
+          FilterExpression: `#state IN (${states.map((_, index) => `:s${index}`).join(', ')})`,
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: values,
+        },
+        'Query(by state)',
+      );
+      for await (const page of pages) records.push(...page);
       return records;
     },
   };

@@ -5,15 +5,9 @@
  * and an SQS message lives at most 14 days. Held items live until the customer resumes (release re-enqueues them)
  * or is offboarded (deleted with the customer's data).
  */
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { PayloadSealer, SealedPayload } from '../crypto/payload-sealer.ts';
-import { ConditionFailed, send, sendConditional } from './dynamo-call.ts';
+import { ConditionFailed, queryPages, send, sendConditional } from './dynamo-call.ts';
 import type { MessageQueue } from './message-queue.ts';
 
 export const HELD_MESSAGE_PURPOSE = 'held-message';
@@ -74,24 +68,18 @@ export function createHeldMessages(deps: {
     return claimed instanceof ConditionFailed ? undefined : at + RELEASE_LEASE_MS;
   }
 
-  async function* pages(customerId: string, projection?: string) {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await send<{ Items?: HeldItem[]; LastEvaluatedKey?: Record<string, unknown> }>(
-        client,
-        new QueryCommand({
-          TableName: table,
-          KeyConditionExpression: 'customerId = :customer',
-          ExpressionAttributeValues: { ':customer': customerId },
-          ...(projection ? { ProjectionExpression: projection } : {}),
-          ExclusiveStartKey: startKey,
-          Limit: 100,
-        }),
-        'Query(held messages)',
-      );
-      yield page.Items ?? [];
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+  function pages(customerId: string, projection?: string): AsyncGenerator<HeldItem[]> {
+    return queryPages<HeldItem>(
+      client,
+      {
+        TableName: table,
+        KeyConditionExpression: 'customerId = :customer',
+        ExpressionAttributeValues: { ':customer': customerId },
+        ...(projection ? { ProjectionExpression: projection } : {}),
+        Limit: 100,
+      },
+      'Query(held messages)',
+    );
   }
 
   return {

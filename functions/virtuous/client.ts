@@ -170,7 +170,8 @@ function assertUtcTimestamp(name: string, value: string): void {
 
 const MIN_WEBHOOK_SECRET_CHARS = 32;
 
-function assertSubscription(subscription: WebhookSubscription): void {
+/** The payload URL follows the base URL's rule: https, or plain http to loopback only in local mode. */
+function assertSubscription(subscription: WebhookSubscription, allowLoopbackHttp: boolean): void {
   if (typeof subscription.secret !== 'string' || subscription.secret.length < MIN_WEBHOOK_SECRET_CHARS) {
     throw new ForbiddenInputError(
       'WEAK_WEBHOOK_SECRET',
@@ -183,8 +184,11 @@ function assertSubscription(subscription: WebhookSubscription): void {
   } catch {
     throw new ForbiddenInputError('INVALID_PAYLOAD_URL', 'the webhook payload URL is not a valid URL');
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
-    throw new ForbiddenInputError('INVALID_PAYLOAD_URL', 'the webhook payload URL must use https');
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && allowLoopbackHttp && isLoopback(url.hostname))) {
+    throw new ForbiddenInputError(
+      'INVALID_PAYLOAD_URL',
+      'the webhook payload URL must use https (plain http only to loopback in local mode)',
+    );
   }
 }
 
@@ -323,7 +327,7 @@ export function createVirtuousClient(options: VirtuousClientOptions): VirtuousCl
       }),
 
     async createWebhook(subscription: WebhookSubscription): Promise<WebhookRecord> {
-      assertSubscription(subscription);
+      assertSubscription(subscription, options.allowLoopbackHttp === true);
       return call({
         operation: 'createWebhook',
         method: 'POST',
@@ -345,7 +349,7 @@ export function createVirtuousClient(options: VirtuousClientOptions): VirtuousCl
 
     async replaceWebhook(id: number, subscription: WebhookSubscription): Promise<WebhookRecord> {
       assertInteger('webhook id', id, 1, Number.MAX_SAFE_INTEGER);
-      assertSubscription(subscription);
+      assertSubscription(subscription, options.allowLoopbackHttp === true);
       return call({
         operation: 'replaceWebhook',
         method: 'PUT',

@@ -220,6 +220,32 @@ describe('parsing', () => {
   });
 });
 
+describe('webhook payload URL', () => {
+  const secret = registerSecret('whsec_unit_payload_0123456789abcdefghijk');
+  const loopback = { payloadUrl: 'http://127.0.0.1:8080/webhooks/virtuous/acme', secret, active: true };
+
+  it('refuses a plain-http loopback URL outside local mode, before anything is sent', async () => {
+    const { client, sent } = scripted([]);
+    await expect(client.createWebhook(loopback)).rejects.toMatchObject({
+      name: 'ForbiddenInputError',
+      code: 'INVALID_PAYLOAD_URL',
+    });
+    await expect(client.replaceWebhook(9, { ...loopback, payloadUrl: 'http://localhost/v' })).rejects.toMatchObject({
+      code: 'INVALID_PAYLOAD_URL',
+    });
+    expect(sent).toEqual([]);
+  });
+
+  it('in local mode accepts plain http to loopback only', async () => {
+    const { client, sent } = scripted([json(200, { ...loopback, id: 4 })], { allowLoopbackHttp: true });
+    expect((await client.createWebhook(loopback)).id).toBe(4);
+    await expect(
+      client.createWebhook({ ...loopback, payloadUrl: 'http://hooks.example.com/webhooks/virtuous/acme' }),
+    ).rejects.toMatchObject({ code: 'INVALID_PAYLOAD_URL' });
+    expect(sent.map((request) => request.method)).toEqual(['POST']);
+  });
+});
+
 describe('budget', () => {
   it('a failing correction does not fail a call Virtuous served', async () => {
     const budget: RateBudget = {
