@@ -24,6 +24,7 @@ import { open, rewrap, type SealedValue, seal } from './envelope.ts';
 import { FileKeyring, type Keyring, MemoryKeyring } from './keyring.ts';
 import { KeyedMutex } from './mutex.ts';
 import { type ResolvedSecretRef, resolveSecretRef } from './secret-names.ts';
+import { parseStateFileJson } from './state-file-json.ts';
 import type { AccessContext, SecretKind, SecretRef, SecretStage, SecretStore, SecretVersion } from './secret-store.ts';
 
 interface StoredVersion extends SealedValue {
@@ -59,6 +60,10 @@ function emptyDocument(): StoreDocument {
   return { format: 1, secrets: {} };
 }
 
+function invalidStoreFile(): PermanentError {
+  return new PermanentError('INVALID_SECRET_STORE_FILE', 'the local secret store file is not in the expected format');
+}
+
 export class FileDocumentStorage implements StoreDocumentStorage {
   readonly lockKey: string;
 
@@ -74,12 +79,15 @@ export class FileDocumentStorage implements StoreDocumentStorage {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return emptyDocument();
       throw error;
     }
-    const document = JSON.parse(text) as StoreDocument;
-    if (document.format !== 1 || typeof document.secrets !== 'object' || document.secrets === null) {
-      throw new PermanentError(
-        'INVALID_SECRET_STORE_FILE',
-        'the local secret store file is not in the expected format',
-      );
+    const document = parseStateFileJson(text, invalidStoreFile) as StoreDocument | null;
+    if (
+      document === null ||
+      typeof document !== 'object' ||
+      document.format !== 1 ||
+      typeof document.secrets !== 'object' ||
+      document.secrets === null
+    ) {
+      throw invalidStoreFile();
     }
     return document;
   }

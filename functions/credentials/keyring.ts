@@ -10,6 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { ForbiddenInputError, PermanentError } from '../shared/errors.ts';
 import { createFileExclusively, writeFileAtomically } from './atomic-file.ts';
 import { KeyedMutex } from './mutex.ts';
+import { parseStateFileJson } from './state-file-json.ts';
 
 const keyringLocks = new KeyedMutex();
 
@@ -140,14 +141,7 @@ export class FileKeyring extends DocumentKeyring {
         'the keyring file must be readable by its owner only (0600)',
       );
     }
-    let parsed: KeyringDocument;
-    try {
-      parsed = JSON.parse(await readFile(this.path, 'utf8')) as KeyringDocument;
-    } catch (error) {
-      // A SyntaxError's message can quote the text around the fault, and this text is key material.
-      if (error instanceof SyntaxError) throw invalidKeyring();
-      throw error;
-    }
+    const parsed = parseStateFileJson(await readFile(this.path, 'utf8'), invalidKeyring) as KeyringDocument;
     if (
       parsed === null ||
       typeof parsed !== 'object' ||

@@ -131,6 +131,31 @@ describe('EncryptedFileStore on disk', () => {
     });
   });
 
+  it('refuses a damaged store file as INVALID_SECRET_STORE_FILE, quoting nothing of it', async () => {
+    const store = openStore();
+    await store.putPending(token, registerSecret('damaged-file-value-4e5f'), ctx);
+    const ciphertext = (await readDocument()).secrets['virtuous/test/acme/api_token']?.versions[0]?.ciphertext;
+    if (ciphertext === undefined) throw new Error('fixture');
+    // A hand edit that lost a quote: V8's SyntaxError would quote the sealed text after the fault.
+    const text = await readFile(storePath, 'utf8');
+    await writeFile(storePath, text.replace(`"${ciphertext}"`, ciphertext));
+
+    const error = await openStore()
+      .read(token, 'current', ctx)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(error).toMatchObject({
+      code: 'INVALID_SECRET_STORE_FILE',
+      message: 'the local secret store file is not in the expected format',
+    });
+    expect(`${(error as Error).message} ${(error as Error).stack ?? ''}`).not.toContain(ciphertext.slice(0, 12));
+
+    await writeFile(storePath, 'null');
+    await expect(openStore().read(token, 'current', ctx)).rejects.toMatchObject({
+      code: 'INVALID_SECRET_STORE_FILE',
+    });
+  });
+
   it('creates a fresh keyring exactly once when several users start at the same time', async () => {
     const { FileKeyring } = await import('../../../functions/credentials/keyring.ts');
     const users = Array.from({ length: 8 }, () => new FileKeyring(keyringPath));
