@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TABLE_KEYS, tableName } from '../../functions/shared/tables.ts';
-import { WORKFLOWS_DOC, workflowsMarkdown } from '../../statemachines/diagrams.ts';
+import { readmeWorkflowsSection, WORKFLOWS_DOC, workflowsMarkdown } from '../../statemachines/diagrams.ts';
 import {
   citedTests,
   markMissingTests,
@@ -73,6 +73,17 @@ describe('docs/workflows.md', () => {
     expect(
       readFileSync(WORKFLOWS_DOC, 'utf8') === workflowsMarkdown(),
       `docs/workflows.md is stale: ${REGENERATE}`,
+    ).toBe(true);
+  });
+});
+
+describe('README.md', () => {
+  it('shows one diagram per workflow, generated from the ASL files now', () => {
+    const section = readSection(doc('README.md'), 'readme-workflows');
+    expect(section, 'README.md lost its generated:readme-workflows markers').toBeDefined();
+    expect(
+      normalizeMarkdown(section ?? '') === normalizeMarkdown(readmeWorkflowsSection()),
+      `README workflow diagrams are stale: ${REGENERATE}`,
     ).toBe(true);
   });
 });
