@@ -24,8 +24,8 @@ import { open, rewrap, type SealedValue, seal } from './envelope.ts';
 import { FileKeyring, type Keyring, MemoryKeyring } from './keyring.ts';
 import { KeyedMutex } from './mutex.ts';
 import { type ResolvedSecretRef, resolveSecretRef } from './secret-names.ts';
-import { parseStateFileJson } from './state-file-json.ts';
 import type { AccessContext, SecretKind, SecretRef, SecretStage, SecretStore, SecretVersion } from './secret-store.ts';
+import { parseStateFileJson } from './state-file-json.ts';
 
 interface StoredVersion extends SealedValue {
   readonly versionId: string;

@@ -40,6 +40,11 @@ export interface CustomerRecord {
    * response or a log) so the lifecycle API can complete the waiting task when the key is submitted.
    */
   readonly awaitingTokenTaskToken?: string;
+  /**
+   * Until when (ISO-8601) the webhook verifier stores raw deliveries of this customer in the debug-capture store.
+   * Set only through the lifecycle API, at most 24 h ahead (functions/customers/debug-capture-flag.ts).
+   */
+  readonly debugCaptureUntil?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
 }

@@ -1,14 +1,23 @@
-import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { TransientError } from '../shared/errors.ts';
 import { assertCustomerId } from '../shared/identifiers.ts';
-import { captureCustomerPrefix, type DebugCaptureStore } from './debug-capture-store.ts';
+import {
+  captureCustomerPrefix,
+  captureKey,
+  type DebugCapture,
+  type DebugCaptureStore,
+  type DebugCaptureWriter,
+  serializeCapture,
+} from './debug-capture-store.ts';
 
 /** S3 allows at most 1000 keys per DeleteObjects call. */
 const DELETE_BATCH = 1000;
 const MAX_PAGES = 10_000;
+/** A capture must never hold up the delivery it copies for long. */
+const WRITE_TIMEOUT_MS = 2_000;
 
 /** AWS: captures are objects under `captures/{customerId}/` in the debug bucket (lifecycle rule expires them). */
-export class S3CaptureStore implements DebugCaptureStore {
+export class S3CaptureStore implements DebugCaptureStore, DebugCaptureWriter {
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
@@ -29,6 +38,24 @@ export class S3CaptureStore implements DebugCaptureStore {
       if (token === undefined) return keys;
     }
     throw new TransientError('CAPTURE_LISTING_TOO_LONG', `listing captures of ${customerId} did not finish`);
+  }
+
+  /**
+   * SSE-KMS under the bucket's own key: no SSE header is sent, because `aws:kms` without a key id would pick the
+   * AWS-managed key instead of the bucket default (the data key, with an S3 bucket key).
+   */
+  async write(capture: DebugCapture): Promise<{ key: string }> {
+    const key = captureKey(capture);
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: `${captureCustomerPrefix(assertCustomerId(capture.customerId))}${key}`,
+        Body: serializeCapture(capture),
+        ContentType: 'application/json',
+      }),
+      { abortSignal: AbortSignal.timeout(WRITE_TIMEOUT_MS) },
+    );
+    return { key };
   }
 
   async deleteCustomer(customerId: string): Promise<{ deleted: number }> {

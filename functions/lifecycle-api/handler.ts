@@ -6,6 +6,8 @@
  *   POST /lifecycle/customers/{customerId}/workflows/{workflow} {expedited?}                              → 202
  *   POST /lifecycle/customers/{customerId}/pause                {reason?}                                 → 200
  *   POST /lifecycle/customers/{customerId}/resume               (empty or {})                             → 200
+ *   POST /lifecycle/customers/{customerId}/debug-capture        {minutes} (1-1440)                        → 200
+ *   DELETE /lifecycle/customers/{customerId}/debug-capture                                               → 200
  *   GET  /lifecycle/executions/{executionId}                                                              → 200
  *
  * Thin: parse the shape (a 400 names what is wrong with it, never the data), call the domain, map the result.
@@ -14,9 +16,11 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
 import type { WorkflowName } from '../customers/customer.ts';
+import { MAX_DEBUG_CAPTURE_MINUTES } from '../customers/debug-capture-flag.ts';
 import { isClassified, TransientError } from '../shared/errors.ts';
 import { isCustomerId } from '../shared/identifiers.ts';
 import { logger } from '../shared/observability.ts';
+import { disableDebugCapture, enableDebugCapture } from './debug-capture.ts';
 import {
   ApiRefusal,
   describeExecution,
@@ -54,6 +58,8 @@ const PauseBody = z.strictObject({
 });
 
 const ResumeBody = z.strictObject({});
+
+const DebugCaptureBody = z.strictObject({ minutes: z.number().int().min(1).max(MAX_DEBUG_CAPTURE_MINUTES) });
 
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -111,6 +117,9 @@ async function route(deps: LifecycleApiDeps, event: APIGatewayProxyEvent): Promi
     if (method !== 'GET') throw new ApiRefusal(405, 'METHOD_NOT_ALLOWED', 'use GET');
     return answer(200, { ...(await describeExecution(deps, decodeURIComponent(id))) });
   }
+  if (collection === 'customers' && action === 'debug-capture' && name === undefined) {
+    return debugCaptureRoute(deps, event, customerIdFrom(id), method);
+  }
   if (collection !== 'customers' || method !== 'POST') throw new ApiRefusal(404, 'NOT_FOUND', 'no such route');
   const customerId = customerIdFrom(id);
   if (action === 'api-token' && name === undefined) {
@@ -145,6 +154,25 @@ async function route(deps: LifecycleApiDeps, event: APIGatewayProxyEvent): Promi
     return answer(202, { customerId, workflow: name, executionId: started.executionId });
   }
   throw new ApiRefusal(404, 'NOT_FOUND', 'no such route');
+}
+
+async function debugCaptureRoute(
+  deps: LifecycleApiDeps,
+  event: APIGatewayProxyEvent,
+  customerId: string,
+  method: string,
+): Promise<APIGatewayProxyResult> {
+  // Who switched it: the SigV4 caller API Gateway verified (the alert names it), never a value from the body.
+  const identity = event.requestContext?.identity;
+  const requestedBy = identity?.userArn ?? identity?.caller ?? undefined;
+  if (method === 'POST') {
+    const body = parseBody(event, DebugCaptureBody);
+    return answer(200, { ...(await enableDebugCapture(deps, { customerId, minutes: body.minutes, requestedBy })) });
+  }
+  if (method === 'DELETE') {
+    return answer(200, { ...(await disableDebugCapture(deps, { customerId, requestedBy })) });
+  }
+  throw new ApiRefusal(405, 'METHOD_NOT_ALLOWED', 'use POST or DELETE');
 }
 
 export function createLifecycleApiHandler(deps: LifecycleApiDeps) {

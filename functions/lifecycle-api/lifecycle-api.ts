@@ -95,6 +95,8 @@ export async function receiveOnboardingToken(
       webhookSubscriptionId: undefined,
       previousWebhookSecretValidUntil: undefined,
       awaitingTokenTaskToken: undefined,
+      // A capture window never survives into a new connection of the customer.
+      debugCaptureUntil: undefined,
       updatedAt: now,
     });
   }

@@ -2,6 +2,7 @@
 import type { WorkflowName } from '../customers/customer.ts';
 import { notifyWorkflowFailure } from '../lifecycle/failure.ts';
 import { acquireWorkflowLock, releaseWorkflowLock } from '../lifecycle/lock.ts';
+import { safeCode } from '../lifecycle/onboarding.ts';
 import type { LifecycleDeps } from './deps.ts';
 import { customerIdOf, failureOf, field, parentExecutionIdOf, type TaskTable } from './task-event.ts';
 
@@ -31,7 +32,7 @@ export function createCommonTasks(
         customerId,
         code: `LOCK_NOT_ACQUIRED:${workflow}`,
         severity: 'warning',
-        details: { executionId: event.executionId, error: failureOf(event) },
+        details: { executionId: event.executionId, error: safeCode(failureOf(event)) },
       });
       return {};
     },

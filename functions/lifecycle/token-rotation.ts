@@ -138,7 +138,10 @@ export async function notifyTokenRotated(deps: TokenRotationDeps, step: Step): P
  * Undoes an unfinished rotation: a pending key that was never promoted is discarded and the waiting task token is
  * forgotten. After a cut-over there is no pending version and the new key stays current (it was validated).
  */
-export async function compensateTokenRotation(deps: TokenRotationDeps, step: Step): Promise<void> {
+export async function compensateTokenRotation(
+  deps: Pick<TokenRotationDeps, 'secrets' | 'customers'>,
+  step: Step,
+): Promise<void> {
   await deps.secrets.discardPending(apiToken(step.customerId), {
     reason: 'rotation:compensate',
     requestId: step.executionId,

@@ -71,7 +71,10 @@ async function putSubscriptionSecret(
   const existing = await api.getWebhook(id);
   const { id: _id, ...fields } = existing;
   if (existing.payloadUrl !== payloadUrl) {
-    logger.warn('webhook payload URL differs from ours; restoring it', { customerId: step.customerId, webhookSubscriptionId: id });
+    logger.warn('webhook payload URL differs from ours; restoring it', {
+      customerId: step.customerId,
+      webhookSubscriptionId: id,
+    });
     await deps.notifier.alertOperators({
       customerId: step.customerId,
       code: 'WEBHOOK_PAYLOAD_URL_MISMATCH',

@@ -70,6 +70,18 @@ export class CredentialRevokedError extends IntegrationError {
   }
 }
 
+/**
+ * A non-idempotent write (a Virtuous transaction) that may or may not have been stored: the request was sent and the
+ * answer was lost (timeout, reset) or was a 5xx/520 that may come after the origin handled it. A TransientError so
+ * generic classification stays right, but it must never be retried as is: Virtuous has no idempotency key, so a
+ * retry can store the transaction twice. The sync engine parks the record `in_doubt` and lets reconciliation decide.
+ */
+export const WRITE_OUTCOME_UNKNOWN = 'WRITE_OUTCOME_UNKNOWN';
+
+export function isWriteOutcomeUnknown(error: unknown): error is TransientError {
+  return error instanceof TransientError && error.code === WRITE_OUTCOME_UNKNOWN;
+}
+
 export type ClassifiedError =
   | TransientError
   | RecoverableError

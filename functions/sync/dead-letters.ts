@@ -172,6 +172,13 @@ export function createDeadLetters(deps: DeadLetterDeps): DeadLetters {
     async replay(customerId, deadLetterId, now) {
       const item = await getOpen(customerId, deadLetterId);
       if (!item.payload) throw new PermanentError('DEAD_LETTER_EMPTY', `dead letter ${deadLetterId} has no payload`);
+      if (item.recordKey && (await deps.syncState.get(customerId, item.recordKey))?.state === 'in_doubt') {
+        // Virtuous may hold it already: only reconciliation's verdict (not found after the batch window) frees it.
+        throw new PermanentError(
+          'OUTCOME_UNDECIDED',
+          `dead letter ${deadLetterId}: the write may have reached Virtuous; replay after reconciliation reports it`,
+        );
+      }
       const body = await sealer.open(item.payload, { customerId, purpose: DEAD_LETTER_PURPOSE });
       if (item.recordKey) await deps.syncState.resetForReplay(customerId, item.recordKey, now);
       await deps.queue.send([body]);

@@ -2,7 +2,13 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TransientError } from '../shared/errors.ts';
 import { ConditionFailed, queryPages, send, sendConditional } from './dynamo-call.ts';
-import { parseRecordKey, SETTLED_STATES, type SyncRecord, type SyncState } from './sync-record.ts';
+import {
+  OUTCOME_UNKNOWN_NOT_FOUND,
+  parseRecordKey,
+  SETTLED_STATES,
+  type SyncRecord,
+  type SyncState,
+} from './sync-record.ts';
 import type { ClaimRequest, ClaimResult, RefundFacts, SyncStateRepository } from './sync-state-repository.ts';
 
 const CLAIMABLE: readonly SyncState[] = ['pending', 'deferred'];
@@ -62,12 +68,6 @@ export function createDynamoSyncStateRepository(client: DynamoDBDocumentClient, 
         ':source': request.source,
         ':sourceId': request.sourceId,
       };
-      CLAIMABLE.forEach((state, index) => {
-        values[`:c${index}`] = state;
-      });
-      REVISABLE.forEach((state, index) => {
-        values[`:r${index}`] = state;
-      });
       const sets = [
         '#state = :submitting',
         'leaseOwner = :owner',
@@ -80,16 +80,9 @@ export function createDynamoSyncStateRepository(client: DynamoDBDocumentClient, 
         'createdAt = if_not_exists(createdAt, :now)',
         'updatedAt = :now',
       ];
-      if (request.amount !== undefined) {
-        sets.push('amount = :amount');
-        values[':amount'] = request.amount;
-      }
-      if (request.currencyCode !== undefined) {
-        sets.push('currencyCode = :currencyCode');
-        values[':currencyCode'] = request.currencyCode;
-      }
-      const claimable = CLAIMABLE.map((_, index) => `:c${index}`).join(', ');
-      const revisable = REVISABLE.map((_, index) => `:r${index}`).join(', ');
+      setAmountIfKnown(sets, values, request);
+      const claimable = inList('c', CLAIMABLE, values);
+      const revisable = inList('r', REVISABLE, values);
       const condition = [
         'attribute_not_exists(recordKey)',
         `#state IN (${claimable})`,
@@ -157,6 +150,26 @@ export function createDynamoSyncStateRepository(client: DynamoDBDocumentClient, 
       );
     },
 
+    async markInDoubt(customerId, recordKey, owner, errorCode, deadLetterId, now) {
+      const updated = await transition(
+        customerId,
+        recordKey,
+        'SET #state = :inDoubt, submittedAt = :now, updatedAt = :now, lastErrorCode = :code, deadLetterId = :deadLetterId ' +
+          'REMOVE leaseOwner, leaseUntil',
+        '#state = :submitting AND leaseOwner = :owner',
+        {
+          ':inDoubt': 'in_doubt',
+          ':submitting': 'submitting',
+          ':owner': owner,
+          ':code': errorCode,
+          ':deadLetterId': deadLetterId,
+          ':now': now.toISOString(),
+        },
+        'UpdateItem(in_doubt)',
+      );
+      return updated !== undefined;
+    },
+
     async confirm(customerId, recordKey, virtuousId, now) {
       const identity = parseRecordKey(recordKey);
       if (!identity) return undefined;
@@ -204,18 +217,32 @@ export function createDynamoSyncStateRepository(client: DynamoDBDocumentClient, 
         confirmedAt: before?.confirmedAt ?? now.toISOString(),
         updatedAt: now.toISOString(),
       };
-      return { record, changed: before?.state !== 'confirmed' || before.virtuousId !== virtuousId };
+      return {
+        record,
+        changed: before?.state !== 'confirmed' || before.virtuousId !== virtuousId,
+        ...(before?.state === undefined ? {} : { previousState: before.state }),
+      };
     },
 
-    async markNeedsUpdate(customerId, recordKey, now) {
-      const updated = await transition(
-        customerId,
-        recordKey,
-        'SET #state = :needs, updatedAt = :now',
-        '#state = :submitted',
-        { ':needs': 'needs_update', ':submitted': 'submitted', ':now': now.toISOString() },
-        'UpdateItem(needs_update)',
-      );
+    async markNeedsUpdate(customerId, recordKey, now, reason) {
+      const updated =
+        reason === undefined
+          ? await transition(
+              customerId,
+              recordKey,
+              'SET #state = :needs, updatedAt = :now',
+              '#state = :submitted',
+              { ':needs': 'needs_update', ':submitted': 'submitted', ':now': now.toISOString() },
+              'UpdateItem(needs_update)',
+            )
+          : await transition(
+              customerId,
+              recordKey,
+              'SET #state = :needs, needsUpdateReason = :reason, updatedAt = :now',
+              '#state = :inDoubt',
+              { ':needs': 'needs_update', ':reason': reason, ':inDoubt': 'in_doubt', ':now': now.toISOString() },
+              'UpdateItem(needs_update)',
+            );
       return updated !== undefined;
     },
 
@@ -243,14 +270,7 @@ export function createDynamoSyncStateRepository(client: DynamoDBDocumentClient, 
         'createdAt = if_not_exists(createdAt, :now)',
         'updatedAt = :now',
       ];
-      if (facts.amount !== undefined) {
-        sets.push('amount = :amount');
-        values[':amount'] = facts.amount;
-      }
-      if (facts.currencyCode !== undefined) {
-        sets.push('currencyCode = :currencyCode');
-        values[':currencyCode'] = facts.currencyCode;
-      }
+      setAmountIfKnown(sets, values, facts);
       const result = await send<{ Attributes?: SyncRecord }>(
         client,
         new UpdateCommand({
@@ -296,9 +316,16 @@ export function createDynamoSyncStateRepository(client: DynamoDBDocumentClient, 
       await transition(
         customerId,
         recordKey,
-        'SET #state = :pending, updatedAt = :now REMOVE lastErrorCode',
-        '#state = :failed',
-        { ':pending': 'pending', ':failed': 'failed', ':now': now.toISOString() },
+        'SET #state = :pending, updatedAt = :now REMOVE lastErrorCode, needsUpdateReason, deadLetterId',
+        // An in-doubt write Virtuous never had is sent again only by this explicit operator replay.
+        '#state = :failed OR (#state = :needs AND needsUpdateReason = :unknown)',
+        {
+          ':pending': 'pending',
+          ':failed': 'failed',
+          ':needs': 'needs_update',
+          ':unknown': OUTCOME_UNKNOWN_NOT_FOUND,
+          ':now': now.toISOString(),
+        },
         'UpdateItem(reset)',
       );
     },
@@ -306,15 +333,13 @@ export function createDynamoSyncStateRepository(client: DynamoDBDocumentClient, 
     async listByState(customerId, states) {
       const records: SyncRecord[] = [];
       const values: Record<string, unknown> = { ':customer': customerId };
-      states.forEach((state, index) => {
-        values[`:s${index}`] = state;
-      });
+      const wanted = inList('s', states, values);
       const pages = queryPages<SyncRecord>(
         client,
         {
           TableName: table,
           KeyConditionExpression: 'customerId = :customer',
-          FilterExpression: `#state IN (${states.map((_, index) => `:s${index}`).join(', ')})`,
+          FilterExpression: `#state IN (${wanted})`,
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: values,
         },
@@ -324,4 +349,31 @@ export function createDynamoSyncStateRepository(client: DynamoDBDocumentClient, 
       return records;
     },
   };
+}
+
+/** Binds each item to `:<prefix><index>` in `values`; returns the placeholders, comma-separated, for an IN list. */
+function inList(prefix: string, items: readonly string[], values: Record<string, unknown>): string {
+  return items
+    .map((item, index) => {
+      const placeholder = `:${prefix}${index}`;
+      values[placeholder] = item;
+      return placeholder;
+    })
+    .join(', ');
+}
+
+/** Sets amount and currency when the event carries them; an unknown one leaves the stored value alone. */
+function setAmountIfKnown(
+  sets: string[],
+  values: Record<string, unknown>,
+  facts: { readonly amount?: number; readonly currencyCode?: string },
+): void {
+  if (facts.amount !== undefined) {
+    sets.push('amount = :amount');
+    values[':amount'] = facts.amount;
+  }
+  if (facts.currencyCode !== undefined) {
+    sets.push('currencyCode = :currencyCode');
+    values[':currencyCode'] = facts.currencyCode;
+  }
 }

@@ -11,6 +11,10 @@ export interface ReconciliationCounts {
   readonly stuckConfirmed: number;
   /** Submitted records older than the batch window still unknown to Virtuous (needs update: reported). */
   readonly needsUpdate: number;
+  /** In-doubt records (write outcome unknown) this run found in Virtuous: confirmed. Optional for older runs. */
+  readonly inDoubtConfirmed?: number;
+  /** In-doubt records still unknown to Virtuous after the batch window (counted in needsUpdate too): reported. */
+  readonly outcomeUnknownNotFound?: number;
   readonly refundsApplied: number;
   readonly virtuousCalls: number;
 }
@@ -26,6 +30,8 @@ export interface ReconciliationRun extends ReconciliationCounts {
   readonly since: string;
   /** Record keys that need an admin's attention in Virtuous (identifiers only, at most a few dozen). */
   readonly needsUpdateKeys: readonly string[];
+  /** The needsUpdateKeys whose reason is `outcome_unknown_not_found`: an operator decides whether to replay them. */
+  readonly outcomeUnknownKeys?: readonly string[];
 }
 
 export type StoredReconciliationRun = ReconciliationRun & { readonly expiresAt: number };

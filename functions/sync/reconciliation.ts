@@ -6,6 +6,10 @@
  * 2. Stuck submissions: records `submitted` longer than the batch window (default 36 h: one nightly batch plus
  *    margin) are looked up by source and id; found → confirmed; still 404 → needs_update and reported (Virtuous
  *    parked the transaction for an admin, e.g. a contact it could not match).
+ *    In-doubt records (a write whose answer was lost) older than the window get the same lookup: found → confirmed
+ *    (their kept dead letter discarded); still 404 → needs_update with reason `outcome_unknown_not_found`, reported;
+ *    their dead letter, kept sealed since the write, may then be replayed once by an operator. Nothing re-sends them
+ *    on its own: a lookup 404 can also mean a transaction Virtuous parked, and a second copy is the harm avoided.
  * 3. Refunds waiting for a gift that is now confirmed are applied.
  * Every run writes one log record (counts only) and a failed run is counted (metric ReconciliationFailures).
  */
@@ -14,9 +18,11 @@ import { errorCode } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
 import type { QueryPage, VirtuousApi } from '../virtuous/api.ts';
 import type { CheckpointStore } from './checkpoints.ts';
+import type { DeadLetters } from './dead-letters.ts';
+import { discardConfirmedInDoubt } from './in-doubt.ts';
 import type { ReconciliationLog, ReconciliationRun } from './reconciliation-log.ts';
 import { SYNC_METRICS, type SyncMetrics } from './sync-metrics.ts';
-import { recordKey, type SyncRecord } from './sync-record.ts';
+import { OUTCOME_UNKNOWN_NOT_FOUND, recordKey, type SyncRecord } from './sync-record.ts';
 import type { SyncStateRepository } from './sync-state-repository.ts';
 
 export const RECONCILIATION_CHECKPOINT = 'reconciliation:modified-since';
@@ -51,6 +57,8 @@ export interface ReconciliationDeps {
   readonly applyDeferredRefund: (customerId: string, refundKey: string, giftVirtuousId: number) => Promise<void>;
   readonly metrics: SyncMetrics;
   readonly clock: () => Date;
+  /** Discards the dead letter an in-doubt record kept once Virtuous shows the record (optional: tests without it). */
+  readonly deadLetters?: Pick<DeadLetters, 'discard'>;
   readonly reconciliationConfig?: Partial<ReconciliationConfig>;
 }
 
@@ -59,8 +67,17 @@ export async function reconcileCustomer(deps: ReconciliationDeps, customerId: st
   const started = deps.clock();
   // The run id is the log table's sort key (a put overwrites): its suffix comes from the CSPRNG, not Math.random.
   const runId = `${started.toISOString()}#${randomBytes(6).toString('hex')}`;
-  const counts = { missedWebhooksRecovered: 0, stuckConfirmed: 0, needsUpdate: 0, refundsApplied: 0, virtuousCalls: 0 };
+  const counts = {
+    missedWebhooksRecovered: 0,
+    stuckConfirmed: 0,
+    needsUpdate: 0,
+    inDoubtConfirmed: 0,
+    outcomeUnknownNotFound: 0,
+    refundsApplied: 0,
+    virtuousCalls: 0,
+  };
   const needsUpdateKeys: string[] = [];
+  const outcomeUnknownKeys: string[] = [];
   const checkpoint = await deps.checkpoints.get(customerId, RECONCILIATION_CHECKPOINT);
   const since = checkpoint?.position ?? new Date(started.getTime() - config.initialLookbackMs).toISOString();
   const api = deps.virtuousFor(customerId);
@@ -77,6 +94,7 @@ export async function reconcileCustomer(deps: ReconciliationDeps, customerId: st
       since,
       ...counts,
       needsUpdateKeys: needsUpdateKeys.slice(0, MAX_REPORTED_KEYS),
+      outcomeUnknownKeys: outcomeUnknownKeys.slice(0, MAX_REPORTED_KEYS),
     };
     await deps.log.put(run);
     return run;
@@ -101,6 +119,8 @@ export async function reconcileCustomer(deps: ReconciliationDeps, customerId: st
         if (key === undefined) continue;
         const confirmed = await deps.syncState.confirm(customerId, key, record.id, deps.clock());
         if (!confirmed) continue;
+        if (confirmed.previousState === 'in_doubt') counts.inDoubtConfirmed += 1;
+        await discardConfirmedInDoubt(deps.deadLetters, confirmed, deps.clock());
         onConfirmed?.(key, record.id);
         if (confirmed.changed) {
           counts.missedWebhooksRecovered += 1;
@@ -134,7 +154,7 @@ export async function reconcileCustomer(deps: ReconciliationDeps, customerId: st
 
     // 2. Stuck submissions.
     const cutoff = started.getTime() - config.batchWindowMs;
-    const stuck = (await deps.syncState.listByState(customerId, ['submitted'])).filter(
+    const stuck = (await deps.syncState.listByState(customerId, ['submitted', 'in_doubt'])).filter(
       (record) => record.kind !== 'refund' && Date.parse(record.submittedAt ?? record.updatedAt) < cutoff,
     );
     for (const record of stuck) {
@@ -146,7 +166,19 @@ export async function reconcileCustomer(deps: ReconciliationDeps, customerId: st
           counts.stuckConfirmed += 1;
           deps.metrics.count(SYNC_METRICS.recordsConfirmed);
         }
+        if (confirmed?.previousState === 'in_doubt') counts.inDoubtConfirmed += 1;
+        await discardConfirmedInDoubt(deps.deadLetters, confirmed, deps.clock());
         if (record.kind === 'gift') confirmedGifts.set(record.recordKey, found);
+      } else if (record.state === 'in_doubt') {
+        if (
+          await deps.syncState.markNeedsUpdate(customerId, record.recordKey, deps.clock(), OUTCOME_UNKNOWN_NOT_FOUND)
+        ) {
+          counts.needsUpdate += 1;
+          counts.outcomeUnknownNotFound += 1;
+          needsUpdateKeys.push(record.recordKey);
+          outcomeUnknownKeys.push(record.recordKey);
+          deps.metrics.count(SYNC_METRICS.recordsNeedingUpdate);
+        }
       } else if (await deps.syncState.markNeedsUpdate(customerId, record.recordKey, deps.clock())) {
         counts.needsUpdate += 1;
         needsUpdateKeys.push(record.recordKey);
@@ -179,6 +211,9 @@ export async function reconcileCustomer(deps: ReconciliationDeps, customerId: st
       logger.warn('reconciliation found records needing update', {
         customerId,
         needsUpdate: counts.needsUpdate,
+        // In-doubt writes Virtuous never showed: the operator decides (replay the dead letter once, or discard it).
+        outcomeUnknownNotFound: counts.outcomeUnknownNotFound,
+        reason: counts.outcomeUnknownNotFound > 0 ? OUTCOME_UNKNOWN_NOT_FOUND : undefined,
         runId,
       });
     }

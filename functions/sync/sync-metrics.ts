@@ -20,6 +20,8 @@ export const SYNC_METRICS = {
   recordsNeedingUpdate: 'RecordsNeedingUpdate',
   missedWebhooksRecovered: 'MissedWebhooksRecovered',
   bulkEventsEnqueued: 'BulkEventsEnqueued',
+  /** Transaction writes whose outcome was unknown (sent, answer lost): kept in_doubt for reconciliation. */
+  writesInDoubt: 'WritesInDoubt',
 } as const;
 
 export type SyncMetricName = (typeof SYNC_METRICS)[keyof typeof SYNC_METRICS];

@@ -12,10 +12,11 @@
  * Exactly once, honestly: Virtuous has no idempotency key and a transaction is invisible until its nightly batch, so
  * the guarantee rests on the sync-state claim. A record is claimed (conditional write, with a lease) before the call
  * and marked submitted after it; no claim is granted for a submitted version, so re-deliveries, replays, concurrent
- * containers and bulk re-runs never send it again. What remains is one in-flight call: if Virtuous accepted a
- * transaction but we never learnt it (our process died after the call and before the mark, or the answer was lost to
- * a timeout or 5xx after Virtuous stored it), the lease lapses or the claim is released and the record is sent again.
- * That window is one call wide per record and is visible afterwards (reconciliation compares by source id).
+ * containers and bulk re-runs never send it again. A transaction whose answer was lost (the client's
+ * WRITE_OUTCOME_UNKNOWN: timeout after sending, 5xx, 520, reset) is not sent again either: the record goes `in_doubt`
+ * (never claimable), its message is kept sealed as a dead letter and acknowledged, and reconciliation decides (found →
+ * confirmed; still absent after the batch window → needs_update, reported; the operator may replay it once). What
+ * remains is a process that dies between the call and the mark: the lease lapses and the record is sent again.
  */
 import type { CustomerRecord, CustomerRepository } from '../customers/customer.ts';
 import type { Notifier } from '../notifications/notifier.ts';
@@ -26,9 +27,11 @@ import {
   CredentialRevokedError,
   errorCode,
   ForbiddenInputError,
+  isWriteOutcomeUnknown,
   PermanentError,
   RecoverableError,
   TransientError,
+  WRITE_OUTCOME_UNKNOWN,
 } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
 import type { VirtuousApi } from '../virtuous/api.ts';
@@ -43,9 +46,10 @@ import {
 import type { DeadLetters } from './dead-letters.ts';
 import type { DeliveryLog } from './delivery-log.ts';
 import type { HeldMessages } from './held-messages.ts';
+import { discardConfirmedInDoubt } from './in-doubt.ts';
 import { commandFromDelivery, commandFromStripeEvent, type SyncCommand } from './inbound-events.ts';
 import { mapLimit, SYNC_METRICS, type SyncMetrics } from './sync-metrics.ts';
-import { recordKey } from './sync-record.ts';
+import { recordKey, type SyncRecord } from './sync-record.ts';
 import type { SyncStateRepository } from './sync-state-repository.ts';
 
 export interface QueueRecord {
@@ -395,6 +399,10 @@ export class SyncProcessor {
       return 'hold';
     }
     const operation = item.command.type;
+    if (isWriteOutcomeUnknown(error)) {
+      await this.#keepInDoubt(item, error);
+      return 'dead_lettered';
+    }
     if (!isPermanent(error) && item.record.receiveCount < this.#deps.config.maxReceiveCount) {
       logger.warn('sync attempt failed, will retry', {
         customerId: item.customerId,
@@ -415,6 +423,36 @@ export class SyncProcessor {
       messageBody: item.replayBody(),
     });
     return 'dead_lettered';
+  }
+
+  /**
+   * Keeps the message of an in-doubt record sealed as a dead letter (replay is refused until reconciliation reports
+   * the record not found) and acknowledges it: a re-delivery would find the record in_doubt and send nothing anyway.
+   * Not counted as DeadLettersCreated: most in-doubt writes are confirmed by the next batch; WritesInDoubt counts them.
+   */
+  async #keepInDoubt(item: WorkItem, error: unknown): Promise<void> {
+    const key = recordKeyOf(item.command);
+    const statusCode = statusCodeOf(error);
+    await this.#deps.deadLetters.add(
+      {
+        customerId: item.customerId,
+        deadLetterId: item.deadLetterId,
+        operation: item.command.type,
+        ...(key === undefined ? {} : { recordKey: key }),
+        ...(statusCode === undefined ? {} : { statusCode }),
+        attempts: item.record.receiveCount,
+        errorCode: errorCode(error),
+        messageBody: item.replayBody(),
+      },
+      this.#deps.clock(),
+    );
+    logger.warn('write outcome unknown, record kept in doubt for reconciliation', {
+      customerId: item.customerId,
+      deadLetterId: item.deadLetterId,
+      operation: item.command.type,
+      recordKey: key,
+      statusCode,
+    });
   }
 
   async #deadLetter(input: {
@@ -484,6 +522,7 @@ export class SyncProcessor {
           version: 0,
           amount: command.gift.amount,
           ...(command.gift.currencyCode === undefined ? {} : { currencyCode: command.gift.currencyCode }),
+          deadLetterId: item.deadLetterId,
           call: (api) => api.submitGift(command.gift),
         });
         return;
@@ -494,6 +533,7 @@ export class SyncProcessor {
           source: command.contact.referenceSource,
           sourceId: command.contact.referenceId,
           version: command.version,
+          deadLetterId: item.deadLetterId,
           call: (api) => api.submitContact(command.contact),
         });
         return;
@@ -507,6 +547,7 @@ export class SyncProcessor {
         const key = recordKey('contact', command.referenceSource, command.referenceId);
         const result = await this.#deps.syncState.confirm(customerId, key, command.contactId, this.#deps.clock());
         if (result?.changed) this.#deps.metrics.count(SYNC_METRICS.recordsConfirmed);
+        await discardConfirmedInDoubt(this.#deps.deadLetters, result, this.#deps.clock());
         return;
       }
       case 'ignored':
@@ -536,6 +577,8 @@ export class SyncProcessor {
       call: (api: VirtuousApi) => Promise<void>;
       /** A call whose effect is final (reversal of a known gift) goes straight to confirmed. */
       final?: boolean;
+      /** The work item's dead letter id: where an in-doubt record's payload is kept. */
+      deadLetterId?: string;
     },
   ): Promise<void> {
     const { syncState, clock, config, metrics } = this.#deps;
@@ -553,13 +596,21 @@ export class SyncProcessor {
       ...(spec.amount === undefined ? {} : { amount: spec.amount }),
       ...(spec.currencyCode === undefined ? {} : { currencyCode: spec.currencyCode }),
     });
-    if (claim.outcome === 'settled') return;
+    if (claim.outcome === 'settled') {
+      // Our own message again after keeping its payload failed: keep it now (nothing is sent).
+      if (isOwnInDoubt(claim.record, spec.deadLetterId)) throw inDoubtAgain(spec.kind);
+      return;
+    }
     if (claim.outcome === 'in_flight') {
       throw new TransientError('RECORD_IN_FLIGHT', `${spec.kind} record is being submitted by another worker`);
     }
     try {
       await spec.call(this.#deps.virtuousFor(customerId));
     } catch (error) {
+      if (isWriteOutcomeUnknown(error) && spec.deadLetterId !== undefined) {
+        await this.#markInDoubt(customerId, spec.recordKey, owner, spec.deadLetterId);
+        throw error;
+      }
       await syncState.release(
         customerId,
         spec.recordKey,
@@ -576,6 +627,14 @@ export class SyncProcessor {
     if (spec.kind === 'refund') metrics.count(SYNC_METRICS.refundsApplied);
     else metrics.count(SYNC_METRICS.recordsSubmitted);
     if (!marked) await this.#reportLostMark(customerId, spec.recordKey);
+  }
+
+  /** submitting → in_doubt: never claimed again; reconciliation or a webhook decides. */
+  async #markInDoubt(customerId: string, key: string, owner: string, deadLetterId: string): Promise<void> {
+    const { syncState, clock, metrics } = this.#deps;
+    const marked = await syncState.markInDoubt(customerId, key, owner, WRITE_OUTCOME_UNKNOWN, deadLetterId, clock());
+    if (marked) metrics.count(SYNC_METRICS.writesInDoubt);
+    else await this.#reportLostMark(customerId, key);
   }
 
   async #reportLostMark(customerId: string, key: string): Promise<void> {
@@ -595,6 +654,7 @@ export class SyncProcessor {
     const result = await syncState.confirm(customerId, recordKey('gift', source, transactionId), giftId, clock());
     if (!result) return;
     if (result.changed) metrics.count(SYNC_METRICS.recordsConfirmed);
+    await discardConfirmedInDoubt(this.#deps.deadLetters, result, clock());
     for (const refundKey of result.record.deferredRefunds ?? []) {
       await this.applyDeferredRefund(customerId, refundKey, giftId);
     }
@@ -683,6 +743,8 @@ export class SyncProcessor {
           ...(gift.currencyCode === undefined ? {} : { currencyCode: gift.currencyCode }),
         });
         if (claim.outcome === 'claimed') claimed.push(item);
+        else if (isOwnInDoubt(claim.record, item.deadLetterId))
+          outcomes.set(item, await this.#settleFailure(item, inDoubtAgain('gift')));
         else if (claim.outcome === 'settled') outcomes.set(item, 'done');
         else
           outcomes.set(item, {
@@ -693,30 +755,51 @@ export class SyncProcessor {
       }
     });
 
+    const markSent = async (chunk: readonly WorkItem[]) => {
+      metrics.count(SYNC_METRICS.recordsSubmitted, chunk.length);
+      await mapLimit(chunk, config.concurrency, async (item) => {
+        const marked = await syncState.markSubmitted(customerId, keyOf(item), owner, clock());
+        if (!marked) await this.#reportLostMark(customerId, keyOf(item));
+        outcomes.set(item, 'done');
+      });
+    };
+
     /**
      * One batch-endpoint call for the chunk. A chunk refused as a whole (permanent) is halved and each half sent
-     * again, so one bad gift among 100 costs about 2·log2(100) extra calls instead of 100, and only it fails.
+     * again, so one bad gift among 100 costs about 2·log2(100) extra calls instead of 100, and only it fails. A chunk
+     * whose outcome is unknown is never sent again: every gift of it not known to be sent goes in_doubt.
      */
     const submitChunk = async (source: string, chunk: readonly WorkItem[]): Promise<void> => {
+      // The client may split the chunk further: what it reports sent is marked even if a later part fails.
+      const sent = new Set<string>();
       try {
-        await this.#deps.virtuousFor(customerId).submitGifts(source, chunk.map(giftOf));
+        await this.#deps.virtuousFor(customerId).submitGifts(source, chunk.map(giftOf), {
+          onChunkSubmitted: (gifts) => {
+            for (const gift of gifts) sent.add(gift.transactionId);
+          },
+        });
       } catch (error) {
-        if (isPermanent(error) && chunk.length > 1) {
-          const middle = Math.ceil(chunk.length / 2);
-          await submitChunk(source, chunk.slice(0, middle));
-          await submitChunk(source, chunk.slice(middle));
+        const sentItems = chunk.filter((item) => sent.has(giftOf(item).transactionId));
+        const rest = chunk.filter((item) => !sent.has(giftOf(item).transactionId));
+        if (sentItems.length > 0) await markSent(sentItems);
+        if (isPermanent(error) && rest.length > 1) {
+          const middle = Math.ceil(rest.length / 2);
+          await submitChunk(source, rest.slice(0, middle));
+          await submitChunk(source, rest.slice(middle));
           return;
         }
-        await mapLimit(chunk, config.concurrency, async (item) => {
+        await mapLimit(rest, config.concurrency, async (item) => {
           try {
-            await syncState.release(
-              customerId,
-              keyOf(item),
-              owner,
-              isPermanent(error) ? 'failed' : 'pending',
-              errorCode(error),
-              clock(),
-            );
+            if (isWriteOutcomeUnknown(error)) await this.#markInDoubt(customerId, keyOf(item), owner, item.deadLetterId);
+            else
+              await syncState.release(
+                customerId,
+                keyOf(item),
+                owner,
+                isPermanent(error) ? 'failed' : 'pending',
+                errorCode(error),
+                clock(),
+              );
           } catch (releaseError) {
             // The lease lapses on its own; the record is claimable again after it.
             outcomes.set(item, { retry: releaseError });
@@ -726,12 +809,7 @@ export class SyncProcessor {
         });
         return;
       }
-      metrics.count(SYNC_METRICS.recordsSubmitted, chunk.length);
-      await mapLimit(chunk, config.concurrency, async (item) => {
-        const marked = await syncState.markSubmitted(customerId, keyOf(item), owner, clock());
-        if (!marked) await this.#reportLostMark(customerId, keyOf(item));
-        outcomes.set(item, 'done');
-      });
+      await markSent(chunk);
     };
 
     for (const [source, sourceItems] of Map.groupBy(claimed, (item) => giftOf(item).transactionSource)) {
@@ -741,6 +819,15 @@ export class SyncProcessor {
     }
     return outcomes;
   }
+}
+
+/** The record is in doubt from this very work item: its payload may not have been kept yet. */
+function isOwnInDoubt(record: SyncRecord, deadLetterId: string | undefined): boolean {
+  return record.state === 'in_doubt' && deadLetterId !== undefined && record.deadLetterId === deadLetterId;
+}
+
+function inDoubtAgain(kind: string): TransientError {
+  return new TransientError(WRITE_OUTCOME_UNKNOWN, `${kind} record is in doubt: its message is kept, not sent again`);
 }
 
 function recordKeyOf(command: SyncCommand): string | undefined {

@@ -5,6 +5,9 @@
  *   pending ──claim──► submitting (lease) ──200──► submitted ──giftCreate / lookup──► confirmed
  *      ▲                  │  transient error: back to pending                 └─ still 404 after the batch window ──► needs_update
  *      └──────────────────┘  permanent error: failed (dead letter holds the payload; replay resets to pending)
+ *                         │  outcome unknown (sent, answer lost): in_doubt ──giftCreate / lookup──► confirmed
+ *                         │     (never claimed again)                      └─ still 404 after the batch window ──►
+ *                         │     needs_update (reason outcome_unknown_not_found; its dead letter may be replayed once)
  *   refunds wait in `deferred` until their gift has a Virtuous id.
  *
  * No personal data: ids, state, timestamps, counts, and the gift amount + currency as bare numbers (kept so
@@ -13,7 +16,20 @@
 
 export type SyncKind = 'gift' | 'contact' | 'refund';
 
-export type SyncState = 'pending' | 'submitting' | 'submitted' | 'confirmed' | 'needs_update' | 'failed' | 'deferred';
+export type SyncState =
+  | 'pending'
+  | 'submitting'
+  | 'submitted'
+  | 'confirmed'
+  | 'needs_update'
+  | 'failed'
+  | 'deferred'
+  /** Sent, but whether Virtuous stored it is unknown: only reconciliation or a webhook may move it on. */
+  | 'in_doubt';
+
+/** A write whose outcome was unknown and that Virtuous still did not have after the batch window. */
+export const OUTCOME_UNKNOWN_NOT_FOUND = 'outcome_unknown_not_found';
+export type NeedsUpdateReason = typeof OUTCOME_UNKNOWN_NOT_FOUND;
 
 export interface SyncRecord {
   readonly customerId: string;
@@ -44,6 +60,10 @@ export interface SyncRecord {
   /** ISO time the current claim lapses; after it another worker may take the record over. */
   readonly leaseUntil?: string;
   readonly lastErrorCode?: string;
+  /** In-doubt records: the dead letter that keeps the sealed payload until reconciliation decides. */
+  readonly deadLetterId?: string;
+  /** needs_update records reached from in_doubt carry `outcome_unknown_not_found`. */
+  readonly needsUpdateReason?: NeedsUpdateReason;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly submittedAt?: string;
@@ -65,4 +85,10 @@ export function parseRecordKey(key: string): { kind: SyncKind; source: string; s
 }
 
 /** States in which a record's current version is done: a re-delivery of it is acknowledged without a call. */
-export const SETTLED_STATES: ReadonlySet<SyncState> = new Set(['submitted', 'confirmed', 'needs_update', 'failed']);
+export const SETTLED_STATES: ReadonlySet<SyncState> = new Set([
+  'submitted',
+  'confirmed',
+  'needs_update',
+  'failed',
+  'in_doubt',
+]);

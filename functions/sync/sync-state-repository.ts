@@ -2,7 +2,7 @@
  * Storage of sync records. The claim is the exactly-once gate: a conditional write that only one worker can win,
  * and that no worker wins for a version already submitted.
  */
-import type { SyncKind, SyncRecord, SyncState } from './sync-record.ts';
+import type { NeedsUpdateReason, SyncKind, SyncRecord, SyncState } from './sync-record.ts';
 
 export interface ClaimRequest {
   readonly customerId: string;
@@ -54,6 +54,18 @@ export interface SyncStateRepository {
     now: Date,
   ): Promise<void>;
   /**
+   * submitting → in_doubt, only while `owner` holds the claim: the call was sent and its outcome is unknown. The
+   * record is never claimed again; `deadLetterId` names the dead letter holding its sealed payload.
+   */
+  markInDoubt(
+    customerId: string,
+    recordKey: string,
+    owner: string,
+    errorCode: string,
+    deadLetterId: string,
+    now: Date,
+  ): Promise<boolean>;
+  /**
    * Virtuous has the record (webhook, lookup or query): → confirmed with its id, created if we had no record of it
    * (so its source event can never send it again). Returns the record after the change and whether this call changed
    * it; undefined only for a key that is not a sync record key.
@@ -63,12 +75,20 @@ export interface SyncStateRepository {
     recordKey: string,
     virtuousId: number,
     now: Date,
-  ): Promise<{ readonly record: SyncRecord; readonly changed: boolean } | undefined>;
-  /** submitted → needs_update (still unresolved after the batch window). false if it changed meanwhile. */
-  markNeedsUpdate(customerId: string, recordKey: string, now: Date): Promise<boolean>;
+  ): Promise<
+    { readonly record: SyncRecord; readonly changed: boolean; readonly previousState?: SyncState } | undefined
+  >;
+  /**
+   * submitted → needs_update (still unresolved after the batch window); with a reason, in_doubt → needs_update.
+   * false if it changed meanwhile.
+   */
+  markNeedsUpdate(customerId: string, recordKey: string, now: Date, reason?: NeedsUpdateReason): Promise<boolean>;
   /** Creates the refund record in `deferred` (no-op if it exists) and links it to its gift. */
   deferRefund(facts: RefundFacts): Promise<SyncRecord>;
-  /** failed → pending, so a replayed dead letter may be submitted again. */
+  /**
+   * failed → pending, or needs_update for `outcome_unknown_not_found` → pending (an operator decided to send it),
+   * so a replayed dead letter may be submitted again.
+   */
   resetForReplay(customerId: string, recordKey: string, now: Date): Promise<void>;
   /** A customer's records in the given states (paginated internally). */
   listByState(customerId: string, states: readonly SyncState[]): Promise<SyncRecord[]>;

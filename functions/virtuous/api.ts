@@ -131,6 +131,10 @@ export interface VirtuousApi {
   setWebhookActive(id: number, active: boolean): Promise<void>;
   /** Idempotent: a 404 counts as already deleted. */
   deleteWebhook(id: number): Promise<void>;
+  /**
+   * Transaction writes (submitGift, submitGifts, submitContact) are not idempotent: when the outcome is ambiguous
+   * (sent, then timeout / 5xx / reset) they reject with TransientError `WRITE_OUTCOME_UNKNOWN` and are not retried.
+   */
   submitGift(gift: GiftTransaction): Promise<void>;
   /** Sends the batch endpoint in chunks of at most 100, in order; see SubmitGiftsOptions for partial progress. */
   submitGifts(

@@ -9,9 +9,11 @@
  * Requests are sent over HTTPS with Node's default certificate checks; plain HTTP only to a loopback simulator
  * when the caller says so (local mode).
  *
- * Writes are retried like reads. Virtuous has no idempotency key, so a transaction whose answer was lost (timeout,
- * 5xx after storing) and is retried reaches Virtuous twice; refusing to retry would only move the same choice to
- * the queue. Callers that must bound this hold a claim for at most `backoff.maxCallMs`, the longest one call takes.
+ * Transaction writes (gift, gift batch, contact) are not idempotent and Virtuous has no idempotency key, so they are
+ * retried only after failures that prove nothing was sent or stored: 429, other 4xx, a connection refused before
+ * sending, DNS, our own budget refusal. An ambiguous end (timeout after sending, reset, 5xx, 520, 408) is never
+ * retried: the call throws a TransientError `WRITE_OUTCOME_UNKNOWN` (shared/errors.ts) and the caller decides by
+ * looking the transaction up later. Reads and the other writes are retried on every transient failure.
  */
 import { ForbiddenInputError, TransientError } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
@@ -29,7 +31,14 @@ import type {
   WebhookRecord,
   WebhookSubscription,
 } from './api.ts';
-import { classifyHttpFailure, classifyNetworkFailure, type HttpFailure } from './http-errors.ts';
+import {
+  classifyHttpFailure,
+  classifyNetworkFailure,
+  type HttpFailure,
+  httpStatusLeavesWriteOutcomeUnknown,
+  networkFailureMayHaveReachedServer,
+  writeOutcomeUnknown,
+} from './http-errors.ts';
 import type { RateBudget } from './rate-budget.ts';
 import { readRateLimitHeaders, readRetryAfterSeconds } from './rate-limit-headers.ts';
 import { contactTransactionBody, type DesignationField, giftTransactionBody, reversalBody } from './request-bodies.ts';
@@ -148,6 +157,8 @@ interface CallSpec<T> {
   /** What a 404 means for this call: a value to return (lookups, idempotent delete), or an error (default). */
   readonly onNotFound?: () => T;
   readonly read: (text: string) => T;
+  /** A write Virtuous may store twice if sent twice: never retried after an ambiguous failure. */
+  readonly nonIdempotent?: boolean;
 }
 
 function assertInteger(name: string, value: number, min: number, max: number): void {
@@ -261,6 +272,7 @@ export function createVirtuousClient(options: VirtuousClientOptions): VirtuousCl
       await reserveBudget(spec.operation);
       const token = await tokens.current();
       let failure: HttpFailure;
+      let outcomeUnknown = false;
       try {
         const response = await fetchImpl(url, {
           method: spec.method,
@@ -274,7 +286,11 @@ export function createVirtuousClient(options: VirtuousClientOptions): VirtuousCl
           redirect: 'manual',
           signal: AbortSignal.timeout(timeoutMs),
         });
-        const text = await response.text();
+        // A write answered 2xx is stored even if its body is then lost; only reads need the body.
+        const text = await response.text().catch((error: unknown) => {
+          if (spec.nonIdempotent === true) return '';
+          throw error;
+        });
         await observe(response.headers);
         if (response.ok) return spec.read(text);
         if (response.status === 404 && spec.onNotFound !== undefined) return spec.onNotFound();
@@ -291,10 +307,23 @@ export function createVirtuousClient(options: VirtuousClientOptions): VirtuousCl
           bodyText: text.slice(0, MAX_ERROR_BODY_CHARS),
           ...optionalRetryAfter(readRetryAfterSeconds(response.headers, now())),
         });
+        outcomeUnknown = httpStatusLeavesWriteOutcomeUnknown(response.status);
       } catch (error) {
         if (error instanceof TransientError) failure = error;
-        else if (isFetchFailure(error)) failure = classifyNetworkFailure(spec.operation, error);
-        else throw error;
+        else if (isFetchFailure(error)) {
+          failure = classifyNetworkFailure(spec.operation, error);
+          outcomeUnknown = networkFailureMayHaveReachedServer(error);
+        } else throw error;
+      }
+      if (spec.nonIdempotent === true && outcomeUnknown && failure instanceof TransientError) {
+        logger.warn('virtuous write outcome unknown, not retried', {
+          customerId,
+          operation: spec.operation,
+          errorCode: failure.code,
+          statusCode: failure.statusCode,
+          attempt,
+        });
+        throw writeOutcomeUnknown(spec.operation, failure);
       }
       if (!(failure instanceof TransientError) || attempt >= policy.maxAttempts) throw failure;
       const delayMs =
@@ -393,6 +422,7 @@ export function createVirtuousClient(options: VirtuousClientOptions): VirtuousCl
         path: '/api/v2/Gift/Transaction',
         body,
         read: ignoreBody,
+        nonIdempotent: true,
       });
     },
 
@@ -418,6 +448,7 @@ export function createVirtuousClient(options: VirtuousClientOptions): VirtuousCl
           path: '/api/v2/Gift/Transactions',
           body: { transactionSource, transactions: chunk },
           read: ignoreBody,
+          nonIdempotent: true,
         });
         await submitOptions.onChunkSubmitted?.(gifts.slice(start, start + giftBatchSize));
       }
@@ -431,6 +462,7 @@ export function createVirtuousClient(options: VirtuousClientOptions): VirtuousCl
         path: '/api/Contact/Transaction',
         body,
         read: ignoreBody,
+        nonIdempotent: true,
       });
     },
 

@@ -6,7 +6,7 @@
  * when it looks like one. Messages carry the operation, the status and that code: never the body Virtuous sent
  * back (it may echo our request, i.e. donor data) and never anything we sent.
  */
-import { PermanentError, RecoverableError, TransientError } from '../shared/errors.ts';
+import { PermanentError, RecoverableError, TransientError, WRITE_OUTCOME_UNKNOWN } from '../shared/errors.ts';
 
 export type HttpFailure = TransientError | RecoverableError | PermanentError;
 
@@ -104,4 +104,48 @@ export function classifyNetworkFailure(operation: string, error: unknown): Trans
   const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
   const code = typeof cause?.code === 'string' && /^[A-Z_]{2,40}$/.test(cause.code) ? ` (${cause.code})` : '';
   return new TransientError('VIRTUOUS_NETWORK_ERROR', `${operation}: could not reach Virtuous${code}`);
+}
+
+/**
+ * Connection failures that happen before a byte of the request is written: the write certainly did not reach
+ * Virtuous, so even a non-idempotent one may be retried. Anything else (a reset or a closed socket mid-exchange,
+ * our timeout) may come after Virtuous read the request.
+ */
+const NOT_SENT_CAUSES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** Whether a rejected fetch may have delivered the request (so Virtuous may have acted on it). */
+export function networkFailureMayHaveReachedServer(error: unknown): boolean {
+  if (!(error instanceof Error)) return true;
+  if (error.name === 'TimeoutError' || error.name === 'AbortError') return true;
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  return !(typeof code === 'string' && NOT_SENT_CAUSES.has(code));
+}
+
+/**
+ * Whether an HTTP answer leaves a write's outcome unknown. 429 and the other 4xx are refusals (nothing stored);
+ * a 5xx, a 520 from the CDN or a 408 from a proxy can come after the origin handled the request.
+ */
+export function httpStatusLeavesWriteOutcomeUnknown(status: number): boolean {
+  return status >= 500 || status === 408;
+}
+
+/** The error a non-idempotent write ends in when it may have been stored: never retried by the client. */
+export function writeOutcomeUnknown(operation: string, failure: TransientError): TransientError {
+  return new TransientError(
+    WRITE_OUTCOME_UNKNOWN,
+    `${operation}: Virtuous may have stored the write, its outcome is unknown (${failure.code}); not retried`,
+    { ...(failure.statusCode === undefined ? {} : { statusCode: failure.statusCode }), cause: failure },
+  );
 }

@@ -18,8 +18,20 @@ import { verifyDelivery } from '../webhooks/verify-delivery.ts';
 export type UnauthorizedReason = VerificationFailure | 'invalid_customer_id' | 'unknown_customer' | 'customer_inactive';
 
 export type DeliveryOutcome =
-  | { readonly kind: 'accepted'; readonly deliveryId: string; readonly customerId: string }
-  | { readonly kind: 'unauthorized'; readonly reason: UnauthorizedReason; readonly customerId?: string }
+  | {
+      readonly kind: 'accepted';
+      readonly deliveryId: string;
+      readonly customerId: string;
+      /** The customer's debug-capture flag as read for this delivery (the handler decides if it is active). */
+      readonly debugCaptureUntil?: string;
+    }
+  | {
+      readonly kind: 'unauthorized';
+      readonly reason: UnauthorizedReason;
+      readonly customerId?: string;
+      /** Set only when the customer is known and accepting webhooks (a refused signature, not an unknown id). */
+      readonly debugCaptureUntil?: string;
+    }
   /** A dependency failed (customer table, secret store, queue): the sender must retry. */
   | {
       readonly kind: 'unavailable';
@@ -80,7 +92,8 @@ export async function acceptDelivery(delivery: DeliveryToAccept, deps: AcceptDep
   } catch (cause) {
     return { kind: 'unavailable', stage: 'secret_read', cause };
   }
-  if (!result.valid) return { kind: 'unauthorized', reason: result.reason, customerId };
+  const capture = customer.debugCaptureUntil === undefined ? {} : { debugCaptureUntil: customer.debugCaptureUntil };
+  if (!result.valid) return { kind: 'unauthorized', reason: result.reason, customerId, ...capture };
 
   const id = computeDeliveryId(provider, customerId, rawBody);
   try {
@@ -97,7 +110,7 @@ export async function acceptDelivery(delivery: DeliveryToAccept, deps: AcceptDep
   } catch (cause) {
     return { kind: 'unavailable', stage: 'enqueue', cause };
   }
-  return { kind: 'accepted', deliveryId: id, customerId };
+  return { kind: 'accepted', deliveryId: id, customerId, ...capture };
 }
 
 function verifyWith(

@@ -11,6 +11,8 @@ export interface WebhookVerifierConfig {
   readonly stripeToleranceSeconds: number;
   /** How long a customer's webhook secrets are reused from memory. */
   readonly secretCacheTtlMs: number;
+  /** Longest a debug capture may hold up its delivery before the verifier answers without it. */
+  readonly debugCaptureTimeoutMs: number;
 }
 
 export const DEFAULT_MAX_WEBHOOK_BODY_BYTES = 256 * 1024;
@@ -22,6 +24,7 @@ export const DEFAULT_CONFIG: WebhookVerifierConfig = {
   maxBodyBytes: DEFAULT_MAX_WEBHOOK_BODY_BYTES,
   stripeToleranceSeconds: DEFAULT_STRIPE_TOLERANCE_SECONDS,
   secretCacheTtlMs: 60_000,
+  debugCaptureTimeoutMs: 2_500,
 };
 
 const HEADER_NAME = /^[A-Za-z0-9-]{1,64}$/;

@@ -9,6 +9,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { SecretStore } from '../credentials/secret-store.ts';
 import type { CustomerRepository } from '../customers/customer.ts';
+import type { DebugCaptureWriter } from '../debug-captures/debug-capture-store.ts';
 import type { InboundQueue } from '../queue/inbound-queue.ts';
 import { errorCode, ForbiddenInputError } from '../shared/errors.ts';
 import { logger, MetricUnit, metrics } from '../shared/observability.ts';
@@ -16,6 +17,7 @@ import { SecretCandidates } from '../webhooks/secret-candidates.ts';
 import { STRIPE_SIGNATURE_HEADER } from '../webhooks/stripe-signature.ts';
 import { acceptDelivery, type DeliveryOutcome } from './accept-delivery.ts';
 import { DEFAULT_CONFIG, validHeaderName, type WebhookVerifierConfig } from './config.ts';
+import { captureIfFlagged } from './debug-capture.ts';
 import { headerValue, providerOf, readTransportRequest } from './http-request.ts';
 import { publishRecordedMetrics } from './publish-metrics.ts';
 
@@ -25,6 +27,8 @@ export interface WebhookVerifierDeps {
   readonly queue: InboundQueue;
   readonly clock?: () => Date;
   readonly config?: Partial<WebhookVerifierConfig>;
+  /** Where deliveries of a customer with an active debug-capture flag are copied; absent: capture is off here. */
+  readonly debugCaptures?: DebugCaptureWriter;
 }
 
 export type WebhookVerifierHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -89,6 +93,19 @@ export function createWebhookVerifierHandler(deps: WebhookVerifierDeps): Webhook
         stripeToleranceSeconds: config.stripeToleranceSeconds,
       },
     );
+    // Only a customer with a flag set pays for the check; the write never changes the answer.
+    if (outcome.kind !== 'unavailable' && outcome.debugCaptureUntil !== undefined) {
+      await captureIfFlagged(outcome, {
+        writer: deps.debugCaptures,
+        event,
+        provider,
+        rawBody,
+        requestId,
+        signatureHeader: signatureHeaderFor[provider],
+        now: clock(),
+        timeoutMs: config.debugCaptureTimeoutMs,
+      });
+    }
     switch (outcome.kind) {
       case 'accepted':
         // Debug, not info: a log line costs about as much as the signature check, and accepted deliveries are

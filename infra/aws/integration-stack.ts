@@ -8,6 +8,7 @@ import type { Construct } from 'constructs';
 import type { WorkflowName } from '../../functions/customers/customer.ts';
 import type { IntegrationConfig } from './config.ts';
 import { Ingress } from './constructs/ingress.ts';
+import { LockRelease } from './constructs/lock-release.ts';
 import { Network } from './constructs/network.ts';
 import { Observability } from './constructs/observability.ts';
 import { Secrets } from './constructs/secrets.ts';
@@ -28,6 +29,7 @@ export class IntegrationStack extends Stack {
   readonly workers: Workers;
   readonly ingress: Ingress;
   readonly workflows: Workflows;
+  readonly lockRelease: LockRelease;
 
   constructor(scope: Construct, id: string, props: IntegrationStackProps) {
     super(scope, id, props);
@@ -82,6 +84,12 @@ export class IntegrationStack extends Stack {
     } satisfies Record<WorkflowName, unknown>;
     this.workflows = new Workflows(this, 'Workflows', { environmentName, logKey: dataKey, tasksFunctions });
     this.workers.connectWorkflows(this.workflows.machines, (name) => this.workflows.executionArnPattern(name));
+    this.lockRelease = new LockRelease(this, 'LockRelease', {
+      machines: this.workflows.machines,
+      lockReleaser: fns.lockReleaser,
+      deadLetterQueue: this.state.scheduleDeadLetterQueue,
+      deadLetterKey: this.secrets.dataKey,
+    });
 
     this.observability.watchKeyChanges(this.secrets.secretsKey, this.state.scheduleDeadLetterQueue);
     this.observability.monitor({

@@ -22,6 +22,11 @@ import { createLocalPayloadSealer } from '../../functions/crypto/local-payload-s
 import type { CustomerRepository, WorkflowName } from '../../functions/customers/customer.ts';
 import { DynamoCustomerRepository } from '../../functions/customers/dynamo-customer-repository.ts';
 import { LocalFolderCaptureStore } from '../../functions/debug-captures/local-folder-capture-store.ts';
+import {
+  type AbnormalEndOutcome,
+  cleanUpAfterAbnormalEnd,
+  type EndedExecution,
+} from '../../functions/lifecycle/abnormal-end.ts';
 import { DynamoCustomerDataStore } from '../../functions/lifecycle/dynamo-customer-data-store.ts';
 import {
   DynamoIncidentReportStore,
@@ -89,7 +94,8 @@ export interface RuntimeComponents {
   readonly localAdminHandler: ProxyHandler;
   readonly processorHandler: SqsBatchHandler;
   readonly bindTasks: (workflow: WorkflowName) => TaskBinder;
-  releaseLock(customerId: string, executionId: string): Promise<void>;
+  /** The lock releaser's domain function, for executions that end ABORTED, TIMED_OUT or FAILED. */
+  cleanUpAfterAbnormalEnd(ended: EndedExecution): Promise<AbnormalEndOutcome>;
   reconcile(): Promise<Readonly<Record<string, unknown>> | undefined>;
   remindRotations(): Promise<Readonly<Record<string, unknown>> | undefined>;
   attachScheduler(scheduler: Scheduler): void;
@@ -170,10 +176,15 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
       return client;
     };
 
+  // One folder for the verifier's captures and offboarding's deletion of them (it must be the same one).
+  const debugCaptures = new LocalFolderCaptureStore(
+    join(dataDir ?? join(tmpdir(), `virtuous-local-${randomUUID()}`), 'debug-captures'),
+  );
   const webhookHandler = createWebhookVerifierHandler({
     customers,
     secrets,
     queue: new SqsInboundQueue(sqs, inputs.queues.inboundUrl),
+    debugCaptures,
     config: { secretCacheTtlMs: Math.round(DEFAULT_CONFIG.secretCacheTtlMs / inputs.timeScale) },
   });
 
@@ -222,9 +233,7 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     settings: lifecycleSettings(),
     syncControl: new DynamoSyncControl(documentClient, tableNames.checkpoints),
     customerData: new DynamoCustomerDataStore(documentClient, tableNames),
-    debugCaptures: new LocalFolderCaptureStore(
-      join(dataDir ?? join(tmpdir(), `virtuous-local-${randomUUID()}`), 'debug-captures'),
-    ),
+    debugCaptures,
     recentWrites: new DynamoRecentWritesSource(documentClient, tableNames.syncRecords),
     audit,
     incidentReports: new DynamoIncidentReportStore(documentClient, tableNames.incidentReports),
@@ -280,15 +289,7 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     localAdminHandler,
     processorHandler,
     bindTasks: (workflow) => bindWorkflowTasks(workflow, (payload) => dispatcherFor(workflow)(payload)),
-    releaseLock: async (customerId, executionId) => {
-      // An aborted execution can no longer complete a waiting task: its token is dropped with its lock.
-      const record = await customers.get(customerId);
-      if (record?.lock?.executionId !== executionId) return;
-      if (record.awaitingTokenTaskToken !== undefined) {
-        await customers.update(customerId, { awaitingTokenTaskToken: undefined });
-      }
-      await customers.releaseLock(customerId, executionId);
-    },
+    cleanUpAfterAbnormalEnd: (ended) => cleanUpAfterAbnormalEnd({ customers, secrets, notifier }, ended),
     reconcile: async () => ({ ...(await reconciler({})) }),
     remindRotations: async () => {
       const sweep = createRotationSchedulerHandler({

@@ -200,7 +200,7 @@ export async function startLocalRuntime(
       timeScale: options.timeScale ?? settings.timeScale,
       dynamicWaitSeconds: settings.webhookSecretOverlapSeconds,
       ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }),
-      releaseLock: components.releaseLock,
+      onAbnormalEnd: components.cleanUpAfterAbnormalEnd,
       onExecutionEnd: (execution) =>
         log(`workflow ${execution.workflow} for ${execution.customerId} ended ${execution.status}`),
     });

@@ -7,8 +7,9 @@
  * The history keeps state names, types, times and error names only, never state input or output: executions
  * carry identifiers by design, and the history is shown on terminals.
  *
- * Executions live in this process. On stop, executions still running get a grace period; the rest are aborted,
- * recorded as ABORTED, and their customer's workflow lock is released so the customer is not blocked forever.
+ * Executions live in this process. On stop, executions still running get a grace period; the rest are aborted and
+ * recorded as ABORTED. Every execution that ends ABORTED, TIMED_OUT or FAILED is handed to `onAbnormalEnd`, as the
+ * EventBridge status-change rule hands it to the lock releaser on AWS, so its lock does not block the customer.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -20,6 +21,7 @@ import {
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
 import type { WorkflowName } from '../../functions/customers/customer.ts';
+import type { AbnormalStatus, EndedExecution } from '../../functions/lifecycle/abnormal-end.ts';
 import type {
   ExecutionDescription,
   ExecutionStatus,
@@ -85,8 +87,11 @@ export interface WorkflowEngineOptions {
   readonly dynamicWaitSeconds?: number;
   /** Every Retry pause lasts this many ms (tests). */
   readonly retryIntervalMs?: number;
-  /** Releases a customer's workflow lock held by an aborted execution. */
-  readonly releaseLock?: (customerId: string, executionId: string) => Promise<void>;
+  /**
+   * Cleans up after an execution that ended ABORTED, TIMED_OUT or FAILED (the lock-releaser domain function:
+   * releases the lock only if this execution still holds it). Failures are swallowed: the execution has ended.
+   */
+  readonly onAbnormalEnd?: (ended: EndedExecution) => Promise<unknown>;
   readonly onExecutionEnd?: (execution: LocalExecution) => void;
 }
 
@@ -292,17 +297,27 @@ export class LocalWorkflowEngine implements WorkflowStarter {
       },
       async (error: unknown) => {
         await collect;
+        let status: AbnormalStatus;
         if (error instanceof ExecutionAbortedError) {
-          record.status = 'ABORTED';
+          status = 'ABORTED';
           record.error = 'States.Aborted';
-          await this.options.releaseLock?.(record.customerId, executionId).catch(() => undefined);
         } else if (error instanceof ExecutionTimeoutError) {
-          record.status = 'TIMED_OUT';
+          status = 'TIMED_OUT';
           record.error = 'States.Timeout';
         } else {
-          record.status = 'FAILED';
+          status = 'FAILED';
           record.error = failureName(error);
         }
+        record.status = status;
+        await this.options
+          .onAbnormalEnd?.({
+            workflow,
+            executionId,
+            status,
+            customerId: record.customerId,
+            ...(input.parentExecutionId === undefined ? {} : { parentExecutionId: input.parentExecutionId }),
+          })
+          .catch(() => undefined);
       },
     );
     const finished = result.finally(() => {

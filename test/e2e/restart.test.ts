@@ -12,7 +12,7 @@ import { paymentSucceededEvent, sendStripeEvent } from '../../infra/local/stripe
 import { transactionKey } from '../../infra/local/virtuous-simulator/model.ts';
 import { startVirtuousSimulator, type VirtuousSimulator } from '../../infra/local/virtuous-simulator/server.ts';
 import { DONOR, registerSecret } from '../support/canaries.ts';
-import { cliInProcess, configureStripeSecret, startSlowProxy } from './support.ts';
+import { cliInProcess, onboardWithStripe, startSlowProxy } from './support.ts';
 
 const CUSTOMER = 'restart-co';
 const GIFTS = 30;
@@ -44,13 +44,7 @@ describe('stopping mid-backlog and starting again', () => {
     first = await start(slowSimulator);
     const org = simulator.control.createOrganization({ name: 'Restart Org' });
     organizationId = org.organizationId;
-    registerSecret(org.apiKey);
-    const onboarded = await cliInProcess(
-      ['onboard', CUSTOMER, '--url', first.endpoints.lifecycle, '--timeout', '30'],
-      org.apiKey,
-    );
-    expect(onboarded.code).toBe(0);
-    await configureStripeSecret(first.components.secrets, CUSTOMER, stripeSecret);
+    await onboardWithStripe(first, CUSTOMER, org.apiKey, stripeSecret);
 
     const created = Math.floor(Date.now() / 1000);
     const events = Array.from({ length: GIFTS }, (_, index) =>

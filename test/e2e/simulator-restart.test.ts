@@ -19,7 +19,7 @@ import { customerCreatedEvent, paymentSucceededEvent, sendStripeEvent } from '..
 import { transactionKey } from '../../infra/local/virtuous-simulator/model.ts';
 import type { VirtuousSimulatorState } from '../../infra/local/virtuous-simulator/simulator.ts';
 import { DONOR, findLeaks, registerSecret } from '../support/canaries.ts';
-import { cliInProcess, configureStripeSecret } from './support.ts';
+import { onboardWithStripe } from './support.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../infra/local/main.ts', import.meta.url));
@@ -96,13 +96,7 @@ describe('a runtime that owns its simulator, stopped and started again', () => {
     expect(first.restoredSimulator).toBeUndefined();
     const org = simulatorOf(first).createOrganization({ name: 'Simulator Restart Org' });
     organizationId = org.organizationId;
-    registerSecret(org.apiKey);
-    const onboarded = await cliInProcess(
-      ['onboard', CUSTOMER, '--url', first.endpoints.lifecycle, '--timeout', '30'],
-      org.apiKey,
-    );
-    expect(onboarded.code).toBe(0);
-    await configureStripeSecret(first.components.secrets, CUSTOMER, stripeSecret);
+    await onboardWithStripe(first, CUSTOMER, org.apiKey, stripeSecret);
 
     const donorCreated = await sendStripeEvent({
       webhooksUrl: first.endpoints.webhooks,

@@ -5,8 +5,11 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable, Writable } from 'node:stream';
+import { expect } from 'vitest';
 import type { SecretStore } from '../../functions/credentials/secret-store.ts';
 import { runCli } from '../../infra/local/cli/main.ts';
+import type { LocalRuntime } from '../../infra/local/runtime.ts';
+import { registerSecret } from '../support/canaries.ts';
 
 class Collect extends Writable {
   text = '';
@@ -112,6 +115,22 @@ export async function startSlowProxy(
         server.close(() => resolve());
       }),
   };
+}
+
+/** Onboards a customer through the CLI against the runtime, then configures its Stripe endpoint secret. */
+export async function onboardWithStripe(
+  runtime: LocalRuntime,
+  customerId: string,
+  apiKey: string,
+  stripeSecret: string,
+): Promise<void> {
+  registerSecret(apiKey);
+  const onboarded = await cliInProcess(
+    ['onboard', customerId, '--url', runtime.endpoints.lifecycle, '--timeout', '30'],
+    apiKey,
+  );
+  expect(onboarded.code).toBe(0);
+  await configureStripeSecret(runtime.components.secrets, customerId, stripeSecret);
 }
 
 /** Stores a customer's Stripe endpoint secret as current, as an operator configuring the source would. */

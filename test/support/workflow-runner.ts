@@ -7,6 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { DynamoDbAuditLog } from '../../functions/credentials/dynamodb-audit-log.ts';
 import { EncryptedFileStore, MemoryDocumentStorage } from '../../functions/credentials/encrypted-file-store.ts';
 import { MemoryKeyring } from '../../functions/credentials/keyring.ts';
@@ -214,6 +215,24 @@ export async function startWorkflowTestEnv(overrides: Partial<LifecycleSettings>
   return env;
 }
 
+/**
+ * One environment for the calling test file: started before its tests, closed after them. Call the returned
+ * function inside tests and hooks; while the file is being collected the environment does not exist yet.
+ */
+export function useWorkflowTestEnv(overrides: Partial<LifecycleSettings> = {}): () => WorkflowTestEnv {
+  let env: WorkflowTestEnv | undefined;
+  beforeAll(async () => {
+    env = await startWorkflowTestEnv(overrides);
+  });
+  afterAll(async () => {
+    await env?.close();
+  });
+  return () => {
+    if (env === undefined) throw new Error('the workflow test environment is used before it started');
+    return env;
+  };
+}
+
 /** Names of the states an execution entered, in order. */
 export function enteredStates(execution: LocalExecution): string[] {
   return execution.events.flatMap((event) =>
@@ -296,4 +315,22 @@ export function virtuousFailingFirst<K extends keyof VirtuousApi>(
       return { ...client, [method]: failing };
     },
   };
+}
+
+/**
+ * Runs `body` with some of the tasks' dependencies replaced (built from the originals) and puts the originals back
+ * afterwards, also when an assertion fails, so the file's later tests see an untouched environment.
+ */
+export async function withDeps<T>(
+  env: WorkflowTestEnv,
+  replace: (original: LifecycleDeps) => Partial<LifecycleDeps>,
+  body: () => Promise<T>,
+): Promise<T> {
+  const original = env.deps;
+  env.deps = { ...original, ...replace(original) };
+  try {
+    return await body();
+  } finally {
+    env.deps = original;
+  }
 }

@@ -1,28 +1,14 @@
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AuditLog } from '../../functions/credentials/audit-log.ts';
 import { DynamoDbAuditLog } from '../../functions/credentials/dynamodb-audit-log.ts';
 import type { LocalExecution } from '../../functions/lifecycle-tasks/local-runner.ts';
 import { TransientError } from '../../functions/shared/errors.ts';
-import {
-  enteredStates,
-  leaksInEvents,
-  retriesOf,
-  startWorkflowTestEnv,
-  type WorkflowTestEnv,
-} from '../support/workflow-runner.ts';
+import { enteredStates, leaksInEvents, retriesOf, useWorkflowTestEnv } from '../support/workflow-runner.ts';
 import { callApi, executionFrom, onboardedCustomer, rotationWaiting } from './lifecycle-fixtures.ts';
 
-let env: WorkflowTestEnv;
+const env = useWorkflowTestEnv({ incidentLookbackHours: 24 });
 const INTRUDER = 'arn:aws:sts::123456789012:assumed-role/UnexpectedRole/session-1';
-
-beforeAll(async () => {
-  env = await startWorkflowTestEnv({ incidentLookbackHours: 24 });
-});
-
-afterAll(async () => {
-  await env?.close();
-});
 
 async function seedWrites(customerId: string): Promise<void> {
   const now = Date.now();
@@ -41,10 +27,10 @@ async function seedWrites(customerId: string): Promise<void> {
       },
     },
   }));
-  await env.aws.documentClient.send(
-    new BatchWriteCommand({ RequestItems: { [env.aws.tableNames.syncRecords]: items } }),
+  await env().aws.documentClient.send(
+    new BatchWriteCommand({ RequestItems: { [env().aws.tableNames.syncRecords]: items } }),
   );
-  const audit = new DynamoDbAuditLog(env.aws.documentClient, env.aws.tableNames.secretAudit);
+  const audit = new DynamoDbAuditLog(env().aws.documentClient, env().aws.tableNames.secretAudit);
   for (let i = 0; i < 3; i++) {
     await audit.record({
       customerId,
@@ -61,30 +47,30 @@ async function seedWrites(customerId: string): Promise<void> {
 
 /** The token rotation started after `before` was taken (the incident's nested execution). */
 function nestedRotation(before: ReadonlySet<string>): LocalExecution | undefined {
-  return [...env.starter.executions.values()].find(
+  return [...env().starter.executions.values()].find(
     (execution) => execution.workflow === 'token-rotation' && !before.has(execution.executionId),
   );
 }
 
 async function startIncident(customerId: string) {
   return executionFrom(
-    env,
-    await callApi(env, 'POST', `/lifecycle/customers/${customerId}/workflows/incident-response`),
+    env(),
+    await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/workflows/incident-response`),
   );
 }
 
 describe('incident-response workflow (statemachines/incident-response.asl.json)', () => {
   it('rotates the key at once, reviews writes and secret access, stores and sends a report', async () => {
-    const { customerId, org } = await onboardedCustomer(env, 'inc');
+    const { customerId, org } = await onboardedCustomer(env(), 'inc');
     await seedWrites(customerId);
-    const before = new Set(env.starter.executions.keys());
+    const before = new Set(env().starter.executions.keys());
     const execution = await startIncident(customerId);
-    await rotationWaiting(env, customerId);
+    await rotationWaiting(env(), customerId);
     // The nested rotation runs under the incident's lock.
-    expect((await env.deps.customers.get(customerId))?.lock?.executionId).toBe(execution.executionId);
-    const newKey = env.sim.addKey(org.organizationId);
+    expect((await env().deps.customers.get(customerId))?.lock?.executionId).toBe(execution.executionId);
+    const newKey = env().sim.addKey(org.organizationId);
     expect(
-      (await callApi(env, 'POST', `/lifecycle/customers/${customerId}/rotation-token`, { token: newKey })).statusCode,
+      (await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/rotation-token`, { token: newKey })).statusCode,
     ).toBe(202);
 
     const outcome = await execution.result;
@@ -92,15 +78,15 @@ describe('incident-response workflow (statemachines/incident-response.asl.json)'
     const nested = nestedRotation(before);
     expect(nested).toBeDefined();
     expect((await nested?.result)?.status).toBe('SUCCEEDED');
-    expect(env.notifier.customer).toContainEqual(
+    expect(env().notifier.customer).toContainEqual(
       expect.objectContaining({ customerId, type: 'token_rotation_requested', details: { expedited: true } }),
     );
     expect(
-      (await env.secrets.read({ customerId, kind: 'api_token' }, 'current', { reason: 'test:inspect' }))?.value,
+      (await env().secrets.read({ customerId, kind: 'api_token' }, 'current', { reason: 'test:inspect' }))?.value,
     ).toBe(newKey);
 
     const output = outcome.output as { report: { reportId: string; indicators: number } };
-    const report = await env.deps.incidentReports.get(customerId, output.report.reportId);
+    const report = await env().deps.incidentReports.get(customerId, output.report.reportId);
     expect(report?.tokenRotation).toEqual({ status: 'rotated' });
     expect(report?.recentWrites.total).toBe(6);
     expect(report?.recentWrites.byKind).toEqual({ gift: 4, contact: 2 });
@@ -108,45 +94,45 @@ describe('incident-response workflow (statemachines/incident-response.asl.json)'
     expect(report?.secretAccess.unexpectedAccesses).toBe(3);
     expect(report?.secretAccess.totalAccesses).toBeGreaterThan(3);
     expect(report?.compromiseIndicators).toEqual(['unexpected_secret_accessors']);
-    expect(env.notifier.customer).toContainEqual(
+    expect(env().notifier.customer).toContainEqual(
       expect.objectContaining({
         customerId,
         type: 'incident_report_ready',
         details: { reportId: report?.reportId, indicators: 1 },
       }),
     );
-    expect(env.notifier.alerts).toContainEqual(
+    expect(env().notifier.alerts).toContainEqual(
       expect.objectContaining({ customerId, code: 'INCIDENT_REPORT_READY', severity: 'critical' }),
     );
-    expect((await env.deps.customers.get(customerId))?.lock).toBeUndefined();
+    expect((await env().deps.customers.get(customerId))?.lock).toBeUndefined();
     expect(leaksInEvents(execution)).toBe(0);
     expect(nested === undefined ? -1 : leaksInEvents(nested)).toBe(0);
   });
 
   it('reports even when the rotation fails, naming the key as not rotated', async () => {
-    const { customerId } = await onboardedCustomer(env, 'inc');
-    const before = new Set(env.starter.executions.keys());
+    const { customerId } = await onboardedCustomer(env(), 'inc');
+    const before = new Set(env().starter.executions.keys());
     const execution = await startIncident(customerId);
-    await rotationWaiting(env, customerId);
-    const foreign = env.sim.organization();
-    await callApi(env, 'POST', `/lifecycle/customers/${customerId}/rotation-token`, { token: foreign.apiKey });
+    await rotationWaiting(env(), customerId);
+    const foreign = env().sim.organization();
+    await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/rotation-token`, { token: foreign.apiKey });
 
     const outcome = await execution.result;
     expect(outcome.status).toBe('SUCCEEDED');
     expect(enteredStates(execution)).toContain('RotationNotCompleted');
     expect((await nestedRotation(before)?.result)?.status).toBe('FAILED');
     const output = outcome.output as { report: { reportId: string } };
-    const report = await env.deps.incidentReports.get(customerId, output.report.reportId);
+    const report = await env().deps.incidentReports.get(customerId, output.report.reportId);
     expect(report?.tokenRotation).toEqual({ status: 'not_rotated', errorCode: 'States.TaskFailed' });
     expect(report?.compromiseIndicators).toContain('token_not_rotated');
-    expect(env.notifier.alertCodesFor(customerId)).toContain('ORGANIZATION_MISMATCH');
-    expect((await env.deps.customers.get(customerId))?.lock).toBeUndefined();
+    expect(env().notifier.alertCodesFor(customerId)).toContain('ORGANIZATION_MISMATCH');
+    expect((await env().deps.customers.get(customerId))?.lock).toBeUndefined();
     expect(leaksInEvents(execution)).toBe(0);
   });
 
   it('retries a transient failure of the audit query', async () => {
-    const { customerId, org } = await onboardedCustomer(env, 'inc');
-    const original = env.deps;
+    const { customerId, org } = await onboardedCustomer(env(), 'inc');
+    const original = env().deps;
     let failures = 2;
     const audit: Pick<AuditLog, 'accessesBetween'> = {
       accessesBetween: async (...args) => {
@@ -154,22 +140,22 @@ describe('incident-response workflow (statemachines/incident-response.asl.json)'
         return original.audit.accessesBetween(...args);
       },
     };
-    env.deps = { ...original, audit };
+    env().deps = { ...original, audit };
     try {
       const execution = await startIncident(customerId);
-      await rotationWaiting(env, customerId);
-      await callApi(env, 'POST', `/lifecycle/customers/${customerId}/rotation-token`, {
-        token: env.sim.addKey(org.organizationId),
+      await rotationWaiting(env(), customerId);
+      await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/rotation-token`, {
+        token: env().sim.addKey(org.organizationId),
       });
       const outcome = await execution.result;
       expect(outcome.status).toBe('SUCCEEDED');
       expect(retriesOf(execution)).toMatchObject({ CollectSecretAccess: 2 });
       const output = outcome.output as { report: { reportId: string } };
-      const report = await env.deps.incidentReports.get(customerId, output.report.reportId);
+      const report = await env().deps.incidentReports.get(customerId, output.report.reportId);
       expect(report?.compromiseIndicators).toEqual([]);
       expect(report?.secretAccess.unexpectedAccesses).toBe(0);
     } finally {
-      env.deps = original;
+      env().deps = original;
     }
   });
 });

@@ -1,7 +1,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BatchWriteCommand, paginateScan, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PURGED_TABLES } from '../../functions/lifecycle/dynamo-customer-data-store.ts';
 import { PermanentError, TransientError } from '../../functions/shared/errors.ts';
 import { TABLE_KEYS, TABLES, type TableKey } from '../../functions/shared/tables.ts';
@@ -11,21 +11,13 @@ import {
   failingFirst,
   leaksInEvents,
   retriesOf,
-  startWorkflowTestEnv,
+  useWorkflowTestEnv,
   virtuousFailingFirst,
-  type WorkflowTestEnv,
+  withDeps,
 } from '../support/workflow-runner.ts';
 import { callApi, executionFrom, onboardedCustomer, secretsExistFor } from './lifecycle-fixtures.ts';
 
-let env: WorkflowTestEnv;
-
-beforeAll(async () => {
-  env = await startWorkflowTestEnv();
-});
-
-afterAll(async () => {
-  await env?.close();
-});
+const env = useWorkflowTestEnv();
 
 const SEEDED: Partial<Record<TableKey, number>> = {
   syncRecords: 30,
@@ -51,32 +43,35 @@ async function seedCustomerData(customerId: string): Promise<void> {
   for (const [key, count] of Object.entries(SEEDED) as Array<[TableKey, number]>) {
     const items = Array.from({ length: count }, (_, index) => itemFor(key, customerId, index));
     for (let start = 0; start < items.length; start += 25) {
-      await env.aws.documentClient.send(
+      await env().aws.documentClient.send(
         new BatchWriteCommand({
           RequestItems: {
-            [env.aws.tableNames[key]]: items.slice(start, start + 25).map((Item) => ({ PutRequest: { Item } })),
+            [env().aws.tableNames[key]]: items.slice(start, start + 25).map((Item) => ({ PutRequest: { Item } })),
           },
         }),
       );
     }
   }
-  const folder = join(env.capturesRoot, 'captures', customerId, '2026-11-29');
+  const folder = join(env().capturesRoot, 'captures', customerId, '2026-11-29');
   await mkdir(folder, { recursive: true });
   for (const name of ['a.json', 'b.json', 'c.json']) {
     await writeFile(join(folder, name), JSON.stringify({ email: DONOR.email }));
   }
-  await env.secrets.putPending(
+  await env().secrets.putPending(
     { customerId, kind: 'refresh_token', source: 'mailchimp' },
     registerSecret(`mc-refresh-${customerId}-0123456789abcdef`),
     { reason: 'test:seed' },
   );
-  await env.secrets.promotePending({ customerId, kind: 'refresh_token', source: 'mailchimp' }, { reason: 'test:seed' });
+  await env().secrets.promotePending(
+    { customerId, kind: 'refresh_token', source: 'mailchimp' },
+    { reason: 'test:seed' },
+  );
 }
 
 async function countItems(key: TableKey, customerId: string): Promise<number> {
-  const answer = await env.aws.documentClient.send(
+  const answer = await env().aws.documentClient.send(
     new QueryCommand({
-      TableName: env.aws.tableNames[key],
+      TableName: env().aws.tableNames[key],
       KeyConditionExpression: '#pk = :pk',
       ExpressionAttributeNames: { '#pk': TABLES[key].partitionKey.name },
       ExpressionAttributeValues: { ':pk': customerId },
@@ -97,8 +92,8 @@ async function itemsMentioning(customerId: string): Promise<Array<{ table: Table
   const found: Array<{ table: TableKey; item: Record<string, unknown> }> = [];
   for (const table of TABLE_KEYS) {
     for await (const page of paginateScan(
-      { client: env.aws.documentClient },
-      { TableName: env.aws.tableNames[table] },
+      { client: env().aws.documentClient },
+      { TableName: env().aws.tableNames[table] },
     )) {
       for (const item of page.Items ?? []) {
         if (JSON.stringify(item).includes(customerId)) found.push({ table, item });
@@ -109,13 +104,13 @@ async function itemsMentioning(customerId: string): Promise<Array<{ table: Table
 }
 
 async function offboard(customerId: string) {
-  return executionFrom(env, await callApi(env, 'POST', `/lifecycle/customers/${customerId}/workflows/offboarding`));
+  return executionFrom(env(), await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/workflows/offboarding`));
 }
 
 describe('offboarding workflow (statemachines/offboarding.asl.json)', () => {
   it('deletes everything of the customer, keeps only the marker and a deletion record whose counts match', async () => {
-    const { customerId, org } = await onboardedCustomer(env, 'off');
-    const bystander = await onboardedCustomer(env, 'off');
+    const { customerId, org } = await onboardedCustomer(env(), 'off');
+    const bystander = await onboardedCustomer(env(), 'off');
     await seedCustomerData(customerId);
     await seedCustomerData(bystander.customerId);
     const before = await counts(customerId);
@@ -125,10 +120,10 @@ describe('offboarding workflow (statemachines/offboarding.asl.json)', () => {
     expect(before.syncRecords).toBe(30);
     expect(before.secretAudit).toBeGreaterThan(0);
 
-    const original = env.deps;
+    const original = env().deps;
     // Small purge rounds, so the PurgeCustomerData → PurgeComplete loop runs many times.
     const inner = original.customerData;
-    env.deps = {
+    env().deps = {
       ...original,
       customerData: {
         inventory: (id) => inner.inventory(id),
@@ -142,7 +137,7 @@ describe('offboarding workflow (statemachines/offboarding.asl.json)', () => {
       execution = await offboard(customerId);
       expect((await execution.result).status).toBe('SUCCEEDED');
     } finally {
-      env.deps = original;
+      env().deps = original;
     }
     expect(enteredStates(execution).filter((name) => name === 'PurgeCustomerData').length).toBeGreaterThan(5);
 
@@ -167,69 +162,67 @@ describe('offboarding workflow (statemachines/offboarding.asl.json)', () => {
     });
     expect(findLeaks(JSON.stringify(record))).toHaveLength(0);
 
-    expect(secretsExistFor(env, customerId)).toBe(false);
-    expect(env.sim.control.inspect(org.organizationId).webhooks).toHaveLength(0);
-    expect(await readdir(join(env.capturesRoot, 'captures')).then((names) => names.includes(customerId))).toBe(false);
+    expect(secretsExistFor(env(), customerId)).toBe(false);
+    expect(env().sim.control.inspect(org.organizationId).webhooks).toHaveLength(0);
+    expect(await readdir(join(env().capturesRoot, 'captures')).then((names) => names.includes(customerId))).toBe(false);
     expect(await counts(bystander.customerId)).toEqual(bystanderBefore);
-    expect(secretsExistFor(env, bystander.customerId)).toBe(true);
-    expect(env.notifier.typesFor(customerId)).toEqual(
+    expect(secretsExistFor(env(), bystander.customerId)).toBe(true);
+    expect(env().notifier.typesFor(customerId)).toEqual(
       expect.arrayContaining(['token_revocation_requested', 'offboarding_complete']),
     );
     expect(leaksInEvents(execution)).toBe(0);
   });
 
   it('retries a transient failure of the purge and of the subscription deletion', async () => {
-    const { customerId } = await onboardedCustomer(env, 'off');
+    const { customerId } = await onboardedCustomer(env(), 'off');
     await seedCustomerData(customerId);
-    const original = env.deps;
-    env.deps = {
-      ...original,
-      customerData: failingFirst(original.customerData, 'purge', 1, () => new TransientError('THROTTLED', 'x')),
-      virtuous: virtuousFailingFirst(
-        original.virtuous,
-        'deleteWebhook',
-        2,
-        () => new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 503 }),
-      ),
-    };
-    try {
-      const execution = await offboard(customerId);
-      expect((await execution.result).status).toBe('SUCCEEDED');
-      expect(retriesOf(execution)).toMatchObject({ PurgeCustomerData: 1, DeleteWebhookSubscription: 2 });
-      expect((await itemsMentioning(customerId)).map((entry) => entry.table).sort()).toEqual([
-        'customers',
-        'deletionRecords',
-      ]);
-    } finally {
-      env.deps = original;
-    }
+    await withDeps(
+      env(),
+      (original) => ({
+        customerData: failingFirst(original.customerData, 'purge', 1, () => new TransientError('THROTTLED', 'x')),
+        virtuous: virtuousFailingFirst(
+          original.virtuous,
+          'deleteWebhook',
+          2,
+          () => new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 503 }),
+        ),
+      }),
+      async () => {
+        const execution = await offboard(customerId);
+        expect((await execution.result).status).toBe('SUCCEEDED');
+        expect(retriesOf(execution)).toMatchObject({ PurgeCustomerData: 1, DeleteWebhookSubscription: 2 });
+        expect((await itemsMentioning(customerId)).map((entry) => entry.table).sort()).toEqual([
+          'customers',
+          'deletionRecords',
+        ]);
+      },
+    );
   });
 
   it('on a permanent failure keeps the customer paused, tells both sides, and a second run completes', async () => {
-    const { customerId } = await onboardedCustomer(env, 'off');
+    const { customerId } = await onboardedCustomer(env(), 'off');
     await seedCustomerData(customerId);
-    const original = env.deps;
-    env.deps = {
-      ...original,
-      secrets: failingFirst(original.secrets, 'deleteCustomer', 1, () => new PermanentError('ACCESS_DENIED', 'x')),
-    };
-    try {
-      const failed = await offboard(customerId);
-      expect(await failed.result).toMatchObject({ status: 'FAILED', error: 'OffboardingFailed' });
-      const record = await env.deps.customers.get(customerId);
-      expect(record).toMatchObject({ status: 'offboarding', statusReason: 'offboarding_failed' });
-      expect(record?.lock).toBeUndefined();
-      expect(env.notifier.typesFor(customerId)).toContain('offboarding_failed');
-      expect(env.notifier.alerts).toContainEqual(
-        expect.objectContaining({ customerId, code: 'WORKFLOW_FAILED:offboarding', severity: 'critical' }),
-      );
-      expect(leaksInEvents(failed)).toBe(0);
-    } finally {
-      env.deps = original;
-    }
-    const again = env.run('offboarding', { customerId });
+    await withDeps(
+      env(),
+      (original) => ({
+        secrets: failingFirst(original.secrets, 'deleteCustomer', 1, () => new PermanentError('ACCESS_DENIED', 'x')),
+      }),
+      async () => {
+        const failed = await offboard(customerId);
+        expect(await failed.result).toMatchObject({ status: 'FAILED', error: 'OffboardingFailed' });
+        const record = await env().deps.customers.get(customerId);
+        expect(record).toMatchObject({ status: 'offboarding', statusReason: 'offboarding_failed' });
+        expect(record?.lock).toBeUndefined();
+        expect(env().notifier.typesFor(customerId)).toContain('offboarding_failed');
+        expect(env().notifier.alerts).toContainEqual(
+          expect.objectContaining({ customerId, code: 'WORKFLOW_FAILED:offboarding', severity: 'critical' }),
+        );
+        expect(leaksInEvents(failed)).toBe(0);
+      },
+    );
+    const again = env().run('offboarding', { customerId });
     expect((await again.result).status).toBe('SUCCEEDED');
-    expect(secretsExistFor(env, customerId)).toBe(false);
+    expect(secretsExistFor(env(), customerId)).toBe(false);
     expect((await itemsMentioning(customerId)).map((entry) => entry.table).sort()).toEqual([
       'customers',
       'deletionRecords',
@@ -237,14 +230,14 @@ describe('offboarding workflow (statemachines/offboarding.asl.json)', () => {
   });
 
   it('still deletes everything when the customer already revoked the key (subscription recorded as not deleted)', async () => {
-    const { customerId, org } = await onboardedCustomer(env, 'off');
-    env.sim.control.revokeApiKey(org.apiKey);
+    const { customerId, org } = await onboardedCustomer(env(), 'off');
+    env().sim.control.revokeApiKey(org.apiKey);
     const execution = await offboard(customerId);
     expect((await execution.result).status).toBe('SUCCEEDED');
     const remaining = await itemsMentioning(customerId);
     const record = remaining.find((entry) => entry.table === 'deletionRecords')?.item;
     expect(record?.webhookSubscription).toBe('not_deleted_credential_rejected');
-    expect(env.notifier.alertCodesFor(customerId)).toContain('OFFBOARDING_SUBSCRIPTION_NOT_DELETED');
-    expect(secretsExistFor(env, customerId)).toBe(false);
+    expect(env().notifier.alertCodesFor(customerId)).toContain('OFFBOARDING_SUBSCRIPTION_NOT_DELETED');
+    expect(secretsExistFor(env(), customerId)).toBe(false);
   });
 });

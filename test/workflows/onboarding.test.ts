@@ -1,34 +1,26 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PermanentError, TransientError } from '../../functions/shared/errors.ts';
 import {
   enteredStates,
   failingFirst,
   leaksInEvents,
   retriesOf,
-  startWorkflowTestEnv,
+  useWorkflowTestEnv,
   virtuousFailingFirst,
-  type WorkflowTestEnv,
+  withDeps,
 } from '../support/workflow-runner.ts';
 import { callApi, executionFrom, INSPECT, secretsExistFor, sha256 } from './lifecycle-fixtures.ts';
 
-let env: WorkflowTestEnv;
+const env = useWorkflowTestEnv();
 let counter = 0;
-
-beforeAll(async () => {
-  env = await startWorkflowTestEnv();
-});
-
-afterAll(async () => {
-  await env?.close();
-});
 
 /** Submits a fresh organization's key through the lifecycle API and waits for the onboarding execution. */
 async function onboard() {
   const customerId = `onb-${++counter}`;
-  const org = env.sim.organization();
-  const response = await callApi(env, 'POST', `/lifecycle/customers/${customerId}/api-token`, { token: org.apiKey });
-  const execution = executionFrom(env, response);
+  const org = env().sim.organization();
+  const response = await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/api-token`, { token: org.apiKey });
+  const execution = executionFrom(env(), response);
   expect(response.body).not.toContain(org.apiKey);
   const outcome = await execution.result;
   return { customerId, org, execution, outcome };
@@ -39,10 +31,10 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
     const { customerId, org, execution, outcome } = await onboard();
 
     expect(outcome.status).toBe('SUCCEEDED');
-    const record = await env.deps.customers.get(customerId);
+    const record = await env().deps.customers.get(customerId);
     expect(record?.status).toBe('active');
     expect(record?.lock).toBeUndefined();
-    const snapshot = env.sim.control.inspect(org.organizationId);
+    const snapshot = env().sim.control.inspect(org.organizationId);
     expect(record?.organizationId).toBe(String(snapshot.organizationUserId));
     expect(snapshot.webhooks).toHaveLength(1);
     const [webhook] = snapshot.webhooks;
@@ -51,100 +43,103 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
     expect(webhook?.active).toBe(true);
     expect(webhook?.flags.giftCreate).toBe(true);
 
-    const token = await env.secrets.read({ customerId, kind: 'api_token' }, 'current', INSPECT);
+    const token = await env().secrets.read({ customerId, kind: 'api_token' }, 'current', INSPECT);
     expect(token?.value).toBe(org.apiKey);
-    expect(await env.secrets.read({ customerId, kind: 'api_token' }, 'pending', INSPECT)).toBeUndefined();
-    const secret = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', INSPECT);
+    expect(await env().secrets.read({ customerId, kind: 'api_token' }, 'pending', INSPECT)).toBeUndefined();
+    const secret = await env().secrets.read({ customerId, kind: 'webhook_secret' }, 'current', INSPECT);
     expect(Buffer.from(secret?.value ?? '', 'base64')).toHaveLength(32);
     expect(webhook?.secretSha256).toBe(sha256(secret?.value ?? ''));
 
-    const checkpoint = await env.aws.documentClient.send(
+    const checkpoint = await env().aws.documentClient.send(
       new GetCommand({
-        TableName: env.aws.tableNames.checkpoints,
+        TableName: env().aws.tableNames.checkpoints,
         Key: { customerId, checkpointName: 'initial-load' },
       }),
     );
     expect(checkpoint.Item?.status).toBe('requested');
-    expect(env.notifier.typesFor(customerId)).toEqual(['sync_active']);
+    expect(env().notifier.typesFor(customerId)).toEqual(['sync_active']);
     expect(enteredStates(execution).at(-1)).toBe('Onboarded');
     expect(leaksInEvents(execution)).toBe(0);
   });
 
   it('retries transient failures of the secret store and of Virtuous, then succeeds without duplicates', async () => {
-    const original = env.deps;
-    env.deps = {
-      ...original,
-      secrets: failingFirst(original.secrets, 'promotePending', 1, () => new TransientError('SECRETS_THROTTLED', 'x')),
-      virtuous: virtuousFailingFirst(
-        original.virtuous,
-        'createWebhook',
-        2,
-        () => new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 503 }),
-      ),
-    };
-    try {
-      const { customerId, org, execution, outcome } = await onboard();
-      expect(outcome.status).toBe('SUCCEEDED');
-      expect(retriesOf(execution)).toMatchObject({ PromoteToken: 1, CreateWebhookSubscription: 2 });
-      expect(env.sim.control.inspect(org.organizationId).webhooks).toHaveLength(1);
-      expect((await env.deps.customers.get(customerId))?.status).toBe('active');
-      expect(leaksInEvents(execution)).toBe(0);
-    } finally {
-      env.deps = original;
-    }
+    await withDeps(
+      env(),
+      (original) => ({
+        secrets: failingFirst(
+          original.secrets,
+          'promotePending',
+          1,
+          () => new TransientError('SECRETS_THROTTLED', 'x'),
+        ),
+        virtuous: virtuousFailingFirst(
+          original.virtuous,
+          'createWebhook',
+          2,
+          () => new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 503 }),
+        ),
+      }),
+      async () => {
+        const { customerId, org, execution, outcome } = await onboard();
+        expect(outcome.status).toBe('SUCCEEDED');
+        expect(retriesOf(execution)).toMatchObject({ PromoteToken: 1, CreateWebhookSubscription: 2 });
+        expect(env().sim.control.inspect(org.organizationId).webhooks).toHaveLength(1);
+        expect((await env().deps.customers.get(customerId))?.status).toBe('active');
+        expect(leaksInEvents(execution)).toBe(0);
+      },
+    );
   });
 
   it('compensates a permanent failure: subscription deleted, every secret gone, customer failed, both notified', async () => {
-    const original = env.deps;
-    env.deps = {
-      ...original,
-      syncControl: failingFirst(original.syncControl, 'requestInitialLoad', 10, () => new PermanentError('NO', 'x')),
-    };
-    try {
-      const { customerId, org, execution, outcome } = await onboard();
-      expect(outcome).toMatchObject({ status: 'FAILED', error: 'OnboardingFailed' });
-      expect(enteredStates(execution)).toEqual(
-        expect.arrayContaining(['CreateWebhookSubscription', 'CompensateOnboarding', 'NotifyFailure']),
-      );
-      expect(env.sim.control.inspect(org.organizationId).webhooks).toHaveLength(0);
-      expect(secretsExistFor(env, customerId)).toBe(false);
-      const record = await env.deps.customers.get(customerId);
-      expect(record?.status).toBe('failed');
-      expect(record?.statusReason).toBe('onboarding_failed:PermanentError');
-      expect(record?.webhookSubscriptionId).toBeUndefined();
-      expect(record?.lock).toBeUndefined();
-      expect(env.notifier.typesFor(customerId)).toEqual(['onboarding_failed']);
-      expect(env.notifier.alertCodesFor(customerId)).toContain('WORKFLOW_FAILED:onboarding');
-      expect(leaksInEvents(execution)).toBe(0);
-    } finally {
-      env.deps = original;
-    }
+    await withDeps(
+      env(),
+      (original) => ({
+        syncControl: failingFirst(original.syncControl, 'requestInitialLoad', 10, () => new PermanentError('NO', 'x')),
+      }),
+      async () => {
+        const { customerId, org, execution, outcome } = await onboard();
+        expect(outcome).toMatchObject({ status: 'FAILED', error: 'OnboardingFailed' });
+        expect(enteredStates(execution)).toEqual(
+          expect.arrayContaining(['CreateWebhookSubscription', 'CompensateOnboarding', 'NotifyFailure']),
+        );
+        expect(env().sim.control.inspect(org.organizationId).webhooks).toHaveLength(0);
+        expect(secretsExistFor(env(), customerId)).toBe(false);
+        const record = await env().deps.customers.get(customerId);
+        expect(record?.status).toBe('failed');
+        expect(record?.statusReason).toBe('onboarding_failed:PermanentError');
+        expect(record?.webhookSubscriptionId).toBeUndefined();
+        expect(record?.lock).toBeUndefined();
+        expect(env().notifier.typesFor(customerId)).toEqual(['onboarding_failed']);
+        expect(env().notifier.alertCodesFor(customerId)).toContain('WORKFLOW_FAILED:onboarding');
+        expect(leaksInEvents(execution)).toBe(0);
+      },
+    );
   });
 
   it('still deletes every secret when the key is revoked mid-onboarding, and names the orphaned subscription', async () => {
-    const original = env.deps;
+    const original = env().deps;
     let revokeKey: string | undefined;
-    env.deps = {
+    env().deps = {
       ...original,
       syncControl: {
         requestInitialLoad: async () => {
-          if (revokeKey !== undefined) env.sim.control.revokeApiKey(revokeKey);
+          if (revokeKey !== undefined) env().sim.control.revokeApiKey(revokeKey);
           throw new PermanentError('NO', 'x');
         },
       },
     };
     const customerId = `onb-${++counter}`;
-    const org = env.sim.organization();
+    const org = env().sim.organization();
     revokeKey = org.apiKey;
     try {
-      const response = await callApi(env, 'POST', `/lifecycle/customers/${customerId}/api-token`, {
+      const response = await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/api-token`, {
         token: org.apiKey,
       });
       const { executionId } = JSON.parse(response.body) as { executionId: string };
-      const outcome = await env.starter.executions.get(executionId)?.result;
+      const outcome = await env().starter.executions.get(executionId)?.result;
       expect(outcome).toMatchObject({ status: 'FAILED', error: 'OnboardingFailed' });
-      const [webhook] = env.sim.control.inspect(org.organizationId).webhooks;
-      expect(env.notifier.alerts).toContainEqual(
+      const [webhook] = env().sim.control.inspect(org.organizationId).webhooks;
+      expect(env().notifier.alerts).toContainEqual(
         expect.objectContaining({
           customerId,
           code: 'ONBOARDING_SUBSCRIPTION_NOT_DELETED',
@@ -152,28 +147,30 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
           details: expect.objectContaining({ webhookSubscriptionId: webhook?.id }),
         }),
       );
-      expect(secretsExistFor(env, customerId)).toBe(false);
-      expect((await env.deps.customers.get(customerId))?.status).toBe('failed');
+      expect(secretsExistFor(env(), customerId)).toBe(false);
+      expect((await env().deps.customers.get(customerId))?.status).toBe('failed');
     } finally {
-      env.deps = original;
+      env().deps = original;
     }
   });
 
   it('refuses a key of a disabled organization before storing anything or starting a workflow', async () => {
     const customerId = `onb-${++counter}`;
-    const org = env.sim.organization({ isEnabled: false });
-    const before = env.starter.executions.size;
-    const response = await callApi(env, 'POST', `/lifecycle/customers/${customerId}/api-token`, { token: org.apiKey });
+    const org = env().sim.organization({ isEnabled: false });
+    const before = env().starter.executions.size;
+    const response = await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/api-token`, {
+      token: org.apiKey,
+    });
     expect(response.statusCode).toBe(422);
     expect(JSON.parse(response.body)).toMatchObject({ error: 'ORGANIZATION_DISABLED' });
     expect(response.body).not.toContain(org.apiKey);
-    expect(env.starter.executions.size).toBe(before);
-    expect(await env.deps.customers.get(customerId)).toBeUndefined();
-    expect(secretsExistFor(env, customerId)).toBe(false);
+    expect(env().starter.executions.size).toBe(before);
+    expect(await env().deps.customers.get(customerId)).toBeUndefined();
+    expect(secretsExistFor(env(), customerId)).toBe(false);
   });
 
   it('answers a malformed body with the shape problem, never the data', async () => {
-    const response = await callApi(env, 'POST', '/lifecycle/customers/onb-x/api-token', {
+    const response = await callApi(env(), 'POST', '/lifecycle/customers/onb-x/api-token', {
       token: 'short',
       email: 'canary.donor@pii-canary.example',
     });

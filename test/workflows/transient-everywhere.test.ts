@@ -3,28 +3,14 @@
  * Lambda service hiccup would surface) on its first invocation: each must be retried once by its state's Retry and
  * the workflow must end as if nothing happened, without entering any compensation.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WorkflowName } from '../../functions/customers/customer.ts';
 import type { LocalExecution, LocalTaskHandler } from '../../functions/lifecycle-tasks/local-runner.ts';
 import { TransientError } from '../../functions/shared/errors.ts';
-import {
-  enteredStates,
-  leaksInEvents,
-  retriesOf,
-  startWorkflowTestEnv,
-  type WorkflowTestEnv,
-} from '../support/workflow-runner.ts';
+import { enteredStates, leaksInEvents, retriesOf, useWorkflowTestEnv } from '../support/workflow-runner.ts';
 import { callApi, customerAwaitingOnboarding, onboardedCustomer, rotationWaiting } from './lifecycle-fixtures.ts';
 
-let env: WorkflowTestEnv;
-
-beforeAll(async () => {
-  env = await startWorkflowTestEnv();
-});
-
-afterAll(async () => {
-  await env?.close();
-});
+const env = useWorkflowTestEnv();
 
 const FAILURE_PATH = /^(Compensate|NotifyFailure|MarkOffboardingFailed|AlertLockNotAcquired|ReleaseLockAfter|StopOn)/;
 
@@ -62,38 +48,38 @@ function expectEachRetriedOnce(executions: readonly LocalExecution[], failed: Se
 
 async function runWithKey(workflow: WorkflowName, customerId: string, organizationId: number) {
   const { wrap, failed } = failingOnceEach();
-  const before = new Set(env.starter.executions.keys());
-  const execution = env.run(workflow, { customerId }, { wrapTask: wrap });
+  const before = new Set(env().starter.executions.keys());
+  const execution = env().run(workflow, { customerId }, { wrapTask: wrap });
   if (workflow === 'token-rotation' || workflow === 'incident-response') {
-    await rotationWaiting(env, customerId);
-    const response = await callApi(env, 'POST', `/lifecycle/customers/${customerId}/rotation-token`, {
-      token: env.sim.addKey(organizationId),
+    await rotationWaiting(env(), customerId);
+    const response = await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/rotation-token`, {
+      token: env().sim.addKey(organizationId),
     });
     expect(response.statusCode).toBe(202);
   }
   const outcome = await execution.result;
-  const executions = [...env.starter.executions.values()].filter((e) => !before.has(e.executionId));
+  const executions = [...env().starter.executions.values()].filter((e) => !before.has(e.executionId));
   return { executions, outcome, failed };
 }
 
 describe('one transient failure in every task is retried and absorbed', () => {
   it('onboarding', async () => {
     const customerId = 'transient-onboarding';
-    const org = await customerAwaitingOnboarding(env, customerId);
+    const org = await customerAwaitingOnboarding(env(), customerId);
     const { executions, outcome, failed } = await runWithKey('onboarding', customerId, org.organizationId);
     expect(outcome.status).toBe('SUCCEEDED');
     expectEachRetriedOnce(executions, failed);
-    expect(env.sim.control.inspect(org.organizationId).webhooks).toHaveLength(1);
+    expect(env().sim.control.inspect(org.organizationId).webhooks).toHaveLength(1);
   });
 
   it.each(['token-rotation', 'webhook-secret-rotation', 'incident-response', 'offboarding'] as const)(
     '%s',
     async (workflow) => {
-      const { customerId, org } = await onboardedCustomer(env, `transient-${workflow.slice(0, 8)}`);
+      const { customerId, org } = await onboardedCustomer(env(), `transient-${workflow.slice(0, 8)}`);
       const { executions, outcome, failed } = await runWithKey(workflow, customerId, org.organizationId);
       expect(outcome.status).toBe('SUCCEEDED');
       expectEachRetriedOnce(executions, failed);
-      expect((await env.deps.customers.get(customerId))?.lock).toBeUndefined();
+      expect((await env().deps.customers.get(customerId))?.lock).toBeUndefined();
     },
   );
 });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { VirtuousConnector } from '../../functions/lifecycle/ports.ts';
 import { PermanentError, TransientError } from '../../functions/shared/errors.ts';
 import { acceptDelivery } from '../../functions/webhook-verifier/accept-delivery.ts';
@@ -9,24 +9,16 @@ import {
   failingFirst,
   leaksInEvents,
   retriesOf,
-  startWorkflowTestEnv,
+  useWorkflowTestEnv,
   virtuousFailingFirst,
-  type WorkflowTestEnv,
+  withDeps,
 } from '../support/workflow-runner.ts';
 import { callApi, INSPECT, onboardedCustomer, sha256, waitFor } from './lifecycle-fixtures.ts';
 
-let env: WorkflowTestEnv;
-
-beforeAll(async () => {
-  env = await startWorkflowTestEnv();
-});
-
-afterAll(async () => {
-  await env?.close();
-});
+const env = useWorkflowTestEnv();
 
 async function currentSecret(customerId: string): Promise<string> {
-  const version = await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'current', INSPECT);
+  const version = await env().secrets.read({ customerId, kind: 'webhook_secret' }, 'current', INSPECT);
   if (version === undefined) throw new Error('no current webhook secret');
   return version.value;
 }
@@ -52,12 +44,12 @@ function observingVirtuous(connector: VirtuousConnector, onSecret: (secret: stri
 
 describe('webhook-secret rotation workflow (statemachines/webhook-secret-rotation.asl.json)', () => {
   it('rotates under a stream of deliveries signed with the old and the new secret: none rejected', async () => {
-    const { customerId, org } = await onboardedCustomer(env, 'whr');
+    const { customerId, org } = await onboardedCustomer(env(), 'whr');
     const oldSecret = await currentSecret(customerId);
     let virtuousSigningSecret = oldSecret;
     let switchedAt: number | undefined;
-    const original = env.deps;
-    env.deps = {
+    const original = env().deps;
+    env().deps = {
       ...original,
       virtuous: observingVirtuous(original.virtuous, (secret) => {
         virtuousSigningSecret = secret;
@@ -66,7 +58,7 @@ describe('webhook-secret rotation workflow (statemachines/webhook-secret-rotatio
     };
     // The verifier with its production logic and a miniature of its timing: a 40 ms cache against a 120 ms wait,
     // as 60 s against the state machine's 90 s.
-    const candidates = new SecretCandidates(env.secrets, { ttlMs: 40, refreshFloorMs: 20 });
+    const candidates = new SecretCandidates(env().secrets, { ttlMs: 40, refreshFloorMs: 20 });
     const verify = (rawBody: Buffer, secret: string) =>
       acceptDelivery(
         {
@@ -76,7 +68,7 @@ describe('webhook-secret rotation workflow (statemachines/webhook-secret-rotatio
           rawBody,
         },
         {
-          customers: env.deps.customers,
+          customers: env().deps.customers,
           candidates,
           queue: { send: async () => undefined },
           clock: () => new Date(),
@@ -104,7 +96,7 @@ describe('webhook-secret rotation workflow (statemachines/webhook-secret-rotatio
       }
     });
     try {
-      const execution = env.run(
+      const execution = env().run(
         'webhook-secret-rotation',
         { customerId },
         { waitOverridesMs: { WaitForVerifierCaches: 120, WaitOverlapWindow: 1_000 } },
@@ -129,82 +121,122 @@ describe('webhook-secret rotation workflow (statemachines/webhook-secret-rotatio
       const newSecret = await currentSecret(customerId);
       expect(newSecret).not.toBe(oldSecret);
       expect(Buffer.from(newSecret, 'base64')).toHaveLength(32);
-      const [webhook] = env.sim.control.inspect(org.organizationId).webhooks;
+      const [webhook] = env().sim.control.inspect(org.organizationId).webhooks;
       expect(webhook?.secretSha256).toBe(sha256(newSecret));
       expect(webhook?.payloadUrl).toBe(`https://hooks.partner.example/webhooks/virtuous/${customerId}`);
       expect(webhook?.flags.giftCreate).toBe(true);
-      expect(await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'previous', INSPECT)).toBeUndefined();
-      const record = await env.deps.customers.get(customerId);
+      expect(await env().secrets.read({ customerId, kind: 'webhook_secret' }, 'previous', INSPECT)).toBeUndefined();
+      const record = await env().deps.customers.get(customerId);
       expect(record?.previousWebhookSecretValidUntil).toBeUndefined();
       expect(record?.lock).toBeUndefined();
       // The window is closed: the old secret no longer passes (so the zero above could have failed).
       const late = await verify(Buffer.from('{"event":"GiftCreate","gift":{"id":0}}'), oldSecret);
       expect(late.kind).toBe('unauthorized');
-      expect(env.notifier.typesFor(customerId)).toContain('webhook_secret_rotated');
+      expect(env().notifier.typesFor(customerId)).toContain('webhook_secret_rotated');
+      expect(env().notifier.alertCodesFor(customerId)).not.toContain('WEBHOOK_PAYLOAD_URL_MISMATCH');
       expect(leaksInEvents(execution)).toBe(0);
     } finally {
       running = false;
-      env.deps = original;
+      env().deps = original;
     }
+  });
+
+  it('puts back our payload URL when the subscription was redirected in Virtuous, and alerts the operators', async () => {
+    const { customerId, org } = await onboardedCustomer(env(), 'whr');
+    const ours = `https://hooks.partner.example/webhooks/virtuous/${customerId}`;
+    const oldSecret = await currentSecret(customerId);
+    const subscriptionId = (await env().deps.customers.get(customerId))?.webhookSubscriptionId;
+    if (subscriptionId === undefined) throw new Error('onboarding left no subscription');
+    // Someone holding the customer's key redirects the subscription through the Virtuous API, keeping the secret.
+    const virtuous = env().deps.virtuous.forCustomer(customerId, { stage: 'current', reason: 'test:tamper' });
+    const { id, ...fields } = await virtuous.getWebhook(subscriptionId);
+    const redirected = 'https://collector.attacker.example/in?k=whr-redirect-marker';
+    await virtuous.replaceWebhook(id, { ...fields, payloadUrl: redirected, secret: oldSecret });
+    expect(env().sim.control.inspect(org.organizationId).webhooks[0]?.payloadUrl).toBe(redirected);
+
+    const execution = env().run('webhook-secret-rotation', { customerId });
+    expect((await execution.result).status).toBe('SUCCEEDED');
+
+    const [webhook] = env().sim.control.inspect(org.organizationId).webhooks;
+    expect(webhook?.payloadUrl).toBe(ours);
+    expect(webhook?.secretSha256).toBe(sha256(await currentSecret(customerId)));
+    expect(webhook?.flags.giftCreate).toBe(true);
+    const mismatches = env().notifier.alerts.filter(
+      (alert) => alert.customerId === customerId && alert.code === 'WEBHOOK_PAYLOAD_URL_MISMATCH',
+    );
+    expect(mismatches).toHaveLength(1);
+    expect(mismatches[0]).toMatchObject({
+      severity: 'critical',
+      details: { webhookSubscriptionId: id, hostMatched: false },
+    });
+    expect(JSON.stringify(env().notifier.alerts)).not.toMatch(/attacker|redirect-marker/);
+    expect(leaksInEvents(execution)).toBe(0);
   });
 
   it('retries transient failures of the subscription read and of the promotion', async () => {
-    const { customerId } = await onboardedCustomer(env, 'whr');
-    const original = env.deps;
-    env.deps = {
-      ...original,
-      secrets: failingFirst(original.secrets, 'promotePending', 2, () => new TransientError('SECRETS_THROTTLED', 'x')),
-      virtuous: virtuousFailingFirst(
-        original.virtuous,
-        'getWebhook',
-        1,
-        () => new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 429 }),
-      ),
-    };
-    try {
-      const execution = env.run('webhook-secret-rotation', { customerId });
-      expect((await execution.result).status).toBe('SUCCEEDED');
-      expect(retriesOf(execution)).toMatchObject({ ReplaceSubscriptionSecret: 1, PromoteWebhookSecret: 2 });
-    } finally {
-      env.deps = original;
-    }
+    const { customerId } = await onboardedCustomer(env(), 'whr');
+    await withDeps(
+      env(),
+      (original) => ({
+        secrets: failingFirst(
+          original.secrets,
+          'promotePending',
+          2,
+          () => new TransientError('SECRETS_THROTTLED', 'x'),
+        ),
+        virtuous: virtuousFailingFirst(
+          original.virtuous,
+          'getWebhook',
+          1,
+          () => new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 429 }),
+        ),
+      }),
+      async () => {
+        const execution = env().run('webhook-secret-rotation', { customerId });
+        expect((await execution.result).status).toBe('SUCCEEDED');
+        expect(retriesOf(execution)).toMatchObject({ ReplaceSubscriptionSecret: 1, PromoteWebhookSecret: 2 });
+      },
+    );
   });
 
   it('compensates a permanent failure after the subscription switched: subscription back on the current secret', async () => {
-    const { customerId, org } = await onboardedCustomer(env, 'whr');
+    const { customerId, org } = await onboardedCustomer(env(), 'whr');
     const oldSecret = await currentSecret(customerId);
-    const original = env.deps;
-    env.deps = {
-      ...original,
-      secrets: failingFirst(original.secrets, 'promotePending', 1, () => new PermanentError('DENIED', 'x')),
-    };
-    try {
-      const execution = env.run('webhook-secret-rotation', { customerId });
-      const outcome = await execution.result;
-      expect(outcome).toMatchObject({ status: 'FAILED', error: 'WebhookSecretRotationFailed' });
-      expect(enteredStates(execution)).toEqual(
-        expect.arrayContaining(['ReplaceSubscriptionSecret', 'CompensateWebhookSecretRotation']),
-      );
-      expect(env.sim.control.inspect(org.organizationId).webhooks[0]?.secretSha256).toBe(sha256(oldSecret));
-      expect(await currentSecret(customerId)).toBe(oldSecret);
-      expect(await env.secrets.read({ customerId, kind: 'webhook_secret' }, 'pending', INSPECT)).toBeUndefined();
-      const record = await env.deps.customers.get(customerId);
-      expect(record?.previousWebhookSecretValidUntil).toBeUndefined();
-      expect(record?.lock).toBeUndefined();
-      expect(env.notifier.typesFor(customerId)).toContain('webhook_secret_rotation_failed');
-      expect(leaksInEvents(execution)).toBe(0);
-    } finally {
-      env.deps = original;
-    }
+    await withDeps(
+      env(),
+      (original) => ({
+        secrets: failingFirst(original.secrets, 'promotePending', 1, () => new PermanentError('DENIED', 'x')),
+      }),
+      async () => {
+        const execution = env().run('webhook-secret-rotation', { customerId });
+        const outcome = await execution.result;
+        expect(outcome).toMatchObject({ status: 'FAILED', error: 'WebhookSecretRotationFailed' });
+        expect(enteredStates(execution)).toEqual(
+          expect.arrayContaining(['ReplaceSubscriptionSecret', 'CompensateWebhookSecretRotation']),
+        );
+        expect(env().sim.control.inspect(org.organizationId).webhooks[0]?.secretSha256).toBe(sha256(oldSecret));
+        expect(await currentSecret(customerId)).toBe(oldSecret);
+        expect(await env().secrets.read({ customerId, kind: 'webhook_secret' }, 'pending', INSPECT)).toBeUndefined();
+        const record = await env().deps.customers.get(customerId);
+        expect(record?.previousWebhookSecretValidUntil).toBeUndefined();
+        expect(record?.lock).toBeUndefined();
+        expect(env().notifier.typesFor(customerId)).toContain('webhook_secret_rotation_failed');
+        expect(leaksInEvents(execution)).toBe(0);
+      },
+    );
   });
 
   it('starts through the lifecycle API and refuses an unknown workflow name', async () => {
-    const { customerId } = await onboardedCustomer(env, 'whr');
-    const unknown = await callApi(env, 'POST', `/lifecycle/customers/${customerId}/workflows/onboarding`);
+    const { customerId } = await onboardedCustomer(env(), 'whr');
+    const unknown = await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/workflows/onboarding`);
     expect(unknown.statusCode).toBe(404);
-    const response = await callApi(env, 'POST', `/lifecycle/customers/${customerId}/workflows/webhook-secret-rotation`);
+    const response = await callApi(
+      env(),
+      'POST',
+      `/lifecycle/customers/${customerId}/workflows/webhook-secret-rotation`,
+    );
     expect(response.statusCode).toBe(202);
     const { executionId } = JSON.parse(response.body) as { executionId: string };
-    expect((await env.starter.executions.get(executionId)?.result)?.status).toBe('SUCCEEDED');
+    expect((await env().starter.executions.get(executionId)?.result)?.status).toBe('SUCCEEDED');
   });
 });

@@ -31,6 +31,7 @@ export type WorkerName =
   | 'bulkLoader'
   | 'lifecycleApi'
   | 'rotationScheduler'
+  | 'lockReleaser'
   | `tasks:${WorkflowName}`;
 
 export interface WorkerSpec {
@@ -56,7 +57,10 @@ export interface WorkerSpec {
   readonly debugCaptures?: 'write' | 'delete';
   /** Needs the public webhook URL (creates Virtuous webhook subscriptions pointing at it). */
   readonly needsWebhookUrl?: boolean;
-  /** Invoked asynchronously (EventBridge Scheduler): failed invocations go to the schedule dead-letter queue. */
+  /**
+   * Invoked asynchronously (EventBridge Scheduler, or an EventBridge rule): failed invocations go to the schedule
+   * dead-letter queue.
+   */
   readonly invokedBySchedule?: boolean;
   /**
    * Lifecycle functions share one wiring module that resolves every table name, the debug bucket, the public
@@ -106,6 +110,8 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     tables: { customers: 'read', secretAudit: 'write' },
     customerSecrets: 'reader',
     inboundQueue: 'send',
+    // Copies deliveries of a customer whose time-limited debug flag is on (functions/webhook-verifier/debug-capture.ts).
+    debugCaptures: 'write',
   },
   processor: {
     entry: 'functions/processor/handler.ts',
@@ -178,6 +184,20 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     startsWorkflows: ['token-rotation'],
     invokedBySchedule: true,
     lifecycleWiring: true,
+  },
+  lockReleaser: {
+    entry: 'functions/lock-releaser/handler.ts',
+    description:
+      'On a lifecycle execution stopped, timed out or failed outside its Catch paths: releases its lock, undoes a waiting rotation',
+    memorySize: 256,
+    timeout: Duration.seconds(30),
+    callsVirtuous: false,
+    // The lock and the parked task token live in the customer record; discarding a rotation's pending key goes
+    // through the SecretStore (writer role, audited). Wired to its rule in constructs/lock-release.ts.
+    tables: { customers: rw, secretAudit: 'write' },
+    customerSecrets: 'writer',
+    operatorAlerts: true,
+    invokedBySchedule: true,
   },
   'tasks:onboarding': {
     ...LIFECYCLE_TASK_BASE,
@@ -395,7 +415,14 @@ export class Workers extends Construct {
       );
       secrets.dataKey.grantDecrypt(role);
     }
-    if (spec.debugCaptures === 'write') this.props.debugBucket.grantPut(role);
+    if (spec.debugCaptures === 'write') {
+      // PutObject on objects only (grantPut would add tagging, retention and legal hold, and kms:Encrypt/ReEncrypt)
+      // plus the one KMS call an SSE-KMS put needs. No GetObject or ListBucket: the writer cannot read captures back.
+      role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.props.debugBucket.arnForObjects('*')] }),
+      );
+      secrets.dataKey.grant(role, 'kms:GenerateDataKey');
+    }
     if (spec.debugCaptures === 'delete') {
       this.props.debugBucket.grantDelete(role);
       role.addToPrincipalPolicy(

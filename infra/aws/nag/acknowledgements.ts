@@ -177,6 +177,11 @@ export function acknowledgeStackFindings(stack: IntegrationStack): void {
     "Offboarding deletes the customer's debug captures; keys are per customer and only known at run time",
   );
   ack(
+    workers.functions.webhookVerifier.role,
+    `AwsSolutions-IAM5[Resource::${arnRef(observability.debugBucket)}/*]`,
+    'The verifier puts (s3:PutObject only) debug captures of a customer whose time-limited debug flag is on; keys are per customer and delivery, only known at run time',
+  );
+  ack(
     workers.functions.bulkLoader.role,
     `AwsSolutions-IAM5[Resource::${arnRef(stack.state.importsBucket)}/*]`,
     'The bulk loader reads one export object per run (s3:GetObject only) from the imports bucket; object keys are chosen by the partner per load',

@@ -26,6 +26,7 @@ import type { Step } from './progress.ts';
 import type {
   CustomerView,
   DeadLetterView,
+  DebugCaptureView,
   ExecutionView,
   OnboardOptions,
   PauseView,
@@ -144,7 +145,7 @@ export class AwsTarget implements Target {
   }
 
   /** A SigV4-signed call to the IAM-authorized lifecycle API. */
-  private async callApi(path: string, body: unknown): Promise<unknown> {
+  private async callApi(path: string, body: unknown, method: 'POST' | 'DELETE' = 'POST'): Promise<unknown> {
     const url = new URL(`${await this.lifecycleApiUrl()}${path}`);
     const region = await this.sfn.config.region();
     const signer = new SignatureV4({
@@ -153,9 +154,9 @@ export class AwsTarget implements Target {
       credentials: this.sfn.config.credentials,
       sha256: NodeSha256,
     });
-    const text = JSON.stringify(body);
+    const text = body === undefined ? '' : JSON.stringify(body);
     const signed = await signer.sign({
-      method: 'POST',
+      method,
       protocol: url.protocol,
       hostname: url.hostname,
       path: url.pathname,
@@ -163,9 +164,9 @@ export class AwsTarget implements Target {
       body: text,
     });
     const response = await fetch(url, {
-      method: 'POST',
+      method,
       headers: signed.headers as Record<string, string>,
-      body: text,
+      ...(text === '' ? {} : { body: text }),
       signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
     });
     const answer = (await response.json().catch(() => ({}))) as { error?: unknown; executionId?: unknown };
@@ -210,6 +211,13 @@ export class AwsTarget implements Target {
 
   async resume(customerId: string): Promise<ResumeView> {
     return (await this.callApi(`/customers/${encodeURIComponent(customerId)}/resume`, {})) as ResumeView;
+  }
+
+  async debugCapture(customerId: string, minutes: number | undefined): Promise<DebugCaptureView> {
+    const path = `/customers/${encodeURIComponent(customerId)}/debug-capture`;
+    return (await (minutes === undefined
+      ? this.callApi(path, undefined, 'DELETE')
+      : this.callApi(path, { minutes }))) as DebugCaptureView;
   }
 
   async describe(executionId: string): Promise<ExecutionView> {

@@ -8,6 +8,7 @@ import { CliError, EXIT, usage } from './errors.ts';
 import type {
   CustomerView,
   DeadLetterView,
+  DebugCaptureView,
   ExecutionView,
   OnboardOptions,
   PauseView,
@@ -94,6 +95,13 @@ export class LocalTarget implements Target {
   async resume(customerId: string): Promise<ResumeView> {
     const { json } = await this.call('POST', `/lifecycle/customers/${encodeURIComponent(customerId)}/resume`, {});
     return json as ResumeView;
+  }
+
+  async debugCapture(customerId: string, minutes: number | undefined): Promise<DebugCaptureView> {
+    const path = `/lifecycle/customers/${encodeURIComponent(customerId)}/debug-capture`;
+    const { json } =
+      minutes === undefined ? await this.call('DELETE', path) : await this.call('POST', path, { minutes });
+    return json as DebugCaptureView;
   }
 
   async describe(executionId: string): Promise<ExecutionView> {

@@ -29,6 +29,9 @@ Commands
   pause <customerId> [--reason <code>]
                                  pause the customer's sync by hand: its messages are held until resume
   resume <customerId>            check the stored Virtuous key, set the customer active, release held messages now
+  debug-capture <customerId> --minutes <n> | --off
+                                 store the customer's raw webhook deliveries for n minutes (1-1440; operators are
+                                 alerted) for an investigation, or stop now
   status [customerId]            customers and their state
   dead-letters list [--customer <id>] | replay <customerId> <deadLetterId> | discard <customerId> <deadLetterId>
   egress-ips                     the addresses customers allowlist
@@ -58,8 +61,9 @@ const VALUE_OPTIONS = new Set([
   '--sensitivity',
   '--customer',
   '--reason',
+  '--minutes',
 ]);
-const FLAG_OPTIONS = new Set(['--aws', '--no-wait', '--yes', '--later', '--help', '-h']);
+const FLAG_OPTIONS = new Set(['--aws', '--no-wait', '--yes', '--later', '--off', '--help', '-h']);
 /** Options that would carry a secret: refused outright, so a token never lands in shell history by habit. */
 const REFUSED_OPTIONS = new Set(['--token', '--api-key', '--key', '--secret']);
 
@@ -376,6 +380,27 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
       const resumed = await target.resume(customerId);
       io.stdout.write(
         `${customerId} ${resumed.status}${resumed.alreadyActive ? ' (was already active)' : ''}; ${resumed.released} held message(s) released\n`,
+      );
+      return EXIT.succeeded;
+    }
+    case 'debug-capture': {
+      const customerId = customerArgument(parsed);
+      const minutesText = stringOption(parsed, '--minutes');
+      const off = parsed.options.has('--off');
+      if ((minutesText === undefined) === !off)
+        throw usage('debug-capture needs exactly one of --minutes <n> or --off');
+      let minutes: number | undefined;
+      if (minutesText !== undefined) {
+        minutes = Number(minutesText);
+        if (!/^\d{1,4}$/.test(minutesText) || minutes < 1 || minutes > 1440) {
+          throw usage('--minutes must be a whole number from 1 to 1440 (24 h)');
+        }
+      }
+      const state = await target.debugCapture(customerId, minutes);
+      io.stdout.write(
+        state.debugCaptureUntil === null
+          ? `${customerId} debug capture off${state.wasActive === false ? ' (was not active)' : ''}\n`
+          : `${customerId} debug capture on until ${state.debugCaptureUntil}; operators were alerted\n`,
       );
       return EXIT.succeeded;
     }

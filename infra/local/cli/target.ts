@@ -50,6 +50,13 @@ export interface PauseView {
   readonly statusReason: string;
 }
 
+export interface DebugCaptureView {
+  readonly customerId: string;
+  /** ISO time the capture window ends; null when capture is off. */
+  readonly debugCaptureUntil: string | null;
+  readonly wasActive?: boolean;
+}
+
 export interface Target {
   readonly description: string;
   /** Submits the customer's Virtuous API key (validated and stored as pending) and starts onboarding. */
@@ -61,6 +68,8 @@ export interface Target {
   pause(customerId: string, reason: string | undefined): Promise<PauseView>;
   /** Checks the stored Virtuous key, sets the customer active and releases its held messages at once. */
   resume(customerId: string): Promise<ResumeView>;
+  /** Switches the customer's debug capture on for `minutes` (operators are alerted), or off with `undefined`. */
+  debugCapture(customerId: string, minutes: number | undefined): Promise<DebugCaptureView>;
   describe(executionId: string): Promise<ExecutionView>;
   customers(): Promise<CustomerView[]>;
   customer(customerId: string): Promise<CustomerView | undefined>;

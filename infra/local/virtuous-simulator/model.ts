@@ -19,6 +19,8 @@ export interface FaultSettings {
    * timeout, so a retry is a re-submission. Off by default; it shows what an ambiguous write costs.
    */
   readonly timeoutAfterProcessingRatio?: number;
+  /** Share processed (a transaction is stored) and then answered 502, as a proxy does when the origin's answer dies. */
+  readonly serverErrorAfterProcessingRatio?: number;
   /** Share processed normally but answered 200 with a truncated JSON body. */
   readonly malformedRatio?: number;
   /** Share answered 429 with Retry-After, before processing. */
@@ -29,7 +31,14 @@ export interface FaultSettings {
   readonly seed?: number;
 }
 
-export type FaultKind = 'serverError' | 'timeout' | 'timeoutAfterProcessing' | 'cdnError' | 'malformed' | 'throttle';
+export type FaultKind =
+  | 'serverError'
+  | 'timeout'
+  | 'timeoutAfterProcessing'
+  | 'serverErrorAfterProcessing'
+  | 'cdnError'
+  | 'malformed'
+  | 'throttle';
 
 export interface ContactReference {
   readonly source: string;

@@ -176,7 +176,15 @@ export class VirtuousSimulatorState {
       rateWindowCount: 0,
       faults: {},
       random: seededRandom(1),
-      faultCounts: { serverError: 0, timeout: 0, timeoutAfterProcessing: 0, cdnError: 0, malformed: 0, throttle: 0 },
+      faultCounts: {
+        serverError: 0,
+        timeout: 0,
+        timeoutAfterProcessing: 0,
+        serverErrorAfterProcessing: 0,
+        cdnError: 0,
+        malformed: 0,
+        throttle: 0,
+      },
       contacts: new Map(),
       gifts: new Map(),
       heldContacts: [],
@@ -218,6 +226,7 @@ export class VirtuousSimulatorState {
     checkRatio('serverErrorRatio', faults.serverErrorRatio);
     checkRatio('timeoutRatio', faults.timeoutRatio);
     checkRatio('timeoutAfterProcessingRatio', faults.timeoutAfterProcessingRatio);
+    checkRatio('serverErrorAfterProcessingRatio', faults.serverErrorAfterProcessingRatio);
     checkRatio('cdnErrorRatio', faults.cdnErrorRatio);
     checkRatio('malformedRatio', faults.malformedRatio);
     checkRatio('throttleRatio', faults.throttleRatio);
@@ -225,6 +234,7 @@ export class VirtuousSimulatorState {
       (faults.serverErrorRatio ?? 0) +
       (faults.timeoutRatio ?? 0) +
       (faults.timeoutAfterProcessingRatio ?? 0) +
+      (faults.serverErrorAfterProcessingRatio ?? 0) +
       (faults.cdnErrorRatio ?? 0) +
       (faults.malformedRatio ?? 0) +
       (faults.throttleRatio ?? 0);
@@ -424,6 +434,9 @@ export class VirtuousSimulatorState {
       });
     }
     if (fault === 'timeoutAfterProcessing') return { status: 0, hang: true };
+    if (fault === 'serverErrorAfterProcessing') {
+      return errorResponse(org, 502, 'BAD_GATEWAY', 'The upstream server did not answer in time.');
+    }
     if (fault === 'malformed') {
       // Processed, but the answer is cut off mid-JSON (a proxy or a deploy dropping the connection).
       return { status: 200, text: '{"id":1,"list":[{"id":', contentType: 'application/json; charset=utf-8' };
@@ -442,6 +455,7 @@ export class VirtuousSimulatorState {
       ['serverError', f.serverErrorRatio ?? 0],
       ['timeout', f.timeoutRatio ?? 0],
       ['timeoutAfterProcessing', f.timeoutAfterProcessingRatio ?? 0],
+      ['serverErrorAfterProcessing', f.serverErrorAfterProcessingRatio ?? 0],
       ['cdnError', f.cdnErrorRatio ?? 0],
       ['throttle', f.throttleRatio ?? 0],
       ['malformed', f.malformedRatio ?? 0],

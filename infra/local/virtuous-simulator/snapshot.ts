@@ -121,6 +121,7 @@ const organizationSchema = z.object({
     timeoutRatio: ratio,
     cdnErrorRatio: ratio,
     timeoutAfterProcessingRatio: ratio,
+    serverErrorAfterProcessingRatio: ratio,
     malformedRatio: ratio,
     throttleRatio: ratio,
     throttleRetryAfterSeconds: z.number().nonnegative().optional(),
@@ -131,6 +132,8 @@ const organizationSchema = z.object({
     serverError: count,
     timeout: count,
     timeoutAfterProcessing: count,
+    // Absent in snapshots written before this fault existed.
+    serverErrorAfterProcessing: count.default(0),
     cdnError: count,
     malformed: count,
     throttle: count,

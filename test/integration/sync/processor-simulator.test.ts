@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CustomerRecord } from '../../../functions/customers/customer.ts';
 import { createDynamoCheckpointStore } from '../../../functions/sync/checkpoints.ts';
+import { createBulkMessage } from '../../../functions/sync/bulk-message.ts';
 import { countingRateLimits } from '../../../functions/sync/rate-limit-counter.ts';
 import { reconcileCustomer } from '../../../functions/sync/reconciliation.ts';
 import { createDynamoReconciliationLog } from '../../../functions/sync/reconciliation-log.ts';
@@ -109,6 +110,19 @@ async function nightlyBatch(t: Tenant, deliverWebhooks = true): Promise<number> 
   return deliveries.length;
 }
 
+function reconciliationDeps(t: Tenant, clock: () => Date) {
+  return {
+    syncState: t.harness.syncState,
+    checkpoints: createDynamoCheckpointStore(aws.documentClient, aws.tableNames.checkpoints),
+    log: createDynamoReconciliationLog(aws.documentClient, aws.tableNames.reconciliationLog),
+    virtuousFor: () => t.api,
+    applyDeferredRefund: async () => {},
+    metrics: t.harness.metrics,
+    deadLetters: t.harness.deadLetters,
+    clock,
+  };
+}
+
 function giftIds(count: number, prefix: string): string[] {
   return Array.from({ length: count }, (_, index) => `pi_${prefix}${index}`);
 }
@@ -143,7 +157,7 @@ describe('processor with the Virtuous client and simulator', () => {
     expect((await t.harness.syncState.get(t.customerId, 'contact#Stripe#cus_dup'))?.state).toBe('confirmed');
   });
 
-  it('fault run (30% 5xx, timeouts, 429): no duplicates, exhausted records dead-lettered sealed, all confirmed after replay', async () => {
+  it('fault run (30% 5xx, timeouts, 429 before processing): 429s dead-lettered, ambiguous writes in doubt, all confirmed once after the operator\'s replay', async () => {
     // One try per delivery and two deliveries per message, so some records do run out of attempts.
     const t = await tenant({ clientAttempts: 1, maxReceiveCount: 2 });
     await t.harness.sendDelivery(t.customerId, 'stripe', customerEvent('cus_f', 'customer.created', T0));
@@ -156,34 +170,39 @@ describe('processor with the Virtuous client and simulator', () => {
       seed: 4242,
     });
     const ids = giftIds(40, 'f');
-    for (const [index, id] of ids.entries()) {
-      await t.harness.sendDelivery(t.customerId, 'stripe', paymentSucceeded(id, 500 + index, { customer: 'cus_f' }));
-    }
+    const events = ids.map((id, index) => paymentSucceeded(id, 500 + index, { customer: 'cus_f' }));
+    for (const event of events) await t.harness.sendDelivery(t.customerId, 'stripe', event);
     await t.harness.drain();
     await nightlyBatch(t);
     await t.harness.drain();
 
     const open = await t.harness.deadLetters.list(t.customerId, 'open');
-    const deadKeys = new Set(open.map((letter) => letter.recordKey));
-    expect(open.length).toBeGreaterThan(0);
-    for (const letter of open) {
-      expect(letter.operation).toBe('gift');
+    const byKey = new Map(open.map((letter) => [letter.recordKey as string, letter]));
+    const inDoubt = open.filter((letter) => letter.errorCode === 'WRITE_OUTCOME_UNKNOWN');
+    const exhausted = open.filter((letter) => letter.errorCode !== 'WRITE_OUTCOME_UNKNOWN');
+    expect(inDoubt.length).toBeGreaterThan(0);
+    for (const letter of open) expect(letter.operation).toBe('gift');
+    for (const letter of exhausted) {
+      // Only refusals that prove nothing was stored are retried through the queue until they run out.
       expect(letter.attempts).toBe(2);
-      expect(letter.errorCode).toMatch(/^VIRTUOUS_(UNAVAILABLE|TIMEOUT|RATE_LIMITED|NETWORK_ERROR)$/);
+      expect(letter.errorCode).toBe('VIRTUOUS_RATE_LIMITED');
     }
     for (const id of ids) {
       const key = `gift#Stripe#${id}`;
       const state = (await t.harness.syncState.get(t.customerId, key))?.state;
-      // Every record is either in Virtuous and confirmed, or kept as a dead letter (and claimable again).
-      expect(state).toBe(deadKeys.has(key) ? 'pending' : 'confirmed');
+      const letter = byKey.get(key);
+      // Every record is in Virtuous and confirmed, kept in doubt with its sealed message, or dead-lettered (claimable).
+      if (letter === undefined) expect(state).toBe('confirmed');
+      else expect(state).toBe(letter.errorCode === 'WRITE_OUTCOME_UNKNOWN' ? 'in_doubt' : 'pending');
     }
     const faults = sim.control.inspect(t.organizationId).faultsInjected;
     console.log(
-      `fault run: ${ids.length} gifts, faults injected ${JSON.stringify(faults)}, dead letters ${open.length}, ` +
-        `429s counted ${t.harness.metrics.get(SYNC_METRICS.virtuousRateLimited)}`,
+      `fault run: ${ids.length} gifts, faults injected ${JSON.stringify(faults)}, in doubt ${inDoubt.length}, ` +
+        `dead letters (429) ${exhausted.length}, 429s counted ${t.harness.metrics.get(SYNC_METRICS.virtuousRateLimited)}`,
     );
-    expect(faults.serverError + faults.timeout + faults.throttle).toBeGreaterThan(0);
+    expect(faults.serverError + faults.timeout).toBeGreaterThanOrEqual(inDoubt.length);
     expect(t.harness.metrics.get(SYNC_METRICS.virtuousRateLimited)).toBe(faults.throttle);
+    expect(t.harness.metrics.get(SYNC_METRICS.writesInDoubt)).toBe(inDoubt.length);
 
     // Nothing stored holds plaintext PII.
     for (const table of ['deadLetters', 'heldMessages', 'syncRecords', 'deliveries', 'checkpoints'] as const) {
@@ -191,7 +210,33 @@ describe('processor with the Virtuous client and simulator', () => {
     }
 
     sim.control.setFaults(t.organizationId, {});
+    // Until reconciliation decides, an in-doubt write cannot be replayed, and a re-delivery sends nothing.
+    const [firstInDoubt] = inDoubt;
+    await expect(
+      t.harness.deadLetters.replay(t.customerId, firstInDoubt?.deadLetterId as string, new Date()),
+    ).rejects.toMatchObject({ name: 'PermanentError', code: 'OUTCOME_UNDECIDED' });
+    for (const event of events) await t.harness.sendDelivery(t.customerId, 'stripe', event);
+    await t.harness.drain();
+    const afterRedelivery = sim.control.inspect(t.organizationId).giftTransactions;
+    for (const letter of inDoubt) {
+      const sourceId = (letter.recordKey as string).replace('gift#Stripe#', '');
+      expect(afterRedelivery[`Stripe/${sourceId}`]).toBeUndefined();
+    }
+
+    // After the batch window, reconciliation finds none of them (the faults came before processing): reported.
+    const run = await reconcileCustomer(reconciliationDeps(t, () => new Date(Date.now() + 37 * 3_600_000)), t.customerId);
+    expect(run.outcome).toBe('completed');
+    expect([...(run.outcomeUnknownKeys ?? [])].sort()).toEqual(inDoubt.map((letter) => letter.recordKey).sort());
+    for (const letter of inDoubt) {
+      const record = await t.harness.syncState.get(t.customerId, letter.recordKey as string);
+      expect(record).toMatchObject({ state: 'needs_update', needsUpdateReason: 'outcome_unknown_not_found' });
+    }
+
+    // The operator's decision: replay every dead letter, once.
     for (const letter of open) await t.harness.deadLetters.replay(t.customerId, letter.deadLetterId, new Date());
+    await expect(
+      t.harness.deadLetters.replay(t.customerId, firstInDoubt?.deadLetterId as string, new Date()),
+    ).rejects.toMatchObject({ code: 'DEAD_LETTER_RESOLVED' });
     await t.harness.drain();
     await nightlyBatch(t);
     await t.harness.drain();
@@ -203,6 +248,83 @@ describe('processor with the Virtuous client and simulator', () => {
     }
     expect(snapshot.duplicatesMerged).toBe(0);
     expect(await t.harness.deadLetters.list(t.customerId, 'open')).toHaveLength(0);
+  });
+
+  it('answers lost after Virtuous stored the write (timeouts, 502s): zero duplicates, every record confirmed once', async () => {
+    // Three tries per call: before in-doubt handling the client's own retries stored these gifts twice.
+    const t = await tenant({ clientAttempts: 3, maxReceiveCount: 4 });
+    sim.control.setFaults(t.organizationId, {
+      timeoutAfterProcessingRatio: 0.15,
+      serverErrorAfterProcessingRatio: 0.15,
+      seed: 77,
+    });
+    const contacts = ['cus_lost_a', 'cus_lost_b', 'cus_lost_c'];
+    const contactEvents = contacts.map((id) => customerEvent(id, 'customer.created', T0));
+    const ids = giftIds(30, 'lost');
+    const events = ids.map((id, index) => paymentSucceeded(id, 700 + index, { customer: contacts[index % 3] }));
+    for (const event of [...contactEvents, ...events]) await t.harness.sendDelivery(t.customerId, 'stripe', event);
+    // A bulk page too: the batch endpoint's chunk goes in doubt as a whole when its answer is lost.
+    const bulkIds = giftIds(20, 'lostbulk');
+    const bulkEvents = bulkIds.map((id, index) => paymentSucceeded(id, 900 + index, { customer: 'cus_lost_a' }));
+    for (let page = 0; page < 4; page += 1) {
+      const pageEvents = bulkEvents.slice(page * 5, page * 5 + 5);
+      await t.harness.sendRaw(
+        JSON.stringify(createBulkMessage({ customerId: t.customerId, loadId: 'lost', page, events: pageEvents })),
+      );
+    }
+    await t.harness.drain();
+
+    const allIds = [...ids, ...bulkIds];
+    const inDoubt: string[] = [];
+    for (const id of allIds) {
+      const record = await t.harness.syncState.get(t.customerId, `gift#Stripe#${id}`);
+      expect(['submitted', 'in_doubt']).toContain(record?.state);
+      if (record?.state === 'in_doubt') inDoubt.push(id);
+    }
+    const faults = sim.control.inspect(t.organizationId).faultsInjected;
+    expect(faults.timeoutAfterProcessing + faults.serverErrorAfterProcessing).toBeGreaterThan(0);
+    expect(inDoubt.length).toBeGreaterThan(0);
+    expect(t.harness.metrics.get(SYNC_METRICS.writesInDoubt)).toBeGreaterThanOrEqual(inDoubt.length);
+    const submissions = () => sim.control.inspect(t.organizationId).giftTransactions;
+    for (const id of allIds) expect(submissions()[`Stripe/${id}`]).toBe(1);
+
+    // Re-deliveries of every event (Stripe retries, a replayed bulk page) send nothing in doubt again.
+    sim.control.setFaults(t.organizationId, {});
+    for (const event of [...contactEvents, ...events]) await t.harness.sendDelivery(t.customerId, 'stripe', event);
+    await t.harness.drain();
+    for (const id of allIds) expect(submissions()[`Stripe/${id}`]).toBe(1);
+    expect(await t.harness.deadLetters.list(t.customerId, 'open')).toHaveLength(
+      t.harness.metrics.get(SYNC_METRICS.writesInDoubt),
+    );
+
+    // The nightly batch's GiftCreate/ContactCreate webhooks confirm them; reconciliation finds nothing left.
+    await nightlyBatch(t);
+    await t.harness.drain();
+    const run = await reconcileCustomer(reconciliationDeps(t, () => new Date(Date.now() + 37 * 3_600_000)), t.customerId);
+    expect(run).toMatchObject({ outcome: 'completed', needsUpdate: 0, outcomeUnknownNotFound: 0 });
+
+    const snapshot = sim.control.inspect(t.organizationId);
+    const perSourceId = new Map<string, number>();
+    for (const gift of snapshot.gifts) {
+      const key = `${gift.transactionSource}/${gift.transactionId}`;
+      perSourceId.set(key, (perSourceId.get(key) ?? 0) + 1);
+    }
+    for (const id of allIds) {
+      expect(perSourceId.get(`Stripe/${id}`)).toBe(1);
+      expect(snapshot.giftTransactions[`Stripe/${id}`]).toBe(1);
+      expect((await t.harness.syncState.get(t.customerId, `gift#Stripe#${id}`))?.state).toBe('confirmed');
+    }
+    for (const id of contacts) {
+      expect((await t.harness.syncState.get(t.customerId, `contact#Stripe#${id}`))?.state).toBe('confirmed');
+    }
+    expect(snapshot.duplicatesMerged).toBe(0);
+    // Confirmed in-doubt records leave no payload behind: their dead letters were discarded.
+    expect(await t.harness.deadLetters.list(t.customerId, 'open')).toHaveLength(0);
+    console.log(
+      `lost answers: ${allIds.length} gifts + ${contacts.length} contacts, faults ${JSON.stringify(faults)}, ` +
+        `in doubt ${inDoubt.length} gifts, writes in doubt ${t.harness.metrics.get(SYNC_METRICS.writesInDoubt)}, ` +
+        `duplicates 0`,
+    );
   });
 
   it('revoked key: customer paused and alerted once, nothing lost; resume drains every message once', async () => {

@@ -353,16 +353,50 @@ describe('error classes', () => {
     expect(h.sleeps).toEqual([125, 250]);
 
     sim.control.setFaults(h.organizationId, { serverErrorRatio: 1 });
-    const unavailable = await caught(h.client().submitGift(gift('pi_5xx')));
+    const unavailable = await caught(h.client().findGiftByTransaction('Stripe', 'pi_5xx'));
     expect(unavailable).toMatchObject({ name: 'TransientError', code: 'VIRTUOUS_UNAVAILABLE' });
     expect([500, 502, 503]).toContain((unavailable as TransientError).statusCode);
-    expect(sim.control.inspect(h.organizationId).giftTransactions).toEqual({});
 
     sim.control.setFaults(h.organizationId, { serverErrorRatio: 0.5, seed: 11 });
+    const client = h.client({ maxAttempts: 8 });
+    for (let i = 0; i < 10; i += 1) expect(await client.findGiftByTransaction('Stripe', `pi_recover_${i}`)).toBeUndefined();
+  });
+
+  it('a transaction write answered 5xx is not retried: WRITE_OUTCOME_UNKNOWN carrying the status, one request', async () => {
+    const h = harness({ faults: { serverErrorRatio: 1 } });
+    const error = await caught(h.client().submitGift(gift('pi_5xx_write')));
+    expect(error).toMatchObject({ name: 'TransientError', code: 'WRITE_OUTCOME_UNKNOWN' });
+    expect([500, 502, 503]).toContain((error as TransientError).statusCode);
+    expect((error.cause as TransientError).code).toBe('VIRTUOUS_UNAVAILABLE');
+    expect(error.message).toMatch(/^submitGift: Virtuous may have stored the write, its outcome is unknown/);
+    expectNoDonorData(error);
+    expect(h.requests()).toEqual([expect.stringMatching(/^POST \/api\/v2\/Gift\/Transaction 50[023]$/)]);
+    expect(h.sleeps).toEqual([]);
+
+    sim.control.setFaults(h.organizationId, { cdnErrorRatio: 1 });
+    const cdn = await caught(h.client().submitContact({ referenceSource: 'Stripe', referenceId: 'cus_520' }));
+    expect(cdn).toMatchObject({ code: 'WRITE_OUTCOME_UNKNOWN', statusCode: 520 });
+    expect(h.requests()).toHaveLength(2);
+  });
+
+  it('a batch stored and then answered 502: WRITE_OUTCOME_UNKNOWN, stored once, not sent again', async () => {
+    const h = harness({ faults: { serverErrorAfterProcessingRatio: 1 } });
+    const error = await caught(h.client().submitGifts('Stripe', [gift('pi_batch_a'), gift('pi_batch_b')]));
+    expect(error).toMatchObject({ name: 'TransientError', code: 'WRITE_OUTCOME_UNKNOWN', statusCode: 502 });
+    expect(sim.control.inspect(h.organizationId).giftTransactions).toEqual({
+      'Stripe/pi_batch_a': 1,
+      'Stripe/pi_batch_b': 1,
+    });
+    expect(sim.control.inspect(h.organizationId).faultsInjected.serverErrorAfterProcessing).toBe(1);
+  });
+
+  it('writes refused before processing (429) are retried and stored exactly once', async () => {
+    const h = harness({ faults: { throttleRatio: 0.5, throttleRetryAfterSeconds: 1, seed: 11 } });
     const client = h.client({ maxAttempts: 8 });
     for (let i = 0; i < 10; i += 1) await client.submitGift(gift(`pi_recover_${i}`));
     const submissions = sim.control.inspect(h.organizationId).giftTransactions;
     expect(Object.values(submissions)).toEqual(Array(10).fill(1));
+    expect(sim.control.inspect(h.organizationId).faultsInjected.throttle).toBeGreaterThan(0);
   });
 
   it('timeouts: each try is cut at timeoutMs and the call ends in a TransientError', async () => {
@@ -374,12 +408,38 @@ describe('error classes', () => {
     expect(h.requests()).toHaveLength(2);
   });
 
-  it('a write stored by Virtuous whose answer is lost looks like any timeout: a retry re-submits it', async () => {
-    // The hazard the submitter's claim/lease design accepts: the simulator makes it visible by counting submissions.
+  it('a write stored by Virtuous whose answer is lost (timeout) is not re-submitted: WRITE_OUTCOME_UNKNOWN', async () => {
+    // Before the fix this showed 2 submissions: a retry after the timeout stored the gift again.
     const h = harness({ faults: { timeoutAfterProcessingRatio: 1 } });
     const error = await caught(h.client({ timeoutMs: 100, maxAttempts: 2 }).submitGift(gift('pi_ambiguous')));
-    expect(error).toMatchObject({ name: 'TransientError', code: 'VIRTUOUS_TIMEOUT' });
-    expect(sim.control.inspect(h.organizationId).giftTransactions).toEqual({ 'Stripe/pi_ambiguous': 2 });
+    expect(error).toMatchObject({ name: 'TransientError', code: 'WRITE_OUTCOME_UNKNOWN' });
+    expect((error.cause as TransientError).code).toBe('VIRTUOUS_TIMEOUT');
+    expect(sim.control.inspect(h.organizationId).giftTransactions).toEqual({ 'Stripe/pi_ambiguous': 1 });
+    expect(h.sleeps).toEqual([]);
+  });
+
+  it('a connection reset after the request was sent leaves a write in doubt; a read is retried', async () => {
+    let requests = 0;
+    const server = createServer((request) => {
+      requests += 1;
+      request.resume();
+      request.on('end', () => request.socket.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const h = harness();
+      const client = h.client({ baseUrl: `http://127.0.0.1:${port}` });
+      const error = await caught(client.submitGift(gift('pi_reset')));
+      expect(error).toMatchObject({ name: 'TransientError', code: 'WRITE_OUTCOME_UNKNOWN' });
+      expect((error.cause as TransientError).code).toBe('VIRTUOUS_NETWORK_ERROR');
+      expect(requests).toBe(1);
+      const read = await caught(client.findGiftByTransaction('Stripe', 'pi_reset'));
+      expect(read).toMatchObject({ name: 'TransientError', code: 'VIRTUOUS_NETWORK_ERROR' });
+      expect(requests).toBe(4);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('malformed bodies: TransientError naming no content', async () => {
@@ -398,6 +458,10 @@ describe('error classes', () => {
     expect(error).toMatchObject({ name: 'TransientError', code: 'VIRTUOUS_NETWORK_ERROR' });
     expect(error.message).toBe('currentOrganization: could not reach Virtuous (ECONNREFUSED)');
     expect(h.sleeps).toHaveLength(2);
+    // Nothing was sent, so a transaction write is retried too and keeps the plain network error.
+    const write = await caught(h.client({ baseUrl: `http://127.0.0.1:${port}` }).submitGift(gift('pi_refused')));
+    expect(write).toMatchObject({ name: 'TransientError', code: 'VIRTUOUS_NETWORK_ERROR' });
+    expect(h.sleeps).toHaveLength(4);
   });
 });
 

@@ -1,8 +1,9 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFolderCaptureStore } from '../../../functions/debug-captures/local-folder-capture-store.ts';
+import { deliveryId } from '../../../functions/webhooks/delivery-id.ts';
 import { DONOR } from '../../support/canaries.ts';
 
 let root: string;
@@ -39,5 +40,47 @@ describe('LocalFolderCaptureStore', () => {
     const store = new LocalFolderCaptureStore(root);
     await expect(store.list('../etc')).rejects.toMatchObject({ name: 'ForbiddenInputError' });
     await expect(store.deleteCustomer('..')).rejects.toMatchObject({ name: 'ForbiddenInputError' });
+  });
+
+  it('writes a capture owner-only under the customer, and offboarding deletes what the verifier wrote', async () => {
+    const store = new LocalFolderCaptureStore(root);
+    const body = Buffer.from(JSON.stringify({ email: DONOR.email }));
+    const id = deliveryId('virtuous', 'writer', body);
+    const { key } = await store.write({
+      customerId: 'writer',
+      deliveryId: id,
+      provider: 'virtuous',
+      outcome: 'refused',
+      reason: 'signature_mismatch',
+      requestId: 'req-1',
+      capturedAt: new Date('2026-11-29T23:59:59.000Z'),
+      headers: { 'content-type': 'application/json' },
+      rawBody: body,
+    });
+    expect(key).toBe(`2026-11-29/${id}.refused.json`);
+    const file = join(root, 'captures', 'writer', key);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const stored = JSON.parse(await readFile(file, 'utf8')) as { rawBodyBase64: string; reason: string };
+    expect(Buffer.from(stored.rawBodyBase64, 'base64').equals(body)).toBe(true);
+    expect(stored.reason).toBe('signature_mismatch');
+    expect(await store.list('writer')).toEqual([key]);
+    expect(await store.deleteCustomer('writer')).toEqual({ deleted: 1 });
+    expect(await store.list('writer')).toEqual([]);
+  });
+
+  it('refuses to write a capture whose delivery id is not a content hash (no path in a key)', async () => {
+    const store = new LocalFolderCaptureStore(root);
+    await expect(
+      store.write({
+        customerId: 'writer',
+        deliveryId: '../../escape',
+        provider: 'virtuous',
+        outcome: 'accepted',
+        capturedAt: new Date(),
+        headers: {},
+        rawBody: Buffer.from('{}'),
+      }),
+    ).rejects.toThrow(TypeError);
+    expect(await store.list('writer')).toEqual([]);
   });
 });

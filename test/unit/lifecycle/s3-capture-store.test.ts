@@ -1,4 +1,4 @@
-import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { S3CaptureStore } from '../../../functions/debug-captures/s3-capture-store.ts';
@@ -43,5 +43,26 @@ describe('S3CaptureStore', () => {
     const store = new S3CaptureStore(new S3Client({}), 'debug-bucket');
     await expect(store.list('')).rejects.toMatchObject({ name: 'ForbiddenInputError' });
     expect(s3.commandCalls(ListObjectsV2Command)).toHaveLength(0);
+  });
+
+  it("puts a capture under the customer's dated prefix, encrypted by the bucket's own KMS default", async () => {
+    s3.on(PutObjectCommand).resolves({});
+    const store = new S3CaptureStore(new S3Client({}), 'debug-bucket');
+    const id = 'ab'.repeat(32);
+    const { key } = await store.write({
+      customerId: 'acme',
+      deliveryId: id,
+      provider: 'virtuous',
+      outcome: 'accepted',
+      capturedAt: new Date('2026-11-29T12:00:00.000Z'),
+      headers: { 'content-type': 'application/json' },
+      rawBody: Buffer.from('{"a":1}'),
+    });
+    expect(key).toBe(`2026-11-29/${id}.accepted.json`);
+    const input = s3.commandCalls(PutObjectCommand)[0]?.args[0].input;
+    expect(input).toMatchObject({ Bucket: 'debug-bucket', Key: `captures/acme/2026-11-29/${id}.accepted.json` });
+    // No SSE header: `aws:kms` without a key id would switch to the AWS-managed key instead of the bucket's.
+    expect(input?.ServerSideEncryption).toBeUndefined();
+    expect(JSON.parse(String(input?.Body))).toMatchObject({ rawBodyBase64: Buffer.from('{"a":1}').toString('base64') });
   });
 });

@@ -163,6 +163,38 @@ describe('statuses', () => {
     expect(sleeps).toEqual([125, 250]);
   });
 
+  it('transaction writes: 5xx is not retried (WRITE_OUTCOME_UNKNOWN); 429 is; reads retry 5xx', async () => {
+    const contact = { referenceSource: 'Stripe', referenceId: 'cus_1', email: DONOR.email };
+    const ambiguous = scripted([new Response('', { status: 503 })]);
+    await expect(ambiguous.client.submitContact(contact)).rejects.toMatchObject({
+      name: 'TransientError',
+      code: 'WRITE_OUTCOME_UNKNOWN',
+      statusCode: 503,
+    });
+    expect(ambiguous.sent).toHaveLength(1);
+
+    const throttled = scripted([json(429, {}, { 'Retry-After': '1' }), new Response(null, { status: 200 })]);
+    await expect(throttled.client.submitContact(contact)).resolves.toBeUndefined();
+    expect(throttled.sent).toHaveLength(2);
+
+    const read = scripted([new Response('', { status: 503 }), new Response('', { status: 404 })]);
+    await expect(read.client.findGiftByTransaction('Stripe', 'pi_1')).resolves.toBeUndefined();
+    expect(read.sent).toHaveLength(2);
+  });
+
+  it('a write answered 200 whose body is lost is stored: it resolves and is not sent again', async () => {
+    const broken = new ReadableStream({
+      start(controller) {
+        controller.error(new TypeError('terminated'));
+      },
+    });
+    const { client, sent } = scripted([new Response(broken, { status: 200 })]);
+    await expect(
+      client.submitContact({ referenceSource: 'Stripe', referenceId: 'cus_1', email: DONOR.email }),
+    ).resolves.toBeUndefined();
+    expect(sent).toHaveLength(1);
+  });
+
   it('deleteWebhook treats 404 as already deleted; getWebhook does not', async () => {
     const { client } = scripted([new Response('', { status: 404 }), new Response('', { status: 404 })]);
     await expect(client.deleteWebhook(5)).resolves.toBeUndefined();

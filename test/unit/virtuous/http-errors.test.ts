@@ -1,9 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentError, RecoverableError, TransientError } from '../../../functions/shared/errors.ts';
+import {
+  isWriteOutcomeUnknown,
+  PermanentError,
+  RecoverableError,
+  TransientError,
+} from '../../../functions/shared/errors.ts';
 import {
   classifyHttpFailure,
   classifyNetworkFailure,
+  httpStatusLeavesWriteOutcomeUnknown,
+  networkFailureMayHaveReachedServer,
   parseErrorBody,
+  writeOutcomeUnknown,
 } from '../../../functions/virtuous/http-errors.ts';
 import { DONOR } from '../../support/canaries.ts';
 
@@ -95,5 +103,58 @@ describe('classifyNetworkFailure', () => {
     expect(error.code).toBe('VIRTUOUS_NETWORK_ERROR');
     expect(error.message).toBe('op: could not reach Virtuous (ECONNREFUSED)');
     expect(error.cause).toBeUndefined();
+  });
+});
+
+describe('write outcome: certainly not stored vs unknown', () => {
+  it.each([
+    [400, false],
+    [401, false],
+    [403, false],
+    [404, false],
+    [409, false],
+    [422, false],
+    [429, false],
+    [408, true],
+    [500, true],
+    [502, true],
+    [503, true],
+    [504, true],
+    [520, true],
+  ])('HTTP %i leaves the outcome unknown: %s', (status, unknown) => {
+    expect(httpStatusLeavesWriteOutcomeUnknown(status)).toBe(unknown);
+  });
+
+  const fetchFailed = (code?: string) =>
+    new TypeError('fetch failed', { cause: Object.assign(new Error('x'), code === undefined ? {} : { code }) });
+
+  it.each(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])(
+    'a connection that failed before sending (%s) did not reach Virtuous',
+    (code) => {
+      expect(networkFailureMayHaveReachedServer(fetchFailed(code))).toBe(false);
+    },
+  );
+
+  it.each(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE', undefined])('a failure mid-exchange (%s) may have', (code) => {
+    expect(networkFailureMayHaveReachedServer(fetchFailed(code))).toBe(true);
+  });
+
+  it('our timeout and an abort may have reached Virtuous', () => {
+    expect(networkFailureMayHaveReachedServer(new DOMException('t', 'TimeoutError'))).toBe(true);
+    expect(networkFailureMayHaveReachedServer(new DOMException('a', 'AbortError'))).toBe(true);
+    expect(networkFailureMayHaveReachedServer('not an error')).toBe(true);
+  });
+
+  it('wraps the failure as TransientError WRITE_OUTCOME_UNKNOWN, keeping status and cause, naming no content', () => {
+    const failure = classifyHttpFailure({ operation: 'submitGifts', status: 502, bodyText: envelope('BAD_GATEWAY') });
+    const error = writeOutcomeUnknown('submitGifts', failure);
+    expect(error).toBeInstanceOf(TransientError);
+    expect(isWriteOutcomeUnknown(error)).toBe(true);
+    expect(isWriteOutcomeUnknown(failure)).toBe(false);
+    expect(error).toMatchObject({ code: 'WRITE_OUTCOME_UNKNOWN', statusCode: 502, cause: failure });
+    expect(error.message).toBe(
+      'submitGifts: Virtuous may have stored the write, its outcome is unknown (VIRTUOUS_UNAVAILABLE); not retried',
+    );
+    expect(error.message).not.toContain(DONOR.email);
   });
 });

@@ -6,12 +6,13 @@ import { InMemorySecretStore } from '../../support/in-memory-secret-store.ts';
 import { apiEvent, InMemoryCustomers, RecordingQueue } from './fixtures.ts';
 
 describe('webhook verifier settings', () => {
-  it('defaults: X-Virtuous-Signature, 256 KiB, 300 s Stripe tolerance, 60 s secret cache', () => {
+  it('defaults: X-Virtuous-Signature, 256 KiB, 300 s Stripe tolerance, 60 s secret cache, 2.5 s capture bound', () => {
     expect(configFromEnv({})).toEqual({
       virtuousSignatureHeader: 'X-Virtuous-Signature',
       maxBodyBytes: 262_144,
       stripeToleranceSeconds: 300,
       secretCacheTtlMs: 60_000,
+      debugCaptureTimeoutMs: 2_500,
     });
     expect(DEFAULT_CONFIG.maxBodyBytes).toBe(262_144);
   });
