@@ -27,6 +27,14 @@ export const WORKFLOW_ENDED_ABNORMALLY = 'WORKFLOW_ENDED_ABNORMALLY';
 /** As for in-machine failures (failure.ts): an unfinished deletion or incident needs someone now. */
 const CRITICAL_WORKFLOWS: ReadonlySet<WorkflowName> = new Set(['offboarding', 'incident-response']);
 
+/**
+ * Workflows under whose lock a rotation can wait for a key: a token rotation, and an incident response through its
+ * nested one (whose status event may be handled after the parent's has already released the lock). A parked task
+ * token marks the window between asking for the key and the cut-over, the only time a pending key can exist;
+ * without it a rotation either never asked or already finished (or its own Catch path compensated).
+ */
+const PARKS_ROTATIONS: ReadonlySet<WorkflowName> = new Set(['token-rotation', 'incident-response']);
+
 export interface EndedExecution {
   readonly workflow: WorkflowName;
   readonly executionId: string;
@@ -61,7 +69,7 @@ export async function cleanUpAfterAbnormalEnd(
     const lockOwner = ended.parentExecutionId ?? ended.executionId;
     if (record?.lock?.executionId === lockOwner) {
       // Compensate before releasing: while the lock is held no other rotation can have parked a token or a key.
-      if (ended.workflow === 'token-rotation') {
+      if (PARKS_ROTATIONS.has(ended.workflow) && record.awaitingTokenTaskToken !== undefined) {
         await compensateTokenRotation(deps, {
           customerId,
           executionId: ended.executionId,

@@ -790,7 +790,8 @@ export class SyncProcessor {
         }
         await mapLimit(rest, config.concurrency, async (item) => {
           try {
-            if (isWriteOutcomeUnknown(error)) await this.#markInDoubt(customerId, keyOf(item), owner, item.deadLetterId);
+            if (isWriteOutcomeUnknown(error))
+              await this.#markInDoubt(customerId, keyOf(item), owner, item.deadLetterId);
             else
               await syncState.release(
                 customerId,

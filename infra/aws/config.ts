@@ -29,6 +29,12 @@ export interface IntegrationConfig {
   readonly processorMaxConcurrency: number;
   /** E-mail addresses subscribed to the operators topic (optional; subscriptions need confirming). */
   readonly operatorEmails: readonly string[];
+  /**
+   * Whether the weekly deletion drill runs (its schedule is created disabled otherwise). Turn it on only once the
+   * sandbox key is stored under the reserved customer id `deletion-drill` (docs/runbooks/offboarding-and-deletion-
+   * verification.md): a run without it fails and alarms.
+   */
+  readonly deletionDrillEnabled: boolean;
 }
 
 const DEFAULTS = {
@@ -71,7 +77,16 @@ export function readConfig(node: Node): IntegrationConfig {
     secretRecoveryWindowDays: intContext(node, 'secretRecoveryWindowDays', DEFAULTS.secretRecoveryWindowDays, 7, 30),
     processorMaxConcurrency: intContext(node, 'processorMaxConcurrency', DEFAULTS.processorMaxConcurrency, 2, 1_000),
     operatorEmails: Array.isArray(emails) ? emails.map(String) : [],
+    deletionDrillEnabled: booleanContext(node, 'deletionDrillEnabled'),
   };
+}
+
+/** `-c key=true` arrives as a string, cdk.json as a boolean; anything but true/false is refused. */
+function booleanContext(node: Node, key: string): boolean {
+  const raw = node.tryGetContext(key);
+  if (raw === undefined || raw === '' || raw === false || raw === 'false') return false;
+  if (raw === true || raw === 'true') return true;
+  throw new Error(`context ${key} must be true or false`);
 }
 
 function stringContext(node: Node, key: string, fallback: string): string {

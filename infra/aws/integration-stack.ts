@@ -85,10 +85,10 @@ export class IntegrationStack extends Stack {
     this.workflows = new Workflows(this, 'Workflows', { environmentName, logKey: dataKey, tasksFunctions });
     this.workers.connectWorkflows(this.workflows.machines, (name) => this.workflows.executionArnPattern(name));
     this.lockRelease = new LockRelease(this, 'LockRelease', {
+      environmentName,
       machines: this.workflows.machines,
       lockReleaser: fns.lockReleaser,
       deadLetterQueue: this.state.scheduleDeadLetterQueue,
-      deadLetterKey: this.secrets.dataKey,
     });
 
     this.observability.watchKeyChanges(this.secrets.secretsKey, this.state.scheduleDeadLetterQueue);

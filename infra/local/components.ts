@@ -22,6 +22,7 @@ import { createLocalPayloadSealer } from '../../functions/crypto/local-payload-s
 import type { CustomerRepository, WorkflowName } from '../../functions/customers/customer.ts';
 import { DynamoCustomerRepository } from '../../functions/customers/dynamo-customer-repository.ts';
 import { LocalFolderCaptureStore } from '../../functions/debug-captures/local-folder-capture-store.ts';
+import { DRILL_SANDBOX_CUSTOMER_ID, type DrillReport, runDeletionDrill } from '../../functions/deletion-drill/drill.ts';
 import {
   type AbnormalEndOutcome,
   cleanUpAfterAbnormalEnd,
@@ -99,6 +100,11 @@ export interface RuntimeComponents {
   reconcile(): Promise<Readonly<Record<string, unknown>> | undefined>;
   remindRotations(): Promise<Readonly<Record<string, unknown>> | undefined>;
   attachScheduler(scheduler: Scheduler): void;
+  /**
+   * The deletion drill (functions/deletion-drill/drill.ts) against this runtime. `sandboxKey` is asked for only when
+   * no key is stored under the reserved drill customer id (locally: a fresh simulator organization's key).
+   */
+  deletionDrill(sandboxKey: () => Promise<string | undefined>): Promise<DrillReport>;
   readonly customers: CustomerRepository;
   readonly secrets: SecretStore;
   readonly deadLetters: DeadLetters;
@@ -304,6 +310,31 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     },
     attachScheduler: (value) => {
       scheduler = value;
+    },
+    deletionDrill: async (sandboxKey) => {
+      const ref = { customerId: DRILL_SANDBOX_CUSTOMER_ID, kind: 'api_token' } as const;
+      const context = { reason: 'deletion-drill:provision' };
+      if ((await secrets.read(ref, 'current', context)) === undefined) {
+        const key = await sandboxKey();
+        if (key !== undefined) {
+          await secrets.putPending(ref, key, context);
+          await secrets.promotePending(ref, context);
+        }
+      }
+      const { customerData, debugCaptures: captures } = lifecycleDeps();
+      return runDeletionDrill({
+        lifecycle: {
+          customers,
+          secrets,
+          virtuous,
+          starter: inputs.workflows(),
+          clock: systemClock,
+          settings: lifecycleSettings(),
+        },
+        customerData,
+        debugCaptures: captures,
+        limits: { pollMs: 250 },
+      });
     },
     customers,
     secrets,

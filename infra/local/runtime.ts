@@ -9,7 +9,7 @@
 import './process-defaults.ts';
 import { mkdirSync } from 'node:fs';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { ForbiddenInputError } from '../../functions/shared/errors.ts';
+import { ForbiddenInputError, PermanentError } from '../../functions/shared/errors.ts';
 import { logger } from '../../functions/shared/observability.ts';
 import { type GatewayServer, startGateway } from './api-gateway.ts';
 import { applyLocalAwsEnvironment, localAwsVariables, localClientConfig } from './aws-environment.ts';
@@ -26,6 +26,8 @@ import { LocalWorkflowEngine } from './workflow-engine.ts';
 
 export const JOB_RECONCILIATION = 'reconciliation';
 export const JOB_ROTATION_REMINDERS = 'rotation-reminders';
+export const JOB_DELETION_DRILL = 'deletion-drill';
+const WEEK_MINUTES = 7 * 24 * 60;
 
 /** Grace for running workflow executions on stop before they are aborted. */
 const WORKFLOW_STOP_GRACE_MS = 5_000;
@@ -276,6 +278,25 @@ export async function startLocalRuntime(
           name: JOB_ROTATION_REMINDERS,
           intervalMinutes: settings.rotationReminderIntervalMinutes,
           run: components.remindRotations,
+        },
+        {
+          name: JOB_DELETION_DRILL,
+          intervalMinutes: WEEK_MINUTES,
+          run: async () => {
+            // Locally the sandbox is the simulator: the first drill creates its organization, as an operator would
+            // store a sandbox key on AWS. Against a real Virtuous, nothing is created: the key must be stored.
+            const report = await components.deletionDrill(async () =>
+              simulator === undefined
+                ? undefined
+                : simulator.control.createOrganization({ name: 'Deletion drill sandbox' }).apiKey,
+            );
+            if (!report.ok) {
+              // Codes, statuses and counts only: which store kept residue is what the operator needs.
+              log(`deletion drill failed: ${JSON.stringify(report)}`);
+              throw new PermanentError(report.failure ?? 'DRILL_ERROR', 'the deletion drill failed');
+            }
+            return { ...report };
+          },
         },
       ],
       (result) => log(`job ${result.job} ${result.ok ? 'finished' : `failed (${result.errorCode})`}`),

@@ -350,6 +350,7 @@ describe('each function role calls only what its code needs', () => {
       logicalId(workers.node.findChild('SchedulerRole')),
       logicalId(workers.functions.reconciler.role),
       logicalId(workers.functions.rotationScheduler.role),
+      logicalId(workers.functions.lockReleaser.role),
     ];
     const dataKeyPolicy = policies.keyPolicy(logicalId(synth.built.stack.secrets.dataKey));
     for (const role of senders) {

@@ -458,6 +458,7 @@ describe('observability', () => {
       'TokenRotationOverdue',
       'ReconciliationFailures',
       'VirtuousRateLimited',
+      'WritesInDoubt',
       'ApproximateNumberOfMessagesVisible',
       'Errors',
       'Throttles',

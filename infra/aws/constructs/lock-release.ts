@@ -7,11 +7,9 @@
  * Delivery: EventBridge retries for a day, then puts the event on the encrypted schedule DLQ (alarmed); a failed
  * invocation is retried by Lambda and lands on the same queue through the function's own async DLQ.
  */
-import { Aws, Duration } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -21,11 +19,14 @@ import { stateMachineArnVariable } from '../../../functions/lifecycle/sfn-workfl
 import type { SecureFunction } from './secure-function.ts';
 
 export interface LockReleaseProps {
+  readonly environmentName: string;
   readonly machines: Readonly<Record<WorkflowName, IStateMachine>>;
   readonly lockReleaser: SecureFunction;
+  /**
+   * Encrypted with the data key, whose policy already lets EventBridge use it (Observability: rules publishing to
+   * the encrypted operators topic); the target adds the queue policy naming this rule.
+   */
   readonly deadLetterQueue: IQueue;
-  /** The key the dead-letter queue is encrypted with: EventBridge must be allowed to use it to dead-letter. */
-  readonly deadLetterKey: IKey;
 }
 
 export class LockRelease extends Construct {
@@ -40,6 +41,7 @@ export class LockRelease extends Construct {
     }
 
     this.rule = new Rule(this, 'AbnormalEnds', {
+      ruleName: `virtuous-${props.environmentName}-lock-release`,
       description: 'Lifecycle executions that ended ABORTED, TIMED_OUT or FAILED: release what they left locked',
       eventPattern: {
         source: ['aws.states'],
@@ -57,19 +59,5 @@ export class LockRelease extends Construct {
         }),
       ],
     });
-
-    // The DLQ's queue policy (added by the target) names this rule; SSE-KMS needs the key too, for this rule only.
-    props.deadLetterKey.addToResourcePolicy(
-      new PolicyStatement({
-        sid: 'LockReleaseRuleDeadLetters',
-        principals: [new ServicePrincipal('events.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-        resources: ['*'],
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
-          ArnEquals: { 'aws:SourceArn': this.rule.ruleArn },
-        },
-      }),
-    );
   }
 }

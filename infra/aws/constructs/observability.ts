@@ -41,6 +41,8 @@ export const PRODUCT_METRICS = {
   tokenRotationOverdue: 'TokenRotationOverdue',
   reconciliationFailures: 'ReconciliationFailures',
   virtuousRateLimited: 'VirtuousRateLimited',
+  writesInDoubt: 'WritesInDoubt',
+  deletionDrillFailures: 'DeletionDrillFailures',
 } as const;
 
 export const WEBHOOK_PROVIDERS = ['virtuous', 'stripe'] as const;
@@ -226,6 +228,18 @@ export class Observability extends Construct {
         PRODUCT_METRICS.virtuousRateLimited,
         10,
         'Virtuous answered 429 more than 10 times in 5 minutes',
+      ],
+      [
+        'WritesInDoubt',
+        PRODUCT_METRICS.writesInDoubt,
+        0,
+        'A Virtuous transaction was sent but its answer was lost: kept in_doubt (not re-sent) until reconciliation decides',
+      ],
+      [
+        'DeletionDrillFailed',
+        PRODUCT_METRICS.deletionDrillFailures,
+        0,
+        'The deletion drill failed: offboarding left residue or did not complete (runbook: offboarding and deletion verification)',
       ],
     ];
     for (const [id, metricName, threshold, description] of productAlarms) {

@@ -32,6 +32,7 @@ export type WorkerName =
   | 'lifecycleApi'
   | 'rotationScheduler'
   | 'lockReleaser'
+  | 'deletionDrill'
   | `tasks:${WorkflowName}`;
 
 export interface WorkerSpec {
@@ -54,7 +55,8 @@ export interface WorkerSpec {
   readonly startsWorkflows?: readonly WorkflowName[];
   /** Completes task-token waits (a new token submitted for a rotation waiting on it). */
   readonly completesTaskTokens?: boolean;
-  readonly debugCaptures?: 'write' | 'delete';
+  /** write: put captures (verifier); delete: list and delete (offboarding); list: count them (deletion drill). */
+  readonly debugCaptures?: 'write' | 'delete' | 'list';
   /** Needs the public webhook URL (creates Virtuous webhook subscriptions pointing at it). */
   readonly needsWebhookUrl?: boolean;
   /**
@@ -199,6 +201,28 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     operatorAlerts: true,
     invokedBySchedule: true,
   },
+  deletionDrill: {
+    entry: 'functions/deletion-drill/handler.ts',
+    description:
+      'Weekly when enabled: onboards and offboards a synthetic customer against the sandbox, then checks nothing is left',
+    memorySize: 512,
+    // Waits for both workflows (5 + 7 minutes at most) and checks every store: bounded inside Lambda's limit.
+    timeout: Duration.minutes(15),
+    callsVirtuous: true,
+    // Reads every customer table for residue; writes only what onboarding through the API writes (customer record,
+    // audit, rate budget) and deletes its own verification audit entries.
+    tables: {
+      ...Object.fromEntries(Object.keys(allCustomerTables).map((key) => [key, 'read' as const])),
+      customers: rw,
+      secretAudit: rw,
+      rateBudgets: rw,
+    },
+    customerSecrets: 'writer',
+    startsWorkflows: ['onboarding', 'offboarding'],
+    debugCaptures: 'list',
+    invokedBySchedule: true,
+    lifecycleWiring: true,
+  },
   'tasks:onboarding': {
     ...LIFECYCLE_TASK_BASE,
     entry: WORKFLOWS.onboarding.tasksEntry,
@@ -321,6 +345,20 @@ export class Workers extends Construct {
         maxEventAge: Duration.hours(2),
       }),
     });
+    new Schedule(this, 'WeeklyDeletionDrill', {
+      description: 'Deletion drill: onboard and offboard a synthetic customer against the sandbox, verify no residue',
+      schedule: ScheduleExpression.rate(Duration.days(7)),
+      // Off unless the deployment says the sandbox key is in place (context deletionDrillEnabled).
+      enabled: config.deletionDrillEnabled,
+      target: new LambdaInvoke(functions.deletionDrill.function, {
+        role: schedulerRole,
+        input: ScheduleTargetInput.fromObject({ trigger: 'schedule' }),
+        deadLetterQueue: state.scheduleDeadLetterQueue,
+        // A drill is not re-run on its own: one failed run alarms, and a second overlapping run would collide.
+        retryAttempts: 0,
+        maxEventAge: Duration.hours(1),
+      }),
+    });
   }
 
   /** Wires what only exists after the workflows: state-machine ARNs and StartExecution/SendTask* grants. */
@@ -422,6 +460,11 @@ export class Workers extends Construct {
         new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.props.debugBucket.arnForObjects('*')] }),
       );
       secrets.dataKey.grant(role, 'kms:GenerateDataKey');
+    }
+    if (spec.debugCaptures === 'list') {
+      role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.props.debugBucket.bucketArn] }),
+      );
     }
     if (spec.debugCaptures === 'delete') {
       this.props.debugBucket.grantDelete(role);

@@ -35,8 +35,9 @@ Commands
   status [customerId]            customers and their state
   dead-letters list [--customer <id>] | replay <customerId> <deadLetterId> | discard <customerId> <deadLetterId>
   egress-ips                     the addresses customers allowlist
-  run-job reconciliation|rotation-reminders
-                                 run a scheduled job now (local runtime)
+  run-job reconciliation|rotation-reminders|deletion-drill
+                                 run a scheduled job now (local runtime; the drill onboards and offboards a
+                                 synthetic customer and checks nothing is left)
 
 Options
   --url <url>                    local lifecycle API (default ${DEFAULT_LIFECYCLE_URL}, env LOCAL_LIFECYCLE_URL)
@@ -416,8 +417,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     }
     case 'run-job': {
       const name = parsed.positional[0];
-      if (name !== 'reconciliation' && name !== 'rotation-reminders') {
-        throw usage('run-job takes reconciliation or rotation-reminders');
+      if (name !== 'reconciliation' && name !== 'rotation-reminders' && name !== 'deletion-drill') {
+        throw usage('run-job takes reconciliation, rotation-reminders or deletion-drill');
       }
       const result = await target.runJob(name);
       io.stdout.write(`${name} ${result.ok ? 'finished' : `failed (${result.errorCode ?? 'error'})`}\n`);

@@ -76,7 +76,7 @@ export interface Target {
   deadLetters(customerId: string | undefined): Promise<DeadLetterView[]>;
   resolveDeadLetter(customerId: string, deadLetterId: string, action: 'replay' | 'discard'): Promise<DeadLetterView>;
   egressIps(): Promise<{ ips: string[]; note?: string }>;
-  /** Runs a scheduled job now (local runtime only): `reconciliation` or `rotation-reminders`. */
+  /** Runs a scheduled job now (local runtime only): `reconciliation`, `rotation-reminders` or `deletion-drill`. */
   runJob(name: string): Promise<{ ok: boolean; summary?: Record<string, unknown>; errorCode?: string }>;
   /** The deletion records of an offboarded customer (counts and timestamps only). */
   deletionRecords(customerId: string): Promise<Record<string, unknown>[]>;

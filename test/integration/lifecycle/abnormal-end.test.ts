@@ -205,6 +205,62 @@ describe('cleanUpAfterAbnormalEnd', () => {
     expect(await d.secrets.read(apiToken(customerId), 'pending', { reason: 'test:check' })).toBeUndefined();
   });
 
+  it('an incident response ended while its nested rotation waits undoes that rotation and frees its own lock', async () => {
+    const d = deps();
+    const parent = executionArn('incident-response');
+    const customerId = await customerWithLock('incident-response', parent);
+    await waitingRotation(d, customerId);
+
+    const outcome = await cleanUpAfterAbnormalEnd(d, {
+      workflow: 'incident-response',
+      executionId: parent,
+      status: 'ABORTED',
+      customerId,
+    });
+
+    expect(outcome).toEqual({ lockReleased: true, rotationCompensated: true, alerted: true });
+    const record = await customers.get(customerId);
+    expect(record?.lock).toBeUndefined();
+    expect(record?.awaitingTokenTaskToken).toBeUndefined();
+    expect(await d.secrets.read(apiToken(customerId), 'pending', { reason: 'test:check' })).toBeUndefined();
+    expect(d.notifier.alerts[0]).toMatchObject({ severity: 'critical', details: { workflow: 'incident-response' } });
+  });
+
+  it('a nested rotation that failed through its own Catch path (nothing parked) is left alone and quiet', async () => {
+    const d = deps();
+    const parent = executionArn('incident-response');
+    const customerId = await customerWithLock('incident-response', parent);
+
+    const outcome = await cleanUpAfterAbnormalEnd(d, {
+      workflow: 'token-rotation',
+      executionId: executionArn('token-rotation'),
+      status: 'FAILED',
+      customerId,
+      parentExecutionId: parent,
+    });
+
+    expect(outcome).toEqual({ lockReleased: false, rotationCompensated: false, alerted: false });
+    expect((await customers.get(customerId))?.lock?.executionId).toBe(parent);
+    expect(d.secrets.accesses).toEqual([]);
+    expect(d.notifier.alerts).toEqual([]);
+  });
+
+  it('a rotation stopped before it asked for a key only frees the lock: no secret is touched', async () => {
+    const d = deps();
+    const x = executionArn('token-rotation');
+    const customerId = await customerWithLock('token-rotation', x);
+
+    const outcome = await cleanUpAfterAbnormalEnd(d, {
+      workflow: 'token-rotation',
+      executionId: x,
+      status: 'ABORTED',
+      customerId,
+    });
+
+    expect(outcome).toEqual({ lockReleased: true, rotationCompensated: false, alerted: true });
+    expect(d.secrets.accesses).toEqual([]);
+  });
+
   it('an end without a known customer (input not in the event) is a critical alert, not a guess', async () => {
     const d = deps();
     const x = executionArn('onboarding');

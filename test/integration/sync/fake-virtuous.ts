@@ -3,7 +3,12 @@
  * in a "nightly batch", and can fail calls on demand. The Virtuous simulator (infra/local/virtuous-simulator) is the
  * full stand-in; this fake keeps the engine's tests independent of HTTP timing.
  */
-import { PermanentError, RecoverableError, TransientError } from '../../../functions/shared/errors.ts';
+import {
+  PermanentError,
+  RecoverableError,
+  TransientError,
+  WRITE_OUTCOME_UNKNOWN,
+} from '../../../functions/shared/errors.ts';
 import type {
   ContactRecord,
   ContactTransaction,
@@ -14,7 +19,8 @@ import type {
   VirtuousApi,
 } from '../../../functions/virtuous/api.ts';
 
-export type Fault = 'transient' | 'permanent' | 'unauthorized' | undefined;
+/** `stored_answer_lost`: the write is stored, then the client reports WRITE_OUTCOME_UNKNOWN (an answer lost). */
+export type Fault = 'transient' | 'permanent' | 'unauthorized' | 'stored_answer_lost' | undefined;
 
 export class FakeVirtuous {
   readonly giftTransactions: GiftTransaction[] = [];
@@ -51,6 +57,19 @@ export class FakeVirtuous {
     return created;
   }
 
+  /** Runs `store` unless the call fails before it; a lost answer fails after it. */
+  private write(operation: string, ids: readonly string[], store: () => void): void {
+    const lost = this.fault(operation, ids) === 'stored_answer_lost';
+    if (!lost) {
+      this.gate(operation, ids);
+      store();
+      return;
+    }
+    this.calls += 1;
+    store();
+    throw new TransientError(WRITE_OUTCOME_UNKNOWN, `${operation}: outcome unknown (VIRTUOUS_TIMEOUT)`);
+  }
+
   private gate(operation: string, ids: readonly string[]): void {
     this.calls += 1;
     if (this.revoked)
@@ -76,20 +95,20 @@ export class FakeVirtuous {
       setWebhookActive: unsupported,
       deleteWebhook: unsupported,
       submitGift: async (gift) => {
-        this.gate('submitGift', [gift.transactionId]);
-        this.giftTransactions.push(gift);
+        this.write('submitGift', [gift.transactionId], () => this.giftTransactions.push(gift));
       },
       submitGifts: async (_source, gifts) => {
-        this.gate(
+        this.write(
           'submitGifts',
           gifts.map((gift) => gift.transactionId),
+          () => {
+            this.batchCalls.push(gifts.length);
+            this.giftTransactions.push(...gifts);
+          },
         );
-        this.batchCalls.push(gifts.length);
-        this.giftTransactions.push(...gifts);
       },
       submitContact: async (contact) => {
-        this.gate('submitContact', [contact.referenceId]);
-        this.contactTransactions.push(contact);
+        this.write('submitContact', [contact.referenceId], () => this.contactTransactions.push(contact));
       },
       findGiftByTransaction: async (source, id) => {
         this.gate('findGiftByTransaction', [id]);

@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CustomerRecord } from '../../../functions/customers/customer.ts';
-import { createDynamoCheckpointStore } from '../../../functions/sync/checkpoints.ts';
 import { createBulkMessage } from '../../../functions/sync/bulk-message.ts';
+import { createDynamoCheckpointStore } from '../../../functions/sync/checkpoints.ts';
 import { countingRateLimits } from '../../../functions/sync/rate-limit-counter.ts';
 import { reconcileCustomer } from '../../../functions/sync/reconciliation.ts';
 import { createDynamoReconciliationLog } from '../../../functions/sync/reconciliation-log.ts';
@@ -157,7 +157,7 @@ describe('processor with the Virtuous client and simulator', () => {
     expect((await t.harness.syncState.get(t.customerId, 'contact#Stripe#cus_dup'))?.state).toBe('confirmed');
   });
 
-  it('fault run (30% 5xx, timeouts, 429 before processing): 429s dead-lettered, ambiguous writes in doubt, all confirmed once after the operator\'s replay', async () => {
+  it("fault run (30% 5xx, timeouts, 429 before processing): 429s dead-lettered, ambiguous writes in doubt, all confirmed once after the operator's replay", async () => {
     // One try per delivery and two deliveries per message, so some records do run out of attempts.
     const t = await tenant({ clientAttempts: 1, maxReceiveCount: 2 });
     await t.harness.sendDelivery(t.customerId, 'stripe', customerEvent('cus_f', 'customer.created', T0));
@@ -224,7 +224,10 @@ describe('processor with the Virtuous client and simulator', () => {
     }
 
     // After the batch window, reconciliation finds none of them (the faults came before processing): reported.
-    const run = await reconcileCustomer(reconciliationDeps(t, () => new Date(Date.now() + 37 * 3_600_000)), t.customerId);
+    const run = await reconcileCustomer(
+      reconciliationDeps(t, () => new Date(Date.now() + 37 * 3_600_000)),
+      t.customerId,
+    );
     expect(run.outcome).toBe('completed');
     expect([...(run.outcomeUnknownKeys ?? [])].sort()).toEqual(inDoubt.map((letter) => letter.recordKey).sort());
     for (const letter of inDoubt) {
@@ -300,7 +303,10 @@ describe('processor with the Virtuous client and simulator', () => {
     // The nightly batch's GiftCreate/ContactCreate webhooks confirm them; reconciliation finds nothing left.
     await nightlyBatch(t);
     await t.harness.drain();
-    const run = await reconcileCustomer(reconciliationDeps(t, () => new Date(Date.now() + 37 * 3_600_000)), t.customerId);
+    const run = await reconcileCustomer(
+      reconciliationDeps(t, () => new Date(Date.now() + 37 * 3_600_000)),
+      t.customerId,
+    );
     expect(run).toMatchObject({ outcome: 'completed', needsUpdate: 0, outcomeUnknownNotFound: 0 });
 
     const snapshot = sim.control.inspect(t.organizationId);

@@ -140,6 +140,74 @@ describe('processor', () => {
     );
   });
 
+  it('a write whose answer was lost goes in_doubt: acknowledged, sealed, never re-sent; GiftCreate confirms it', async () => {
+    virtuous.fault = (operation, ids) =>
+      operation === 'submitGift' && ids.includes('pi_lost') ? 'stored_answer_lost' : undefined;
+    await harness.sendDelivery(customer, 'stripe', paymentSucceeded('pi_lost', 4200));
+    let retried = 0;
+    await harness.drain({
+      onBatch: (failed) => {
+        retried += failed;
+      },
+    });
+
+    // Not retried through the queue: one call, the message acknowledged, the payload kept sealed.
+    expect(retried).toBe(0);
+    expect(virtuous.transactionsFor('pi_lost')).toBe(1);
+    expect(await harness.syncState.get(customer, 'gift#Stripe#pi_lost')).toMatchObject({
+      state: 'in_doubt',
+      lastErrorCode: 'WRITE_OUTCOME_UNKNOWN',
+    });
+    const [letter] = await harness.deadLetters.list(customer, 'open');
+    expect(letter).toMatchObject({
+      operation: 'gift',
+      recordKey: 'gift#Stripe#pi_lost',
+      errorCode: 'WRITE_OUTCOME_UNKNOWN',
+    });
+    expect(harness.metrics.get(SYNC_METRICS.writesInDoubt)).toBe(1);
+    expect(harness.metrics.get(SYNC_METRICS.deadLettersCreated)).toBe(0);
+    expect(findLeaks(JSON.stringify(await harness.scanTable('deadLetters')))).toEqual([]);
+
+    // Re-deliveries (same delivery, or a new delivery of the same event) and a premature replay send nothing.
+    virtuous.fault = () => undefined;
+    await harness.sendDelivery(customer, 'stripe', paymentSucceeded('pi_lost', 4200));
+    await harness.sendDelivery(customer, 'stripe', { ...paymentSucceeded('pi_lost', 4200), id: 'evt_again' });
+    await harness.drain();
+    await expect(
+      harness.deadLetters.replay(customer, letter?.deadLetterId as string, new Date()),
+    ).rejects.toMatchObject({ code: 'OUTCOME_UNDECIDED' });
+    expect(virtuous.transactionsFor('pi_lost')).toBe(1);
+    expect(await harness.deadLetters.list(customer, 'open')).toHaveLength(1);
+
+    // Virtuous's GiftCreate after its batch confirms it and the kept payload is discarded.
+    const [gift] = virtuous.nightlyBatch();
+    await harness.sendDelivery(customer, 'virtuous', giftCreated(gift?.id as number, 'pi_lost'));
+    await harness.drain();
+    expect(await harness.syncState.get(customer, 'gift#Stripe#pi_lost')).toMatchObject({
+      state: 'confirmed',
+      virtuousId: gift?.id,
+    });
+    expect(await harness.deadLetters.list(customer, 'open')).toHaveLength(0);
+    const stored = (await harness.scanTable('deadLetters')).find((item) => item.deadLetterId === letter?.deadLetterId);
+    expect(stored).toMatchObject({ resolution: 'discarded' });
+    expect(stored?.payload).toBeUndefined();
+  });
+
+  it('a bulk chunk whose answer was lost puts every gift of it in doubt, sent once', async () => {
+    virtuous.fault = (operation) => (operation === 'submitGifts' ? 'stored_answer_lost' : undefined);
+    const events = Array.from({ length: 12 }, (_, index) => paymentSucceeded(`pi_chunk${index}`, 100 + index));
+    await harness.sendRaw(JSON.stringify(createBulkMessage({ customerId: customer, loadId: 'lost', page: 0, events })));
+    await harness.drain();
+    await harness.sendRaw(JSON.stringify(createBulkMessage({ customerId: customer, loadId: 'lost', page: 0, events })));
+    await harness.drain();
+
+    expect(virtuous.batchCalls).toEqual([12]);
+    for (let index = 0; index < 12; index += 1) expect(virtuous.transactionsFor(`pi_chunk${index}`)).toBe(1);
+    expect(await harness.syncState.listByState(customer, ['in_doubt'])).toHaveLength(12);
+    expect(await harness.deadLetters.list(customer, 'open')).toHaveLength(12);
+    expect(harness.metrics.get(SYNC_METRICS.writesInDoubt)).toBe(12);
+  });
+
   it('a permanent Virtuous error fails the record and dead-letters it with the status code', async () => {
     virtuous.fault = (operation) => (operation === 'submitGift' ? 'permanent' : undefined);
     await harness.sendDelivery(customer, 'stripe', paymentSucceeded('pi_p', 100));

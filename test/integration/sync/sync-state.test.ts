@@ -55,6 +55,56 @@ describe('sync-state claims', () => {
     expect(record?.leaseOwner).toBeUndefined();
   });
 
+  it('in_doubt: only the claim owner marks it, no claim is ever granted again, not even after any lease', async () => {
+    const key = 'gift#Stripe#pi_doubt';
+    expect((await claim(key, 'a')).outcome).toBe('claimed');
+    expect(await repo.markInDoubt('acme', key, 'b', 'WRITE_OUTCOME_UNKNOWN', 'dl-1', at(1))).toBe(false);
+    expect(await repo.markInDoubt('acme', key, 'a', 'WRITE_OUTCOME_UNKNOWN', 'dl-1', at(1))).toBe(true);
+    expect(await repo.get('acme', key)).toMatchObject({
+      state: 'in_doubt',
+      deadLetterId: 'dl-1',
+      lastErrorCode: 'WRITE_OUTCOME_UNKNOWN',
+    });
+    for (const now of [at(2), at(86_400_000), at(30 * 86_400_000)]) {
+      expect((await claim(key, 'c', { now })).outcome).toBe('settled');
+    }
+    // Neither a newer version (contacts) nor a replay reset frees it while undecided.
+    expect((await claim(key, 'd', { version: 5, now: at(3) })).outcome).toBe('settled');
+    await repo.resetForReplay('acme', key, at(4));
+    expect((await repo.get('acme', key))?.state).toBe('in_doubt');
+    // A plain needs_update (from submitted) does not apply to it; the outcome-unknown verdict does.
+    expect(await repo.markNeedsUpdate('acme', key, at(5))).toBe(false);
+    expect(await repo.markNeedsUpdate('acme', key, at(5), 'outcome_unknown_not_found')).toBe(true);
+    expect(await repo.get('acme', key)).toMatchObject({
+      state: 'needs_update',
+      needsUpdateReason: 'outcome_unknown_not_found',
+    });
+    expect((await claim(key, 'e', { now: at(6) })).outcome).toBe('settled');
+    // The operator's replay frees it once.
+    await repo.resetForReplay('acme', key, at(7));
+    const reset = await repo.get('acme', key);
+    expect(reset?.state).toBe('pending');
+    expect(reset?.needsUpdateReason).toBeUndefined();
+    expect((await claim(key, 'f', { now: at(8) })).outcome).toBe('claimed');
+  });
+
+  it('a confirmation of an in-doubt record reports the state it left', async () => {
+    const key = 'gift#Stripe#pi_doubt_confirmed';
+    await claim(key, 'a');
+    await repo.markInDoubt('acme', key, 'a', 'WRITE_OUTCOME_UNKNOWN', 'dl-2', at(1));
+    const confirmed = await repo.confirm('acme', key, 4242, at(2));
+    expect(confirmed).toMatchObject({ changed: true, previousState: 'in_doubt' });
+    expect(confirmed?.record).toMatchObject({ state: 'confirmed', virtuousId: 4242, deadLetterId: 'dl-2' });
+    expect((await repo.confirm('acme', key, 4242, at(3)))?.previousState).toBe('confirmed');
+    // A plain needs_update record (Virtuous parked it) is not reset by a replay: only failed and outcome-unknown are.
+    const parked = 'gift#Stripe#pi_parked';
+    await claim(parked, 'a');
+    await repo.markSubmitted('acme', parked, 'a', at(1));
+    expect(await repo.markNeedsUpdate('acme', parked, at(2))).toBe(true);
+    await repo.resetForReplay('acme', parked, at(3));
+    expect((await repo.get('acme', parked))?.state).toBe('needs_update');
+  });
+
   it('takes over a claim whose lease lapsed (the holder died), not a live one', async () => {
     expect((await claim('gift#Stripe#pi_l', 'dead')).outcome).toBe('claimed');
     expect((await claim('gift#Stripe#pi_l', 'early', { now: at(30_000) })).outcome).toBe('in_flight');

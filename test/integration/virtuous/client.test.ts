@@ -359,7 +359,8 @@ describe('error classes', () => {
 
     sim.control.setFaults(h.organizationId, { serverErrorRatio: 0.5, seed: 11 });
     const client = h.client({ maxAttempts: 8 });
-    for (let i = 0; i < 10; i += 1) expect(await client.findGiftByTransaction('Stripe', `pi_recover_${i}`)).toBeUndefined();
+    for (let i = 0; i < 10; i += 1)
+      expect(await client.findGiftByTransaction('Stripe', `pi_recover_${i}`)).toBeUndefined();
   });
 
   it('a transaction write answered 5xx is not retried: WRITE_OUTCOME_UNKNOWN carrying the status, one request', async () => {

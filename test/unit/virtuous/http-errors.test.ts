@@ -147,7 +147,7 @@ describe('write outcome: certainly not stored vs unknown', () => {
 
   it('wraps the failure as TransientError WRITE_OUTCOME_UNKNOWN, keeping status and cause, naming no content', () => {
     const failure = classifyHttpFailure({ operation: 'submitGifts', status: 502, bodyText: envelope('BAD_GATEWAY') });
-    const error = writeOutcomeUnknown('submitGifts', failure);
+    const error = writeOutcomeUnknown('submitGifts', failure as TransientError);
     expect(error).toBeInstanceOf(TransientError);
     expect(isWriteOutcomeUnknown(error)).toBe(true);
     expect(isWriteOutcomeUnknown(failure)).toBe(false);
