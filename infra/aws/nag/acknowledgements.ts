@@ -211,7 +211,7 @@ export function acknowledgeStackFindings(stack: IntegrationStack): void {
     `AwsSolutions-IAM5[Resource::${stack.resolve(workflows.executionArnPattern('token-rotation'))}]`,
     'startExecution.sync:2 observes and can stop the token-rotation execution it started; its ARN is only known at run time',
   );
-  for (const name of ['reconciler', 'rotationScheduler'] as const) {
+  for (const name of ['reconciler', 'rotationScheduler', 'deletionDrill'] as const) {
     ack(
       stack,
       `AwsSolutions-IAM5[Resource::${arnRef(workers.functions[name].function)}:*]`,
