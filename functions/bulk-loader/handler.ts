@@ -1,19 +1,32 @@
 /**
  * The bulk loader: puts a customer's history on the inbound queue in pages, resumable from its checkpoint.
- * Event: `{ customerId, loadId?, export?: { bucket, key } }` (loadId defaults to the lifecycle's `initial-load`).
- * A run stops a minute before the function's own timeout and answers `completed: false`; invoking it again
- * continues where it stopped.
+ * Event: `{ customerId, loadId?, export?: { bucket, key } }` (an export in the imports bucket) or
+ * `{ customerId, loadId?, source: 'stripe-connect' }` (the customer's connected Stripe account, read with OAuth);
+ * loadId defaults to the lifecycle's `initial-load`. A run stops a minute before the function's own timeout and
+ * answers `completed: false`; invoking it again continues where it stopped. A revoked Stripe grant stops the run
+ * with `stoppedBy: 'credential_revoked'` (customer paused, one alert, checkpoint kept).
  */
 import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
+import { HttpOAuthRefresher } from '../credentials/oauth-refresher.ts';
+import { oauthClientFromSecret, secretsManagerPlatformSecret } from '../credentials/platform-secrets.ts';
+import { platformSecretName } from '../credentials/secret-names.ts';
+import { SourceTokenManager } from '../credentials/source-tokens.ts';
 import type { CustomerRepository } from '../customers/customer.ts';
 import { ForbiddenInputError } from '../shared/errors.ts';
+import { ENV, requireSetting } from '../shared/environment.ts';
 import { assertCustomerId } from '../shared/identifiers.ts';
 import { logger } from '../shared/observability.ts';
-import { createAwsSyncDependencies } from '../sync/aws-wiring.ts';
+import { createAwsSyncDependencies, type SyncEngineDeps } from '../sync/aws-wiring.ts';
 import { type BulkLoadDeps, type BulkLoadResult, type HistorySource, runBulkLoad } from '../sync/bulk-load.ts';
 import { flushPowertoolsMetrics } from '../sync/powertools-metrics.ts';
-import { s3JsonlHistorySource } from '../sync/s3-history-source.ts';
+import {
+  STRIPE_API_BASE_URL,
+  STRIPE_CONNECT_TOKEN_URL,
+  STRIPE_OAUTH_SOURCE,
+} from '../sync/stripe-history-source.ts';
+import { historySourceSelector } from './history-sources.ts';
 
 export const INITIAL_LOAD_ID = 'initial-load';
 const LOAD_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -23,11 +36,13 @@ export interface BulkLoaderEvent {
   readonly customerId: string;
   readonly loadId?: string;
   readonly export?: { readonly bucket: string; readonly key: string };
+  /** `stripe-connect`: read the history from the customer's connected Stripe account instead of an export. */
+  readonly source?: string;
 }
 
 export interface BulkLoaderDeps extends BulkLoadDeps {
   readonly customers: CustomerRepository;
-  readonly historySourceFor: (event: BulkLoaderEvent) => HistorySource;
+  readonly historySourceFor: (event: BulkLoaderEvent & { readonly customerId: string }) => HistorySource;
   readonly flushMetrics?: () => void;
 }
 
@@ -53,7 +68,7 @@ export function createBulkLoaderHandler(deps: BulkLoaderDeps): BulkLoaderHandler
       const result = await runBulkLoad(deps, {
         customerId,
         loadId,
-        source: deps.historySourceFor(event),
+        source: deps.historySourceFor({ ...event, customerId }),
         ...(deadline === undefined ? {} : { deadline }),
       });
       return { customerId, loadId, ...result };
@@ -63,19 +78,55 @@ export function createBulkLoaderHandler(deps: BulkLoaderDeps): BulkLoaderHandler
   };
 }
 
+const CLIENT_SETTINGS = {
+  maxAttempts: 3,
+  requestHandler: { connectionTimeout: 2_000, requestTimeout: 30_000 },
+} as const;
+
+/**
+ * Stripe Connect over OAuth: the platform's OAuth client from Secrets Manager (by name, read with this function's
+ * role), the customer's refresh token from the customer-scoped SecretStore (rotated tokens written back).
+ */
+function stripeConnectTokens(deps: SyncEngineDeps, env: NodeJS.ProcessEnv): SourceTokenManager {
+  const clientSecretName = platformSecretName(requireSetting(ENV.environmentName, env), STRIPE_OAUTH_SOURCE, 'oauth_client');
+  const secretsManager = new SecretsManagerClient({
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
+  });
+  const refresher = new HttpOAuthRefresher({
+    [STRIPE_OAUTH_SOURCE]: {
+      tokenUrl: env[ENV.stripeOAuthTokenUrl] || STRIPE_CONNECT_TOKEN_URL,
+      clientCredentials: oauthClientFromSecret(secretsManagerPlatformSecret(secretsManager, clientSecretName)),
+      // Stripe Connect takes the platform's secret key as `client_secret` in the form.
+      clientAuthentication: 'body',
+      // Stripe Connect's answer has no `expires_in`: refresh hourly rather than trust a token indefinitely.
+      defaultExpiresInSeconds: 3600,
+      timeoutMs: 10_000,
+    },
+  });
+  return new SourceTokenManager({ store: deps.secrets, refresher, customers: deps.customers, notifier: deps.notifier });
+}
+
 let awsHandler: Promise<BulkLoaderHandler> | undefined;
 
 export const handler = async (event: BulkLoaderEvent, context: Context) => {
   logger.addContext(context);
   awsHandler ??= createAwsSyncDependencies(process.env, { functionName: context.functionName }).then(
     (deps) => {
-      const s3 = new S3Client({ maxAttempts: 3, requestHandler: { connectionTimeout: 2_000, requestTimeout: 30_000 } });
+      let s3: S3Client | undefined;
+      let tokens: SourceTokenManager | undefined;
       return createBulkLoaderHandler({
         ...deps,
-        historySourceFor: (request) => {
-          if (!request.export) throw new ForbiddenInputError('MISSING_EXPORT', 'the event names no history export');
-          return s3JsonlHistorySource(s3, request.export.bucket, request.export.key);
-        },
+        historySourceFor: historySourceSelector({
+          s3: () => {
+            s3 ??= new S3Client(CLIENT_SETTINGS);
+            return s3;
+          },
+          stripeConnect: () => {
+            tokens ??= stripeConnectTokens(deps, process.env);
+            return { tokens, apiBaseUrl: process.env[ENV.stripeApiBaseUrl] || STRIPE_API_BASE_URL };
+          },
+        }),
         flushMetrics: flushPowertoolsMetrics,
       });
     },

@@ -8,6 +8,7 @@
  * 429/5xx/network/timeout → TransientError. Messages carry codes only: never a token or the response body.
  */
 import { CredentialRevokedError, PermanentError, TransientError } from '../shared/errors.ts';
+import { isLoopbackHost } from '../shared/loopback.ts';
 
 export interface RefreshedTokens {
   readonly accessToken: string;
@@ -36,6 +37,8 @@ export interface OAuthSourceConfig {
   readonly defaultExpiresInSeconds?: number;
   readonly timeoutMs?: number;
   readonly scope?: string;
+  /** Local mode and tests only: permits http:// to a loopback stub. Never set in AWS. */
+  readonly allowLoopbackHttp?: boolean;
 }
 
 const REVOKED_ERRORS = new Set(['invalid_grant', 'unauthorized', 'invalid_token', 'access_denied']);
@@ -47,7 +50,9 @@ export class HttpOAuthRefresher implements OAuthRefresher {
     private readonly fetchImpl: typeof fetch = fetch,
   ) {
     for (const [source, config] of Object.entries(sources)) {
-      if (new URL(config.tokenUrl).protocol !== 'https:') {
+      const url = new URL(config.tokenUrl);
+      const loopback = config.allowLoopbackHttp === true && url.protocol === 'http:' && isLoopbackHost(url.hostname);
+      if (url.protocol !== 'https:' && !loopback) {
         throw new PermanentError('INSECURE_TOKEN_URL', `the token endpoint of ${source} must use HTTPS`);
       }
     }

@@ -74,3 +74,26 @@ export function refFromTags(tags: Readonly<Record<string, string>>): SecretRef |
   }
   return undefined;
 }
+
+/**
+ * The customer segment of integration-internal secrets (the partner platform's own OAuth client at a source). A
+ * customer id cannot start with `_`, so no customer-scoped session (`*\/{env}/${customer_id}/*`) can ever match it.
+ */
+export const PLATFORM_SEGMENT = '_platform';
+
+/** What an integration-internal secret of a source holds. */
+export type PlatformSecretPurpose = 'oauth_client';
+const PLATFORM_PURPOSES: ReadonlySet<string> = new Set<PlatformSecretPurpose>(['oauth_client']);
+
+/** `{source}/{env}/_platform/{purpose}`, e.g. `stripe/prod/_platform/oauth_client`. */
+export function platformSecretName(environment: string, source: string, purpose: PlatformSecretPurpose): string {
+  assertEnvironmentName(environment);
+  assertSourceName(source);
+  if (source === VIRTUOUS_OWNER) {
+    throw new ForbiddenInputError('INVALID_SOURCE_NAME', 'source name must not be the Virtuous owner segment');
+  }
+  if (!PLATFORM_PURPOSES.has(purpose)) {
+    throw new ForbiddenInputError('INVALID_SECRET_KIND', 'platform secret purpose must be one of the declared ones');
+  }
+  return `${source}/${environment}/${PLATFORM_SEGMENT}/${purpose}`;
+}

@@ -29,6 +29,9 @@ export const ENV = {
   tokenRotationDaysHigh: 'TOKEN_ROTATION_DAYS_HIGH',
   tokenRotationDaysStandard: 'TOKEN_ROTATION_DAYS_STANDARD',
   debugCaptureBucket: 'DEBUG_CAPTURE_BUCKET',
+  /** Optional: the Stripe API and Stripe Connect token endpoint (defaults: Stripe's own HTTPS URLs). */
+  stripeApiBaseUrl: 'STRIPE_API_BASE_URL',
+  stripeOAuthTokenUrl: 'STRIPE_OAUTH_TOKEN_URL',
 } as const;
 
 export function tableNameFromEnv(key: TableKey, env: NodeJS.ProcessEnv = process.env): string {

@@ -50,6 +50,8 @@ export interface SyncEngineDeps extends SyncProcessorDeps {
   readonly documentClient: DynamoDBDocumentClient;
   readonly checkpoints: CheckpointStore;
   readonly log: ReconciliationLog;
+  /** The customer-scoped secret store (the bulk loader's OAuth source tokens). */
+  readonly secrets: SecretStore;
   /** The processor's refund path, for reconciliation (claims shared with the processor). */
   readonly applyDeferredRefund: (customerId: string, refundKey: string, giftVirtuousId: number) => Promise<void>;
 }
@@ -133,6 +135,7 @@ export function assembleSyncEngine(parts: SyncEngineParts): SyncEngineDeps {
       return client;
     },
     notifier: parts.notifier,
+    secrets: parts.secrets,
     metrics,
     clock: parts.clock ?? (() => new Date()),
     config: { ...DEFAULT_SYNC_PROCESSOR_CONFIG, workerId: () => `${parts.workerName}/${randomUUID()}` },

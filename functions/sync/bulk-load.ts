@@ -10,7 +10,7 @@
  * second time; the processor's sync-state claims make those copies cost no Virtuous call. A run that reaches its
  * deadline sends what it holds, records the position after it, and answers `completed: false`.
  */
-import { ForbiddenInputError } from '../shared/errors.ts';
+import { CredentialRevokedError, ForbiddenInputError } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
 import { createBulkMessage, MAX_BULK_PAGE_EVENTS } from './bulk-message.ts';
 import type { CheckpointStore } from './checkpoints.ts';
@@ -66,6 +66,11 @@ export interface BulkLoadResult {
   readonly completed: boolean;
   readonly pagesEnqueued: number;
   readonly eventsEnqueued: number;
+  /**
+   * Set when the source's grant was revoked: the customer is paused (by the token manager, which alerted once) and
+   * the checkpoint stays where the last source page left it, so a run after re-authorization resumes there.
+   */
+  readonly stoppedBy?: 'credential_revoked';
 }
 
 interface Position {
@@ -185,7 +190,16 @@ export async function runBulkLoad(deps: BulkLoadDeps, request: BulkLoadRequest):
       logger.info('bulk load paused at deadline', { customerId, loadId, nextPage });
       return { completed: false, pagesEnqueued, eventsEnqueued };
     }
-    const sourcePage = await request.source.page(cursor);
+    let sourcePage: Awaited<ReturnType<HistorySource['page']>>;
+    try {
+      sourcePage = await request.source.page(cursor);
+    } catch (error) {
+      if (!(error instanceof CredentialRevokedError)) throw error;
+      // Nothing more is read or sent: events collected but not sent are re-read on resume (the checkpoint of the
+      // last page points at the oldest of them).
+      logger.warn('bulk load stopped: source credential revoked', { customerId, loadId, source: error.source });
+      return { completed: false, pagesEnqueued, eventsEnqueued, stoppedBy: 'credential_revoked' };
+    }
     readOrder.push(cursor);
     for (const event of sourcePage.events) await send(collector.add(event, cursor));
     if (sourcePage.nextCursor === undefined) {

@@ -41,8 +41,20 @@ export interface NewDeadLetter
     DeadLetterSummary,
     'customerId' | 'deadLetterId' | 'operation' | 'recordKey' | 'statusCode' | 'attempts' | 'errorCode'
   > {
-  /** The queue message body to keep (sealed) for replay. */
-  readonly messageBody: string;
+  /**
+   * The queue message body to keep (sealed) for replay. Absent only for a reversal reconciliation sent: resetting
+   * its refund is the whole replay (the next reconciliation or gift confirmation sends it).
+   */
+  readonly messageBody?: string;
+}
+
+export interface ReplayOptions {
+  /**
+   * The operator looked in Virtuous and found no reversal for an in-doubt refund. Virtuous cannot be asked for a
+   * reversal by our reference, so this statement is the only way such a refund is sent again. Gifts and contacts
+   * ignore it: reconciliation decides those.
+   */
+  readonly checked?: boolean;
 }
 
 export interface DeadLetters {
@@ -50,7 +62,7 @@ export interface DeadLetters {
   add(deadLetter: NewDeadLetter, now: Date): Promise<boolean>;
   list(customerId: string, resolution?: DeadLetterResolution): Promise<DeadLetterSummary[]>;
   /** Re-enqueues the original message, resets its sync record so it may be submitted, marks it replayed. */
-  replay(customerId: string, deadLetterId: string, now: Date): Promise<DeadLetterSummary>;
+  replay(customerId: string, deadLetterId: string, now: Date, options?: ReplayOptions): Promise<DeadLetterSummary>;
   discard(customerId: string, deadLetterId: string, now: Date): Promise<DeadLetterSummary>;
 }
 
@@ -118,10 +130,10 @@ export function createDeadLetters(deps: DeadLetterDeps): DeadLetters {
 
   return {
     async add(deadLetter, now) {
-      const payload = await sealer.seal(deadLetter.messageBody, {
-        customerId: deadLetter.customerId,
-        purpose: DEAD_LETTER_PURPOSE,
-      });
+      const payload =
+        deadLetter.messageBody === undefined
+          ? undefined
+          : await sealer.seal(deadLetter.messageBody, { customerId: deadLetter.customerId, purpose: DEAD_LETTER_PURPOSE });
       const item: DeadLetterItem = {
         customerId: deadLetter.customerId,
         deadLetterId: deadLetter.deadLetterId,
@@ -132,7 +144,7 @@ export function createDeadLetters(deps: DeadLetterDeps): DeadLetters {
         errorCode: deadLetter.errorCode,
         resolution: 'open',
         createdAt: now.toISOString(),
-        payload,
+        ...(payload === undefined ? {} : { payload }),
       };
       const result = await sendConditional(
         client,
@@ -169,19 +181,30 @@ export function createDeadLetters(deps: DeadLetterDeps): DeadLetters {
       return items;
     },
 
-    async replay(customerId, deadLetterId, now) {
+    async replay(customerId, deadLetterId, now, options = {}) {
       const item = await getOpen(customerId, deadLetterId);
-      if (!item.payload) throw new PermanentError('DEAD_LETTER_EMPTY', `dead letter ${deadLetterId} has no payload`);
-      if (item.recordKey && (await deps.syncState.get(customerId, item.recordKey))?.state === 'in_doubt') {
-        // Virtuous may hold it already: only reconciliation's verdict (not found after the batch window) frees it.
+      const record = item.recordKey ? await deps.syncState.get(customerId, item.recordKey) : undefined;
+      const checkedRefund = record?.state === 'in_doubt' && record.kind === 'refund' && options.checked === true;
+      if (!item.payload && !(record?.kind === 'refund')) {
+        throw new PermanentError('DEAD_LETTER_EMPTY', `dead letter ${deadLetterId} has no payload`);
+      }
+      if (record?.state === 'in_doubt' && !checkedRefund) {
+        // Virtuous may hold it already. Gifts and contacts: only reconciliation's verdict (not found after the batch
+        // window) frees them. Refunds: Virtuous cannot be asked, so the operator looks and says `checked`.
         throw new PermanentError(
           'OUTCOME_UNDECIDED',
-          `dead letter ${deadLetterId}: the write may have reached Virtuous; replay after reconciliation reports it`,
+          record.kind === 'refund'
+            ? `dead letter ${deadLetterId}: the reversal may have reached Virtuous; replay with checked once you have looked`
+            : `dead letter ${deadLetterId}: the write may have reached Virtuous; replay after reconciliation reports it`,
         );
       }
-      const body = await sealer.open(item.payload, { customerId, purpose: DEAD_LETTER_PURPOSE });
-      if (item.recordKey) await deps.syncState.resetForReplay(customerId, item.recordKey, now);
-      await deps.queue.send([body]);
+      const body = item.payload
+        ? await sealer.open(item.payload, { customerId, purpose: DEAD_LETTER_PURPOSE })
+        : undefined;
+      if (item.recordKey) {
+        await deps.syncState.resetForReplay(customerId, item.recordKey, now, { inDoubtChecked: checkedRefund });
+      }
+      if (body !== undefined) await deps.queue.send([body]);
       return resolve(item, 'replayed', now);
     },
 

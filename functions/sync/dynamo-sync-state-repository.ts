@@ -312,19 +312,24 @@ export function createDynamoSyncStateRepository(client: DynamoDBDocumentClient, 
       return result.Attributes as SyncRecord;
     },
 
-    async resetForReplay(customerId, recordKey, now) {
+    async resetForReplay(customerId, recordKey, now, options = {}) {
+      const checked = options.inDoubtChecked === true;
       await transition(
         customerId,
         recordKey,
         'SET #state = :pending, updatedAt = :now REMOVE lastErrorCode, needsUpdateReason, deadLetterId',
-        // An in-doubt write Virtuous never had is sent again only by this explicit operator replay.
-        '#state = :failed OR (#state = :needs AND needsUpdateReason = :unknown)',
+        // An in-doubt write Virtuous never had is sent again only by this explicit operator replay; an in-doubt
+        // refund only on the operator's word that Virtuous shows no reversal.
+        `#state = :failed OR (#state = :needs AND needsUpdateReason = :unknown)${
+          checked ? ' OR (#state = :inDoubt AND kind = :refund)' : ''
+        }`,
         {
           ':pending': 'pending',
           ':failed': 'failed',
           ':needs': 'needs_update',
           ':unknown': OUTCOME_UNKNOWN_NOT_FOUND,
           ':now': now.toISOString(),
+          ...(checked ? { ':inDoubt': 'in_doubt', ':refund': 'refund' } : {}),
         },
         'UpdateItem(reset)',
       );

@@ -399,6 +399,8 @@ export class SyncProcessor {
       return 'hold';
     }
     const operation = item.command.type;
+    // Its dead letter is kept already (under the refund's own id); the message itself is done.
+    if (error instanceof RefundKeptInDoubt) return 'dead_lettered';
     if (isWriteOutcomeUnknown(error)) {
       await this.#keepInDoubt(item, error);
       return 'dead_lettered';
@@ -538,10 +540,10 @@ export class SyncProcessor {
         });
         return;
       case 'refund':
-        await this.#refund(customerId, command);
+        await this.#refund(customerId, command, item);
         return;
       case 'gift_confirmation':
-        await this.#confirmGift(customerId, command.transactionSource, command.transactionId, command.giftId);
+        await this.#confirmGift(customerId, command.transactionSource, command.transactionId, command.giftId, item);
         return;
       case 'contact_confirmation': {
         const key = recordKey('contact', command.referenceSource, command.referenceId);
@@ -649,18 +651,41 @@ export class SyncProcessor {
     });
   }
 
-  async #confirmGift(customerId: string, source: string, transactionId: string, giftId: number): Promise<void> {
+  async #confirmGift(
+    customerId: string,
+    source: string,
+    transactionId: string,
+    giftId: number,
+    item: WorkItem,
+  ): Promise<void> {
     const { syncState, clock, metrics } = this.#deps;
     const result = await syncState.confirm(customerId, recordKey('gift', source, transactionId), giftId, clock());
     if (!result) return;
     if (result.changed) metrics.count(SYNC_METRICS.recordsConfirmed);
     await discardConfirmedInDoubt(this.#deps.deadLetters, result, clock());
+    let inDoubt: RefundKeptInDoubt | undefined;
     for (const refundKey of result.record.deferredRefunds ?? []) {
-      await this.applyDeferredRefund(customerId, refundKey, giftId);
+      try {
+        // Each refund keeps its own dead letter: the confirmation's message replays whichever one is reset.
+        await this.applyDeferredRefund(customerId, refundKey, giftId, {
+          deadLetterId: refundKey,
+          replayBody: item.replayBody,
+          attempts: item.record.receiveCount,
+        });
+      } catch (error) {
+        // One reversal in doubt must not hold back the gift's other refunds.
+        if (!(error instanceof RefundKeptInDoubt)) throw error;
+        inDoubt = error;
+      }
     }
+    if (inDoubt) throw inDoubt;
   }
 
-  async #refund(customerId: string, command: Extract<SyncCommand, { type: 'refund' }>): Promise<void> {
+  async #refund(
+    customerId: string,
+    command: Extract<SyncCommand, { type: 'refund' }>,
+    item: WorkItem,
+  ): Promise<void> {
     const { syncState, clock, metrics } = this.#deps;
     const giftKey = recordKey('gift', command.source, command.paymentIntentId);
     const refundKey = recordKey('refund', command.source, command.chargeId);
@@ -675,35 +700,97 @@ export class SyncProcessor {
       currencyCode: command.currencyCode,
       now: clock(),
     });
+    const origin = { deadLetterId: item.deadLetterId, replayBody: item.replayBody, attempts: item.record.receiveCount };
+    if (isOwnInDoubt(refund, item.deadLetterId)) {
+      // This very message put the reversal in doubt and may have failed to keep its dead letter: keep it, send nothing.
+      await this.#keepRefundInDoubt(customerId, refund, origin, inDoubtAgain('refund'));
+    }
     if (refund.state !== 'deferred' && refund.state !== 'pending') return;
     const gift = await syncState.get(customerId, giftKey);
     if (gift?.state === 'confirmed' && gift.virtuousId !== undefined) {
-      await this.applyDeferredRefund(customerId, refundKey, gift.virtuousId);
+      await this.applyDeferredRefund(customerId, refundKey, gift.virtuousId, origin);
       return;
     }
     // Kept, not retried hot: the gift's confirmation (webhook or reconciliation) applies it.
     metrics.count(SYNC_METRICS.refundsDeferred);
   }
 
-  /** Sends the reversing transaction of a refund whose gift now has a Virtuous id. */
-  async applyDeferredRefund(customerId: string, refundKey: string, giftVirtuousId: number): Promise<void> {
+  /**
+   * Sends the reversing transaction of a refund whose gift now has a Virtuous id. A reversal whose answer was lost is
+   * never sent again by us: the refund goes `in_doubt`, a dead letter (id `origin.deadLetterId`, else the refund's
+   * record key; payload the triggering message, none when reconciliation sent it) is kept, and the operator is alerted.
+   * Virtuous offers no lookup of a reversal by our reference, so only an operator who looked in Virtuous may replay
+   * it (`checked`). Throws RefundKeptInDoubt (a WRITE_OUTCOME_UNKNOWN TransientError) once that is recorded.
+   */
+  async applyDeferredRefund(
+    customerId: string,
+    refundKey: string,
+    giftVirtuousId: number,
+    origin?: RefundOrigin,
+  ): Promise<void> {
     const refund = await this.#deps.syncState.get(customerId, refundKey);
     if (!refund?.refundDate || (refund.state !== 'deferred' && refund.state !== 'pending')) return;
     const refundDate = refund.refundDate;
-    await this.#submitOne(customerId, {
-      recordKey: refundKey,
-      kind: 'refund',
-      source: refund.source,
-      sourceId: refund.sourceId,
-      version: 0,
-      final: true,
-      call: (api) =>
-        api.reverseGift({
-          reversedGiftId: giftVirtuousId,
-          giftDate: refundDate,
-          notes: `${refund.source} refund ${refund.sourceId}`,
-        }),
-    });
+    const deadLetterId = origin?.deadLetterId ?? refundKey;
+    try {
+      await this.#submitOne(customerId, {
+        recordKey: refundKey,
+        kind: 'refund',
+        source: refund.source,
+        sourceId: refund.sourceId,
+        version: 0,
+        final: true,
+        deadLetterId,
+        call: (api) =>
+          api.reverseGift({
+            reversedGiftId: giftVirtuousId,
+            giftDate: refundDate,
+            notes: `${refund.source} refund ${refund.sourceId}`,
+          }),
+      });
+    } catch (error) {
+      if (!isWriteOutcomeUnknown(error)) throw error;
+      await this.#keepRefundInDoubt(customerId, { ...refund, deadLetterId }, origin, error);
+    }
+  }
+
+  /** Keeps an in-doubt reversal's dead letter and asks an operator to decide; always throws RefundKeptInDoubt. */
+  async #keepRefundInDoubt(
+    customerId: string,
+    refund: SyncRecord,
+    origin: RefundOrigin | undefined,
+    error: TransientError,
+  ): Promise<never> {
+    const deadLetterId = refund.deadLetterId ?? refund.recordKey;
+    const statusCode = statusCodeOf(error);
+    const kept = await this.#deps.deadLetters.add(
+      {
+        customerId,
+        deadLetterId,
+        operation: 'refund',
+        recordKey: refund.recordKey,
+        ...(statusCode === undefined ? {} : { statusCode }),
+        attempts: origin?.attempts ?? 1,
+        errorCode: WRITE_OUTCOME_UNKNOWN,
+        ...(origin === undefined ? {} : { messageBody: origin.replayBody() }),
+      },
+      this.#deps.clock(),
+    );
+    if (kept) {
+      logger.warn('reversal outcome unknown, refund kept in doubt for an operator', {
+        customerId,
+        deadLetterId,
+        recordKey: refund.recordKey,
+        statusCode,
+      });
+      await this.#deps.notifier.alertOperators({
+        customerId,
+        code: REFUND_OUTCOME_UNKNOWN,
+        severity: 'warning',
+        details: { recordKey: refund.recordKey, deadLetterId },
+      });
+    }
+    throw new RefundKeptInDoubt(refund.recordKey, error);
   }
 
   /**
@@ -819,6 +906,24 @@ export class SyncProcessor {
       }
     }
     return outcomes;
+  }
+}
+
+/** Operator alert: a reversing transaction may or may not be in Virtuous; only a person can tell. */
+export const REFUND_OUTCOME_UNKNOWN = 'REFUND_OUTCOME_UNKNOWN';
+
+/** Where a reversal was triggered from: names the dead letter that keeps it when its outcome is unknown. */
+export interface RefundOrigin {
+  readonly deadLetterId: string;
+  /** The queue body that, once the refund is reset, sends the reversal again. */
+  readonly replayBody: () => string;
+  readonly attempts: number;
+}
+
+/** A reversal in doubt whose dead letter and alert are recorded: the work item is done, nothing is retried. */
+class RefundKeptInDoubt extends TransientError {
+  constructor(refundKey: string, cause: unknown) {
+    super(WRITE_OUTCOME_UNKNOWN, `refund ${refundKey}: reversal outcome unknown, kept for an operator`, { cause });
   }
 }
 

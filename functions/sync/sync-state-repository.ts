@@ -87,9 +87,15 @@ export interface SyncStateRepository {
   deferRefund(facts: RefundFacts): Promise<SyncRecord>;
   /**
    * failed → pending, or needs_update for `outcome_unknown_not_found` → pending (an operator decided to send it),
-   * so a replayed dead letter may be submitted again.
+   * so a replayed dead letter may be submitted again. With `inDoubtChecked`, also an in_doubt refund → pending: the
+   * operator looked in Virtuous and found no reversal (Virtuous cannot be asked for one by our reference).
    */
-  resetForReplay(customerId: string, recordKey: string, now: Date): Promise<void>;
+  resetForReplay(
+    customerId: string,
+    recordKey: string,
+    now: Date,
+    options?: { readonly inDoubtChecked?: boolean },
+  ): Promise<void>;
   /** A customer's records in the given states (paginated internally). */
   listByState(customerId: string, states: readonly SyncState[]): Promise<SyncRecord[]>;
 }

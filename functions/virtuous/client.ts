@@ -9,11 +9,13 @@
  * Requests are sent over HTTPS with Node's default certificate checks; plain HTTP only to a loopback simulator
  * when the caller says so (local mode).
  *
- * Transaction writes (gift, gift batch, contact) are not idempotent and Virtuous has no idempotency key, so they are
- * retried only after failures that prove nothing was sent or stored: 429, other 4xx, a connection refused before
- * sending, DNS, our own budget refusal. An ambiguous end (timeout after sending, reset, 5xx, 520, 408) is never
- * retried: the call throws a TransientError `WRITE_OUTCOME_UNKNOWN` (shared/errors.ts) and the caller decides by
- * looking the transaction up later. Reads and the other writes are retried on every transient failure.
+ * Writes Virtuous may store twice (gift, gift batch and contact transactions, a reversing transaction, a webhook
+ * subscription create) have no idempotency key, so they are retried only after failures that prove nothing was sent
+ * or stored: 429, other 4xx, a connection refused before sending, DNS, our own budget refusal. An ambiguous end
+ * (timeout after sending, reset, 5xx, 520, 408) is never retried: the call throws a TransientError
+ * `WRITE_OUTCOME_UNKNOWN` (shared/errors.ts) and the caller decides (a lookup later, or an operator). Reads and the
+ * idempotent writes (webhook PUT is a full replace, DELETE answers 404 once gone) are retried on every transient
+ * failure.
  */
 import { ForbiddenInputError, TransientError } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
@@ -363,6 +365,8 @@ export function createVirtuousClient(options: VirtuousClientOptions): VirtuousCl
         path: '/api/Webhook',
         body: subscription,
         read: (text) => readWebhook('createWebhook', parseJsonBody('createWebhook', text)),
+        // A second POST makes a second subscription, and with no list endpoint its id could never be found.
+        nonIdempotent: true,
       });
     },
 
@@ -502,6 +506,8 @@ export function createVirtuousClient(options: VirtuousClientOptions): VirtuousCl
         path: '/api/Gift/ReversingTransaction',
         body,
         read: ignoreBody,
+        // A second POST reverses the refund twice.
+        nonIdempotent: true,
       });
     },
   };

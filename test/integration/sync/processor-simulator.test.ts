@@ -12,6 +12,7 @@ import { countingRateLimits } from '../../../functions/sync/rate-limit-counter.t
 import { reconcileCustomer } from '../../../functions/sync/reconciliation.ts';
 import { createDynamoReconciliationLog } from '../../../functions/sync/reconciliation-log.ts';
 import { SYNC_METRICS } from '../../../functions/sync/sync-metrics.ts';
+import { REFUND_OUTCOME_UNKNOWN } from '../../../functions/sync/sync-processor.ts';
 import type { VirtuousApi } from '../../../functions/virtuous/api.ts';
 import { createVirtuousClient } from '../../../functions/virtuous/client.ts';
 import { DynamoDbRateBudget } from '../../../functions/virtuous/rate-budget.ts';
@@ -24,7 +25,7 @@ import {
   type TestSimulator,
   type WebhookReceiver,
 } from '../../support/simulator.ts';
-import { customerEvent, paymentSucceeded, T0 } from './events.ts';
+import { chargeRefunded, customerEvent, paymentSucceeded, T0 } from './events.ts';
 import { createHarness, type Harness } from './harness.ts';
 
 let aws: LocalAws;
@@ -99,6 +100,10 @@ async function tenant(options: { clientAttempts?: number; maxReceiveCount?: numb
       key = value;
     },
   };
+}
+
+async function throwsIfCalled(): Promise<void> {
+  throw new Error('an in-doubt refund must not be applied again');
 }
 
 /** Runs the simulator's nightly batch and puts the webhook deliveries it made on the queue. */
@@ -331,6 +336,116 @@ describe('processor with the Virtuous client and simulator', () => {
         `in doubt ${inDoubt.length} gifts, writes in doubt ${t.harness.metrics.get(SYNC_METRICS.writesInDoubt)}, ` +
         `duplicates 0`,
     );
+  });
+
+  it('a reversal whose answer is lost is sent once, even re-delivered: refund in doubt, dead letter kept, operator replays once after checking', async () => {
+    const t = await tenant({ clientAttempts: 3, maxReceiveCount: 4 });
+    await t.harness.sendDelivery(t.customerId, 'stripe', customerEvent('cus_rv', 'customer.created', T0));
+    await t.harness.sendDelivery(t.customerId, 'stripe', paymentSucceeded('pi_rv', 2500, { customer: 'cus_rv' }));
+    await t.harness.drain();
+    await nightlyBatch(t);
+    await t.harness.drain();
+    const gift = await t.harness.syncState.get(t.customerId, 'gift#Stripe#pi_rv');
+    expect(gift?.state).toBe('confirmed');
+    const giftId = String(gift?.virtuousId);
+
+    // Virtuous stores the reversal, then our timeout cuts the answer off.
+    sim.control.setFaults(t.organizationId, { timeoutAfterProcessingRatio: 1 });
+    const refunded = chargeRefunded('ch_rv', 'pi_rv', 2500);
+    await t.harness.sendDelivery(t.customerId, 'stripe', refunded);
+    await t.harness.drain();
+    sim.control.setFaults(t.organizationId, {});
+    // Stripe re-delivers the same event: nothing is sent again.
+    await t.harness.sendDelivery(t.customerId, 'stripe', refunded);
+    await t.harness.sendDelivery(t.customerId, 'stripe', refunded);
+    await t.harness.drain();
+
+    expect(sim.control.inspect(t.organizationId).reversalTransactions).toEqual({ [giftId]: 1 });
+    const refundKey = 'refund#Stripe#ch_rv';
+    const record = await t.harness.syncState.get(t.customerId, refundKey);
+    expect(record).toMatchObject({ state: 'in_doubt', lastErrorCode: 'WRITE_OUTCOME_UNKNOWN' });
+    const open = await t.harness.deadLetters.list(t.customerId, 'open');
+    expect(open).toHaveLength(1);
+    expect(open[0]).toMatchObject({
+      operation: 'refund',
+      recordKey: refundKey,
+      errorCode: 'WRITE_OUTCOME_UNKNOWN',
+      deadLetterId: record?.deadLetterId,
+    });
+    expect(t.harness.notifier.operators.filter((alert) => alert.code === REFUND_OUTCOME_UNKNOWN)).toEqual([
+      {
+        customerId: t.customerId,
+        code: REFUND_OUTCOME_UNKNOWN,
+        severity: 'warning',
+        details: { recordKey: refundKey, deadLetterId: record?.deadLetterId as string },
+      },
+    ]);
+    expect(t.harness.metrics.get(SYNC_METRICS.writesInDoubt)).toBe(1);
+    expect(t.harness.metrics.get(SYNC_METRICS.deadLettersCreated)).toBe(0);
+
+    // Reconciliation cannot look a reversal up: the refund stays in doubt and is not sent again.
+    const run = await reconcileCustomer(
+      { ...reconciliationDeps(t, () => new Date(Date.now() + 37 * 3_600_000)), applyDeferredRefund: throwsIfCalled },
+      t.customerId,
+    );
+    expect(run.outcome).toBe('completed');
+    expect((await t.harness.syncState.get(t.customerId, refundKey))?.state).toBe('in_doubt');
+
+    // A replay is refused until the operator says they looked in Virtuous.
+    const letterId = open[0]?.deadLetterId as string;
+    await expect(t.harness.deadLetters.replay(t.customerId, letterId, new Date())).rejects.toMatchObject({
+      code: 'OUTCOME_UNDECIDED',
+    });
+    await expect(
+      t.harness.deadLetters.replay(t.customerId, letterId, new Date(), { checked: false }),
+    ).rejects.toMatchObject({ code: 'OUTCOME_UNDECIDED' });
+    await t.harness.deadLetters.replay(t.customerId, letterId, new Date(), { checked: true });
+    await t.harness.drain();
+    await expect(
+      t.harness.deadLetters.replay(t.customerId, letterId, new Date(), { checked: true }),
+    ).rejects.toMatchObject({ code: 'DEAD_LETTER_RESOLVED' });
+    await t.harness.sendDelivery(t.customerId, 'stripe', refunded);
+    await t.harness.drain();
+    // The operator's replay is the one further reversal (here the first one did reach Virtuous: the operator's
+    // check in Virtuous is what prevents this; the system sends exactly what it is told, once).
+    expect(sim.control.inspect(t.organizationId).reversalTransactions).toEqual({ [giftId]: 2 });
+    expect((await t.harness.syncState.get(t.customerId, refundKey))?.state).toBe('confirmed');
+  });
+
+  it('a deferred reversal lost when the gift confirmation applies it: in doubt under the refund key, sent once', async () => {
+    const t = await tenant({ clientAttempts: 3, maxReceiveCount: 4 });
+    await t.harness.sendDelivery(t.customerId, 'stripe', customerEvent('cus_rd', 'customer.created', T0));
+    await t.harness.sendDelivery(t.customerId, 'stripe', paymentSucceeded('pi_rd', 1200, { customer: 'cus_rd' }));
+    await t.harness.sendDelivery(t.customerId, 'stripe', chargeRefunded('ch_rd', 'pi_rd', 1200));
+    await t.harness.drain();
+    const refundKey = 'refund#Stripe#ch_rd';
+    expect((await t.harness.syncState.get(t.customerId, refundKey))?.state).toBe('deferred');
+
+    sim.control.setFaults(t.organizationId, { serverErrorAfterProcessingRatio: 1 });
+    // The nightly batch's GiftCreate confirms the gift, which applies the refund: Virtuous stores it, answers 502.
+    await nightlyBatch(t);
+    await t.harness.drain();
+    sim.control.setFaults(t.organizationId, {});
+    await nightlyBatch(t);
+    await t.harness.drain();
+
+    const gift = await t.harness.syncState.get(t.customerId, 'gift#Stripe#pi_rd');
+    expect(gift?.state).toBe('confirmed');
+    expect(sim.control.inspect(t.organizationId).reversalTransactions).toEqual({ [String(gift?.virtuousId)]: 1 });
+    expect(await t.harness.syncState.get(t.customerId, refundKey)).toMatchObject({
+      state: 'in_doubt',
+      deadLetterId: refundKey,
+    });
+    const open = await t.harness.deadLetters.list(t.customerId, 'open');
+    expect(open.map(({ deadLetterId, operation, errorCode }) => ({ deadLetterId, operation, errorCode }))).toEqual([
+      { deadLetterId: refundKey, operation: 'refund', errorCode: 'WRITE_OUTCOME_UNKNOWN' },
+    ]);
+    const run = await reconcileCustomer(
+      { ...reconciliationDeps(t, () => new Date(Date.now() + 37 * 3_600_000)), applyDeferredRefund: throwsIfCalled },
+      t.customerId,
+    );
+    expect(run.outcome).toBe('completed');
+    expect(sim.control.inspect(t.organizationId).reversalTransactions).toEqual({ [String(gift?.virtuousId)]: 1 });
   });
 
   it('revoked key: customer paused and alerted once, nothing lost; resume drains every message once', async () => {

@@ -419,6 +419,62 @@ describe('error classes', () => {
     expect(h.sleeps).toEqual([]);
   });
 
+  it('a reversal stored and then answered 502 or lost (timeout) is sent once: WRITE_OUTCOME_UNKNOWN', async () => {
+    // Before the fix a retry posted the reversal again: a refund reversed twice.
+    const h = harness();
+    const client = h.client({ timeoutMs: 150 });
+    await client.submitContact({
+      referenceSource: 'Stripe',
+      referenceId: 'cus_client',
+      firstName: DONOR.firstName,
+      lastName: DONOR.lastName,
+      email: DONOR.email,
+    });
+    await client.submitGift(gift('pi_reversed_once'));
+    await sim.control.nightlyBatch({ organizationId: h.organizationId, deliverWebhooks: false });
+    const giftId = (await client.findGiftByTransaction('Stripe', 'pi_reversed_once'))?.id as number;
+    for (const faults of [{ serverErrorAfterProcessingRatio: 1 }, { timeoutAfterProcessingRatio: 1 }]) {
+      sim.control.setFaults(h.organizationId, faults);
+      const before = h.requests().length;
+      const error = await caught(client.reverseGift({ reversedGiftId: giftId, giftDate: '2026-11-29' }));
+      expect(error).toMatchObject({ name: 'TransientError', code: 'WRITE_OUTCOME_UNKNOWN' });
+      expect(h.requests().slice(before)).toHaveLength(1);
+    }
+    expect(sim.control.inspect(h.organizationId).reversalTransactions).toEqual({ [String(giftId)]: 2 });
+    expect(h.sleeps).toEqual([]);
+  });
+
+  it('a webhook create answered after processing is not retried: one subscription, WRITE_OUTCOME_UNKNOWN', async () => {
+    const h = harness({ faults: { timeoutAfterProcessingRatio: 1 } });
+    const subscription = { payloadUrl: 'https://hooks.example.com/webhooks/virtuous/acme', active: true };
+    const timedOut = await caught(h.client({ timeoutMs: 150 }).createWebhook({ ...subscription, secret: webhookSecret() }));
+    expect(timedOut).toMatchObject({ name: 'TransientError', code: 'WRITE_OUTCOME_UNKNOWN' });
+    expect(sim.control.inspect(h.organizationId).webhooks).toHaveLength(1);
+    sim.control.setFaults(h.organizationId, { serverErrorAfterProcessingRatio: 1 });
+    const bad = await caught(h.client().createWebhook({ ...subscription, secret: webhookSecret() }));
+    expect(bad).toMatchObject({ name: 'TransientError', code: 'WRITE_OUTCOME_UNKNOWN', statusCode: 502 });
+    expect(sim.control.inspect(h.organizationId).webhooks).toHaveLength(2);
+    expect(h.requests()).toHaveLength(2);
+    expect(h.sleeps).toEqual([]);
+  });
+
+  it('webhook PUT and DELETE are idempotent: retried after an ambiguous 502', async () => {
+    const h = harness();
+    const client = h.client({ maxAttempts: 10 });
+    const created = await client.createWebhook({
+      payloadUrl: 'https://hooks.example.com/webhooks/virtuous/acme',
+      active: true,
+      secret: webhookSecret(),
+    });
+    sim.control.setFaults(h.organizationId, { serverErrorAfterProcessingRatio: 0.5, seed: 3 });
+    const before = h.requests().length;
+    await client.replaceWebhook(created.id, { ...created, secret: webhookSecret(), contactCreate: true });
+    await client.deleteWebhook(created.id);
+    expect(sim.control.inspect(h.organizationId).faultsInjected.serverErrorAfterProcessing).toBeGreaterThan(0);
+    expect(h.requests().length - before).toBeGreaterThan(2);
+    expect(sim.control.inspect(h.organizationId).webhooks).toHaveLength(0);
+  });
+
   it('a connection reset after the request was sent leaves a write in doubt; a read is retried', async () => {
     let requests = 0;
     const server = createServer((request) => {
