@@ -14,18 +14,14 @@ import { oauthClientFromSecret, secretsManagerPlatformSecret } from '../credenti
 import { platformSecretName } from '../credentials/secret-names.ts';
 import { SourceTokenManager } from '../credentials/source-tokens.ts';
 import type { CustomerRepository } from '../customers/customer.ts';
-import { ForbiddenInputError } from '../shared/errors.ts';
 import { ENV, requireSetting } from '../shared/environment.ts';
+import { ForbiddenInputError } from '../shared/errors.ts';
 import { assertCustomerId } from '../shared/identifiers.ts';
 import { logger } from '../shared/observability.ts';
 import { createAwsSyncDependencies, type SyncEngineDeps } from '../sync/aws-wiring.ts';
 import { type BulkLoadDeps, type BulkLoadResult, type HistorySource, runBulkLoad } from '../sync/bulk-load.ts';
 import { flushPowertoolsMetrics } from '../sync/powertools-metrics.ts';
-import {
-  STRIPE_API_BASE_URL,
-  STRIPE_CONNECT_TOKEN_URL,
-  STRIPE_OAUTH_SOURCE,
-} from '../sync/stripe-history-source.ts';
+import { STRIPE_API_BASE_URL, STRIPE_CONNECT_TOKEN_URL, STRIPE_OAUTH_SOURCE } from '../sync/stripe-history-source.ts';
 import { historySourceSelector } from './history-sources.ts';
 
 export const INITIAL_LOAD_ID = 'initial-load';
@@ -88,7 +84,11 @@ const CLIENT_SETTINGS = {
  * role), the customer's refresh token from the customer-scoped SecretStore (rotated tokens written back).
  */
 function stripeConnectTokens(deps: SyncEngineDeps, env: NodeJS.ProcessEnv): SourceTokenManager {
-  const clientSecretName = platformSecretName(requireSetting(ENV.environmentName, env), STRIPE_OAUTH_SOURCE, 'oauth_client');
+  const clientSecretName = platformSecretName(
+    requireSetting(ENV.environmentName, env),
+    STRIPE_OAUTH_SOURCE,
+    'oauth_client',
+  );
   const secretsManager = new SecretsManagerClient({
     maxAttempts: 3,
     requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },

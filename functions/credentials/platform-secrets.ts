@@ -55,8 +55,15 @@ export function oauthClientFromSecret(read: PlatformSecretReader): () => Promise
     const record = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
     const clientId = record.client_id;
     const clientSecret = record.client_secret;
-    if (typeof clientId !== 'string' || clientId === '' || (clientSecret !== undefined && typeof clientSecret !== 'string')) {
-      throw new PermanentError('PLATFORM_SECRET_MALFORMED', 'the OAuth client secret needs client_id (and client_secret)');
+    if (
+      typeof clientId !== 'string' ||
+      clientId === '' ||
+      (clientSecret !== undefined && typeof clientSecret !== 'string')
+    ) {
+      throw new PermanentError(
+        'PLATFORM_SECRET_MALFORMED',
+        'the OAuth client secret needs client_id (and client_secret)',
+      );
     }
     return { clientId, ...(typeof clientSecret === 'string' && clientSecret !== '' ? { clientSecret } : {}) };
   };

@@ -6,8 +6,9 @@
 import type { SecretStore } from '../credentials/secret-store.ts';
 import type { CustomerRepository } from '../customers/customer.ts';
 import type { Notifier } from '../notifications/notifier.ts';
-import { errorCode, PermanentError, TransientError } from '../shared/errors.ts';
+import { errorCode, isWriteOutcomeUnknown, PermanentError, TransientError } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
+import type { VirtuousApi } from '../virtuous/api.ts';
 import { requireCustomer } from './lock.ts';
 import type { Clock, SyncControl, VirtuousConnector } from './ports.ts';
 import { type LifecycleSettings, requireWebhookBaseUrl, webhookPayloadUrl } from './settings.ts';
@@ -90,12 +91,57 @@ export async function createWebhookSubscription(
   if (secret === undefined) {
     throw new PermanentError('WEBHOOK_SECRET_MISSING', `no webhook secret for ${step.customerId}`);
   }
-  const created = await deps.virtuous
-    .forCustomer(step.customerId, { stage: 'current', reason: 'onboarding:subscribe' })
-    .createWebhook(subscriptionFor(payloadUrl, secret.value));
+  let created: Awaited<ReturnType<VirtuousApi['createWebhook']>>;
+  try {
+    created = await deps.virtuous
+      .forCustomer(step.customerId, { stage: 'current', reason: 'onboarding:subscribe' })
+      .createWebhook(subscriptionFor(payloadUrl, secret.value));
+  } catch (error) {
+    if (!isWriteOutcomeUnknown(error)) throw error;
+    await alertPossibleOrphan(deps, step, error);
+    // Not a TransientError: the state machine must not POST again (a second subscription nobody could find).
+    throw new PermanentError(
+      WEBHOOK_CREATE_OUTCOME_UNKNOWN,
+      `the webhook subscription of ${step.customerId} may or may not have been created`,
+      { cause: error, ...(error.statusCode === undefined ? {} : { statusCode: error.statusCode }) },
+    );
+  }
   await deps.customers.update(step.customerId, { webhookSubscriptionId: created.id });
   logger.info('webhook subscription created', { customerId: step.customerId, webhookSubscriptionId: created.id });
   return { webhookSubscriptionId: created.id };
+}
+
+/** The subscription POST was sent and its answer lost: onboarding fails and is compensated, never retried. */
+export const WEBHOOK_CREATE_OUTCOME_UNKNOWN = 'WEBHOOK_CREATE_OUTCOME_UNKNOWN';
+/** Operator alert: Virtuous may hold a subscription whose id we never learned (there is no list endpoint). */
+export const POSSIBLE_ORPHAN_SUBSCRIPTION = 'POSSIBLE_ORPHAN_SUBSCRIPTION';
+
+/**
+ * Compensation deletes the webhook secret, so an orphan's deliveries fail our signature check and Virtuous drops
+ * them after its retries: harmless, but only a person can remove it (Virtuous admin, by its payload URL).
+ */
+async function alertPossibleOrphan(deps: OnboardingDeps, step: Step, error: { statusCode?: number }): Promise<void> {
+  const details = {
+    executionId: step.executionId,
+    error: WEBHOOK_CREATE_OUTCOME_UNKNOWN,
+    ...(error.statusCode === undefined ? {} : { statusCode: error.statusCode }),
+  };
+  try {
+    await deps.notifier.alertOperators({
+      customerId: step.customerId,
+      code: POSSIBLE_ORPHAN_SUBSCRIPTION,
+      severity: 'warning',
+      details,
+    });
+  } catch (alertError) {
+    // A failed alert must not turn this step into a retried one (a second POST); the log carries the same facts.
+    logger.error('possible orphan webhook subscription, alert not sent', {
+      customerId: step.customerId,
+      ...details,
+      alertCode: POSSIBLE_ORPHAN_SUBSCRIPTION,
+      errorCode: errorCode(alertError),
+    });
+  }
 }
 
 export async function activateCustomer(deps: OnboardingDeps, step: Step): Promise<void> {

@@ -133,7 +133,10 @@ export function createDeadLetters(deps: DeadLetterDeps): DeadLetters {
       const payload =
         deadLetter.messageBody === undefined
           ? undefined
-          : await sealer.seal(deadLetter.messageBody, { customerId: deadLetter.customerId, purpose: DEAD_LETTER_PURPOSE });
+          : await sealer.seal(deadLetter.messageBody, {
+              customerId: deadLetter.customerId,
+              purpose: DEAD_LETTER_PURPOSE,
+            });
       const item: DeadLetterItem = {
         customerId: deadLetter.customerId,
         deadLetterId: deadLetter.deadLetterId,

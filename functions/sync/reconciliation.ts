@@ -14,7 +14,7 @@
  * Every run writes one log record (counts only) and a failed run is counted (metric ReconciliationFailures).
  */
 import { randomBytes } from 'node:crypto';
-import { errorCode } from '../shared/errors.ts';
+import { errorCode, isWriteOutcomeUnknown } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
 import type { QueryPage, VirtuousApi } from '../virtuous/api.ts';
 import type { CheckpointStore } from './checkpoints.ts';
@@ -194,7 +194,14 @@ export async function reconcileCustomer(deps: ReconciliationDeps, customerId: st
         (await deps.syncState.get(customerId, refund.reversesRecordKey))?.virtuousId;
       if (giftId === undefined) continue;
       counts.virtuousCalls += 1;
-      await deps.applyDeferredRefund(customerId, refund.recordKey, giftId);
+      try {
+        await deps.applyDeferredRefund(customerId, refund.recordKey, giftId);
+      } catch (error) {
+        // A reversal whose answer was lost is kept in doubt for an operator (dead letter, alert); the run goes on.
+        if (!isWriteOutcomeUnknown(error)) throw error;
+        logger.warn('deferred refund in doubt', { customerId, recordKey: refund.recordKey, runId });
+        continue;
+      }
       counts.refundsApplied += 1;
     }
 

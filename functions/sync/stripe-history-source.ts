@@ -9,7 +9,9 @@
  * refreshed once for concurrent callers, rotated refresh tokens stored first. A 401 drops the cached token and asks
  * once more; a refused refresh is a CredentialRevokedError (the manager has paused the customer and alerted once)
  * and is passed on untouched so the load stops at its checkpoint. Every request has a timeout; 429, 5xx, timeouts
- * and network failures are retried a bounded number of times with backoff. Errors carry codes and statuses only.
+ * and network failures are retried a bounded number of times with backoff. With the defaults (3 × 10 s, waits of at
+ * most 10 s) one page ends well within the bulk loader's one-minute deadline margin. Errors carry codes and statuses
+ * only.
  *
  * Cursor (stored in the bulk-load checkpoint, object ids only): `customers`, `customers:cus_…`, `payment_intents`,
  * `payment_intents:pi_…`.
@@ -65,11 +67,7 @@ interface Position {
 function parseCursor(cursor: string | undefined): Position {
   if (cursor === undefined) return { resource: 'customers' };
   const [resource, after, ...rest] = cursor.split(':');
-  if (
-    rest.length > 0 ||
-    !PHASES.includes(resource as Resource) ||
-    (after !== undefined && !OBJECT_ID.test(after))
-  ) {
+  if (rest.length > 0 || !PHASES.includes(resource as Resource) || (after !== undefined && !OBJECT_ID.test(after))) {
     throw new ForbiddenInputError('INVALID_CURSOR', 'cursor is not a Stripe history position');
   }
   return after === undefined ? { resource: resource as Resource } : { resource: resource as Resource, after };
@@ -91,12 +89,13 @@ export function stripeHistorySource(options: StripeHistorySourceOptions): Histor
     options.allowLoopbackHttp === true,
   );
   const fetchImpl = options.fetch ?? fetch;
-  const maxAttempts = Math.max(1, Math.min(options.maxAttempts ?? 4, 10));
+  const maxAttempts = Math.max(1, Math.min(options.maxAttempts ?? 3, 10));
   const backoffMs = options.backoffMs ?? 500;
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 10_000;
-  const timeoutMs = options.timeoutMs ?? 15_000;
+  const timeoutMs = options.timeoutMs ?? 10_000;
   const sleep = options.sleep ?? defaultSleep;
-  const pageSize = options.pageSize ?? 100;
+  // Stripe lists take 1-100.
+  const pageSize = Math.max(1, Math.min(options.pageSize ?? 100, 100));
   const { customerId, tokens, requestId } = options;
 
   const retryDelay = (error: TransientError | undefined, attempt: number) =>
@@ -127,7 +126,9 @@ export function stripeHistorySource(options: StripeHistorySourceOptions): Histor
         lastError =
           error instanceof TransientError
             ? error
-            : new TransientError('STRIPE_UNREACHABLE', `Stripe did not answer (${position.resource})`, { cause: error });
+            : new TransientError('STRIPE_UNREACHABLE', `Stripe did not answer (${position.resource})`, {
+                cause: error,
+              });
         continue;
       }
       const status = response.status;
@@ -144,7 +145,10 @@ export function stripeHistorySource(options: StripeHistorySourceOptions): Histor
         }
         const parsed = listAnswer.safeParse(parseJson(text));
         if (!parsed.success) {
-          throw new PermanentError('STRIPE_MALFORMED_ANSWER', `Stripe answered an unexpected ${position.resource} list`);
+          throw new PermanentError(
+            'STRIPE_MALFORMED_ANSWER',
+            `Stripe answered an unexpected ${position.resource} list`,
+          );
         }
         return parsed.data;
       }
@@ -198,7 +202,9 @@ export function stripeHistorySource(options: StripeHistorySourceOptions): Histor
 
 /** An error the token manager already classified (revoked, permanent, forbidden input): not retried here. */
 function isClassified(error: unknown): boolean {
-  return error instanceof CredentialRevokedError || (typeof error === 'object' && error !== null && 'errorClass' in error);
+  return (
+    error instanceof CredentialRevokedError || (typeof error === 'object' && error !== null && 'errorClass' in error)
+  );
 }
 
 function parseJson(text: string): unknown {

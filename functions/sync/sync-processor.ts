@@ -681,11 +681,7 @@ export class SyncProcessor {
     if (inDoubt) throw inDoubt;
   }
 
-  async #refund(
-    customerId: string,
-    command: Extract<SyncCommand, { type: 'refund' }>,
-    item: WorkItem,
-  ): Promise<void> {
+  async #refund(customerId: string, command: Extract<SyncCommand, { type: 'refund' }>, item: WorkItem): Promise<void> {
     const { syncState, clock, metrics } = this.#deps;
     const giftKey = recordKey('gift', command.source, command.paymentIntentId);
     const refundKey = recordKey('refund', command.source, command.chargeId);

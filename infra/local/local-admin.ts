@@ -146,7 +146,7 @@ export function createLocalAdminHandler(deps: LocalAdminDeps) {
       }
       const summary =
         fourth === 'replay'
-          ? await deps.deadLetters.replay(customerId, deadLetterId, clock())
+          ? await deps.deadLetters.replay(customerId, deadLetterId, clock(), { checked: query.checked === 'true' })
           : await deps.deadLetters.discard(customerId, deadLetterId, clock());
       return json(200, { deadLetter: summary });
     }

@@ -305,18 +305,27 @@ describe('each function role calls only what its code needs', () => {
     if (spec.startsWorkflows) services.add('states');
     if (spec.debugCaptures || spec.readsImports) services.add('s3');
     if (spec.invokedBySchedule) services.add('sqs');
+    if (spec.readsOAuthClientOf?.length) services.add('secretsmanager');
     return [...services].sort();
   }
 
-  it('allows exactly the expected services per role, never secretsmanager, iam or a bare *', () => {
+  it('allows exactly the expected services per role, never iam or a bare *, secretsmanager only for a platform OAuth client', () => {
     for (const [name, worker] of workerRoles()) {
-      const actions = policies
+      const allows = policies
         .identityPolicies(worker)
-        .flatMap((p) =>
-          (p.policy.Statement as any[]).filter((s) => s.Effect === 'Allow').flatMap((s) => [s.Action].flat()),
-        );
+        .flatMap((p) => (p.policy.Statement as any[]).filter((s) => s.Effect === 'Allow'));
+      const actions = allows.flatMap((s) => [s.Action].flat());
       const services = [...new Set(actions.map((a: string) => a.split(':')[0]))].sort();
       expect(services, name).toEqual(expectedServices(WORKER_SPECS[name]));
+      // The one direct Secrets Manager permission an execution role may hold: reading the declared integration-
+      // internal OAuth client(s) by exact name. Customer secrets stay reachable only through the scoped roles.
+      for (const statement of allows.filter((s) => JSON.stringify(s.Action).includes('secretsmanager:'))) {
+        expect([statement.Action].flat(), name).toEqual(['secretsmanager:GetSecretValue']);
+        const resources = [statement.Resource].flat().map((r: unknown) => JSON.stringify(r));
+        expect(resources.length, name).toBe(WORKER_SPECS[name].readsOAuthClientOf?.length);
+        for (const resource of resources)
+          expect(resource, name).toContain(`/${ENVIRONMENT}/_platform/oauth_client-??????`);
+      }
       expect(actions, name).not.toContain('*');
       expect(
         actions.filter((a: string) => /^[a-z0-9-]+:\*$/.test(a)),
@@ -443,6 +452,26 @@ describe('each function role calls only what its code needs', () => {
         resource: object,
       });
       expect(outcome === 'Allowed', `${name} s3:GetObject imports`).toBe(name === 'bulkLoader');
+    }
+  });
+
+  it('the bulk loader reads the Stripe platform OAuth client by its exact name, and nobody else does', async () => {
+    const platform = `arn:${PARTITION}:secretsmanager:${REGION}:${ACCOUNT}:secret:stripe/${ENVIRONMENT}/_platform/oauth_client-Ab12Cd`;
+    const elsewhere = [
+      `arn:${PARTITION}:secretsmanager:${REGION}:${ACCOUNT}:secret:stripe/${ENVIRONMENT}/_platform/other-Ab12Cd`,
+      `arn:${PARTITION}:secretsmanager:${REGION}:${ACCOUNT}:secret:stripe/other-env/_platform/oauth_client-Ab12Cd`,
+      secretArn('acme', 'refresh_token', 'stripe'),
+    ];
+    for (const [name, worker] of workerRoles()) {
+      const read = (resource: string) =>
+        simulate({
+          principal: policies.roleArn(worker),
+          identityPolicies: policies.identityPolicies(worker),
+          action: 'secretsmanager:GetSecretValue',
+          resource,
+        });
+      expect((await read(platform)) === 'Allowed', `${name} platform OAuth client`).toBe(name === 'bulkLoader');
+      for (const resource of elsewhere) expect(await read(resource), `${name} ${resource}`).not.toBe('Allowed');
     }
   });
 

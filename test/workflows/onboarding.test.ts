@@ -1,6 +1,8 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { createVirtuousConnector } from '../../functions/lifecycle/virtuous-connector.ts';
 import { PermanentError, TransientError } from '../../functions/shared/errors.ts';
+import { InMemoryRateBudget } from '../../functions/virtuous/rate-budget.ts';
 import {
   enteredStates,
   failingFirst,
@@ -149,6 +151,75 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
       );
       expect(secretsExistFor(env(), customerId)).toBe(false);
       expect((await env().deps.customers.get(customerId))?.status).toBe('failed');
+    } finally {
+      env().deps = original;
+    }
+  });
+
+  it('a subscription create answered after Virtuous stored it: not retried, compensated, orphan named to operators', async () => {
+    const customerId = `onb-${++counter}`;
+    const org = env().sim.organization();
+    const original = env().deps;
+    // A short client timeout; the fault is switched on for the create call only (the simulator applies it per org).
+    const connector = createVirtuousConnector({
+      baseUrl: env().sim.baseUrl,
+      secrets: env().secrets,
+      budget: new InMemoryRateBudget({ hourlyBudget: 1_000 }),
+      allowLoopbackHttp: true,
+      timeoutMs: 300,
+      client: { backoff: { baseDelayMs: 1, maxDelayMs: 5 } },
+    });
+    env().deps = {
+      ...original,
+      virtuous: {
+        ...connector,
+        forCustomer: (id, options) => {
+          const client = connector.forCustomer(id, options);
+          return {
+            ...client,
+            createWebhook: async (subscription) => {
+              env().sim.control.setFaults(org.organizationId, { timeoutAfterProcessingRatio: 1 });
+              try {
+                return await client.createWebhook(subscription);
+              } finally {
+                env().sim.control.setFaults(org.organizationId, {});
+              }
+            },
+          };
+        },
+      },
+    };
+    try {
+      const response = await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/api-token`, {
+        token: org.apiKey,
+      });
+      const execution = executionFrom(env(), response);
+      const outcome = await execution.result;
+      expect(outcome).toMatchObject({ status: 'FAILED', error: 'OnboardingFailed' });
+      expect(retriesOf(execution).CreateWebhookSubscription).toBeUndefined();
+      expect(enteredStates(execution)).toEqual(
+        expect.arrayContaining(['CreateWebhookSubscription', 'CompensateOnboarding', 'NotifyFailure']),
+      );
+      expect(enteredStates(execution)).not.toContain('ActivateCustomer');
+      const snapshot = env().sim.control.inspect(org.organizationId);
+      // The one POST Virtuous stored: its id never reached us, so nothing could delete it.
+      expect(snapshot.webhooks).toHaveLength(1);
+      expect(snapshot.requests.filter((request) => request.route.startsWith('POST /api/Webhook'))).toHaveLength(1);
+      expect(snapshot.faultsInjected.timeoutAfterProcessing).toBe(1);
+      expect(env().notifier.alerts).toContainEqual({
+        customerId,
+        code: 'POSSIBLE_ORPHAN_SUBSCRIPTION',
+        severity: 'warning',
+        details: { executionId: execution.executionId, error: 'WEBHOOK_CREATE_OUTCOME_UNKNOWN' },
+      });
+      expect(env().notifier.alertCodesFor(customerId)).toContain('WORKFLOW_FAILED:onboarding');
+      // Its deliveries can no longer be verified: Virtuous gives them up after its retries.
+      expect(secretsExistFor(env(), customerId)).toBe(false);
+      const record = await env().deps.customers.get(customerId);
+      expect(record?.status).toBe('failed');
+      expect(record?.webhookSubscriptionId).toBeUndefined();
+      expect(env().notifier.typesFor(customerId)).toEqual(['onboarding_failed']);
+      expect(leaksInEvents(execution)).toBe(0);
     } finally {
       env().deps = original;
     }

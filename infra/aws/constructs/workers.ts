@@ -3,7 +3,7 @@
  * touches. Grants come only from these declarations, so a role's permissions are readable in one table and the
  * infra tests can check them against the synthesized template.
  */
-import { Duration, Fn, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Fn, Stack } from 'aws-cdk-lib';
 import type { IVpc } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -13,6 +13,7 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { platformSecretName } from '../../../functions/credentials/secret-names.ts';
 import type { WorkflowName } from '../../../functions/customers/customer.ts';
 import { stateMachineArnVariable } from '../../../functions/lifecycle/sfn-workflow-starter.ts';
 import { ENV } from '../../../functions/shared/environment.ts';
@@ -72,6 +73,11 @@ export interface WorkerSpec {
   readonly lifecycleWiring?: boolean;
   /** Reads history exports from the imports bucket (bulk load). */
   readonly readsImports?: boolean;
+  /**
+   * Sources whose OAuth client (the partner platform's own, `{source}/{env}/_platform/oauth_client`) it reads with
+   * its own role: an integration-internal secret, outside every customer's scope.
+   */
+  readonly readsOAuthClientOf?: readonly string[];
   /** Reviews the secret-access audit (incident response): told which roles' sessions are expected there. */
   readonly reviewsSecretAccess?: boolean;
 }
@@ -146,12 +152,15 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
   },
   bulkLoader: {
     entry: 'functions/bulk-loader/handler.ts',
-    description: "Loads a customer's history (an export in the imports bucket) through the sync engine, resumable",
+    description:
+      "Loads a customer's history (an export in the imports bucket, or their connected Stripe account) through the sync engine, resumable",
     memorySize: 1024,
     timeout: Duration.minutes(15),
     callsVirtuous: true,
     tables: { ...SYNC_ENGINE_TABLES, checkpoints: rw },
-    customerSecrets: 'reader',
+    // Writer: Stripe Connect refreshes rotate the customer's refresh token, which is stored back before use.
+    customerSecrets: 'writer',
+    readsOAuthClientOf: ['stripe'],
     inboundQueue: 'send',
     customerNotifications: true,
     operatorAlerts: true,
@@ -452,6 +461,22 @@ export class Workers extends Construct {
         new PolicyStatement({ actions: ['s3:GetObject'], resources: [state.importsBucket.arnForObjects('*')] }),
       );
       secrets.dataKey.grantDecrypt(role);
+    }
+    for (const source of spec.readsOAuthClientOf ?? []) {
+      const name = platformSecretName(config.environmentName, source, 'oauth_client');
+      role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [
+            Stack.of(this).formatArn({
+              service: 'secretsmanager',
+              resource: 'secret',
+              resourceName: `${name}-??????`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          ],
+        }),
+      );
     }
     if (spec.debugCaptures === 'write') {
       // PutObject on objects only (grantPut would add tagging, retention and legal hold, and kms:Encrypt/ReEncrypt)

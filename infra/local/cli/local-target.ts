@@ -130,10 +130,17 @@ export class LocalTarget implements Target {
     return (json as { deadLetters: DeadLetterView[] }).deadLetters;
   }
 
-  async resolveDeadLetter(customerId: string, deadLetterId: string, action: 'replay' | 'discard') {
+  async resolveDeadLetter(
+    customerId: string,
+    deadLetterId: string,
+    action: 'replay' | 'discard',
+    options: { readonly checked?: boolean } = {},
+  ) {
     const { json } = await this.call(
       'POST',
-      `/local/dead-letters/${encodeURIComponent(customerId)}/${encodeURIComponent(deadLetterId)}/${action}`,
+      `/local/dead-letters/${encodeURIComponent(customerId)}/${encodeURIComponent(deadLetterId)}/${action}${
+        options.checked === true ? '?checked=true' : ''
+      }`,
     );
     return (json as { deadLetter: DeadLetterView }).deadLetter;
   }

@@ -34,6 +34,7 @@ Commands
                                  alerted) for an investigation, or stop now
   status [customerId]            customers and their state
   dead-letters list [--customer <id>] | replay <customerId> <deadLetterId> | discard <customerId> <deadLetterId>
+                                 replay --checked: an in-doubt refund you looked for in Virtuous and did not find
   egress-ips                     the addresses customers allowlist
   run-job reconciliation|rotation-reminders|deletion-drill
                                  run a scheduled job now (local runtime; the drill onboards and offboards a
@@ -64,7 +65,7 @@ const VALUE_OPTIONS = new Set([
   '--reason',
   '--minutes',
 ]);
-const FLAG_OPTIONS = new Set(['--aws', '--no-wait', '--yes', '--later', '--off', '--help', '-h']);
+const FLAG_OPTIONS = new Set(['--aws', '--no-wait', '--yes', '--later', '--off', '--checked', '--help', '-h']);
 /** Options that would carry a secret: refused outright, so a token never lands in shell history by habit. */
 const REFUSED_OPTIONS = new Set(['--token', '--api-key', '--key', '--secret']);
 
@@ -271,7 +272,9 @@ async function deadLetters(parsed: Parsed, target: Target, io: CliIo): Promise<E
     const customerId = customerArgument(parsed, 1);
     const deadLetterId = parsed.positional[2];
     if (!deadLetterId) throw usage(`dead-letters ${action} needs <customerId> <deadLetterId>`);
-    const result = await target.resolveDeadLetter(customerId, deadLetterId, action);
+    // --checked: the operator looked in Virtuous and found no reversal for an in-doubt refund.
+    const checked = action === 'replay' && parsed.options.has('--checked');
+    const result = await target.resolveDeadLetter(customerId, deadLetterId, action, checked ? { checked } : {});
     io.stdout.write(`${result.deadLetterId}: ${result.resolution}\n`);
     return EXIT.succeeded;
   }

@@ -74,7 +74,12 @@ export interface Target {
   customers(): Promise<CustomerView[]>;
   customer(customerId: string): Promise<CustomerView | undefined>;
   deadLetters(customerId: string | undefined): Promise<DeadLetterView[]>;
-  resolveDeadLetter(customerId: string, deadLetterId: string, action: 'replay' | 'discard'): Promise<DeadLetterView>;
+  resolveDeadLetter(
+    customerId: string,
+    deadLetterId: string,
+    action: 'replay' | 'discard',
+    options?: { readonly checked?: boolean },
+  ): Promise<DeadLetterView>;
   egressIps(): Promise<{ ips: string[]; note?: string }>;
   /** Runs a scheduled job now (local runtime only): `reconciliation`, `rotation-reminders` or `deletion-drill`. */
   runJob(name: string): Promise<{ ok: boolean; summary?: Record<string, unknown>; errorCode?: string }>;

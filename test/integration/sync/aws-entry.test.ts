@@ -124,4 +124,29 @@ describe('AWS entries', () => {
     });
     await expect(bulkLoaderHandler({ customerId: 'paused-co' }, context)).rejects.toThrow(/not active/);
   });
+
+  it('bulk loader with stripe-connect: plain http is refused on AWS, even to loopback', async () => {
+    const customers = new DynamoCustomerRepository(aws.documentClient, aws.tableNames.customers);
+    const now = new Date().toISOString();
+    await customers.create({
+      customerId: 'stripe-co',
+      status: 'active',
+      sensitivity: 'standard',
+      tokenRotationDays: 180,
+      createdAt: now,
+      updatedAt: now,
+    });
+    process.env[ENV.environmentName] ??= 'test';
+    process.env[ENV.stripeApiBaseUrl] = 'http://127.0.0.1:9';
+    try {
+      await expect(
+        bulkLoaderHandler({ customerId: 'stripe-co', source: 'stripe-connect' }, context),
+      ).rejects.toMatchObject({ code: 'INSECURE_ENDPOINT' });
+      await expect(bulkLoaderHandler({ customerId: 'stripe-co', source: 'mailchimp' }, context)).rejects.toMatchObject({
+        code: 'UNKNOWN_HISTORY_SOURCE',
+      });
+    } finally {
+      delete process.env[ENV.stripeApiBaseUrl];
+    }
+  });
 });

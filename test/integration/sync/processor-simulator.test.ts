@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CustomerRecord } from '../../../functions/customers/customer.ts';
+import { TransientError } from '../../../functions/shared/errors.ts';
 import { createBulkMessage } from '../../../functions/sync/bulk-message.ts';
 import { createDynamoCheckpointStore } from '../../../functions/sync/checkpoints.ts';
 import { countingRateLimits } from '../../../functions/sync/rate-limit-counter.ts';
@@ -446,6 +447,29 @@ describe('processor with the Virtuous client and simulator', () => {
     );
     expect(run.outcome).toBe('completed');
     expect(sim.control.inspect(t.organizationId).reversalTransactions).toEqual({ [String(gift?.virtuousId)]: 1 });
+  });
+
+  it('reconciliation goes on past a deferred refund whose reversal ends in doubt', async () => {
+    const t = await tenant();
+    await t.harness.sendDelivery(t.customerId, 'stripe', customerEvent('cus_rr', 'customer.created', T0));
+    await t.harness.sendDelivery(t.customerId, 'stripe', paymentSucceeded('pi_rr', 900, { customer: 'cus_rr' }));
+    await t.harness.sendDelivery(t.customerId, 'stripe', chargeRefunded('ch_rr', 'pi_rr', 900));
+    await t.harness.drain();
+    await nightlyBatch(t, false);
+    const applied: string[] = [];
+    const run = await reconcileCustomer(
+      {
+        ...reconciliationDeps(t, () => new Date()),
+        applyDeferredRefund: async (_customerId, refundKey) => {
+          applied.push(refundKey);
+          throw new TransientError('WRITE_OUTCOME_UNKNOWN', 'reversal outcome unknown');
+        },
+      },
+      t.customerId,
+    );
+    expect(applied).toEqual(['refund#Stripe#ch_rr']);
+    expect(run.outcome).toBe('completed');
+    expect(run.refundsApplied).toBe(0);
   });
 
   it('revoked key: customer paused and alerted once, nothing lost; resume drains every message once', async () => {

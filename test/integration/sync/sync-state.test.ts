@@ -105,6 +105,28 @@ describe('sync-state claims', () => {
     expect((await repo.get('acme', parked))?.state).toBe('needs_update');
   });
 
+  it("in_doubt is reset for replay only for a refund, and only on the operator's `checked`", async () => {
+    const gift = 'gift#Stripe#pi_doubt_checked';
+    await claim(gift, 'a');
+    expect(await repo.markInDoubt('acme', gift, 'a', 'WRITE_OUTCOME_UNKNOWN', 'dl-g', at(1))).toBe(true);
+    await repo.resetForReplay('acme', gift, at(2), { inDoubtChecked: true });
+    // Gifts are decided by reconciliation's lookup, never by an operator's word.
+    expect((await repo.get('acme', gift))?.state).toBe('in_doubt');
+
+    const refund = 'refund#Stripe#ch_doubt_checked';
+    await claim(refund, 'a', { kind: 'refund', sourceId: 'ch_doubt_checked' });
+    expect(await repo.markInDoubt('acme', refund, 'a', 'WRITE_OUTCOME_UNKNOWN', refund, at(1))).toBe(true);
+    await repo.resetForReplay('acme', refund, at(2));
+    expect((await repo.get('acme', refund))?.state).toBe('in_doubt');
+    await repo.resetForReplay('acme', refund, at(3), { inDoubtChecked: true });
+    const reset = await repo.get('acme', refund);
+    expect(reset?.state).toBe('pending');
+    expect(reset?.deadLetterId).toBeUndefined();
+    expect((await claim(refund, 'b', { kind: 'refund', sourceId: 'ch_doubt_checked', now: at(4) })).outcome).toBe(
+      'claimed',
+    );
+  });
+
   it('takes over a claim whose lease lapsed (the holder died), not a live one', async () => {
     expect((await claim('gift#Stripe#pi_l', 'dead')).outcome).toBe('claimed');
     expect((await claim('gift#Stripe#pi_l', 'early', { now: at(30_000) })).outcome).toBe('in_flight');

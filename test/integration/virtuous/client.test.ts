@@ -447,7 +447,9 @@ describe('error classes', () => {
   it('a webhook create answered after processing is not retried: one subscription, WRITE_OUTCOME_UNKNOWN', async () => {
     const h = harness({ faults: { timeoutAfterProcessingRatio: 1 } });
     const subscription = { payloadUrl: 'https://hooks.example.com/webhooks/virtuous/acme', active: true };
-    const timedOut = await caught(h.client({ timeoutMs: 150 }).createWebhook({ ...subscription, secret: webhookSecret() }));
+    const timedOut = await caught(
+      h.client({ timeoutMs: 150 }).createWebhook({ ...subscription, secret: webhookSecret() }),
+    );
     expect(timedOut).toMatchObject({ name: 'TransientError', code: 'WRITE_OUTCOME_UNKNOWN' });
     expect(sim.control.inspect(h.organizationId).webhooks).toHaveLength(1);
     sim.control.setFaults(h.organizationId, { serverErrorAfterProcessingRatio: 1 });
