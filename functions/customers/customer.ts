@@ -20,6 +20,11 @@ export interface WorkflowLock {
   readonly acquiredAt: string;
 }
 
+export interface WebhookCreateAttempt {
+  readonly executionId: string;
+  readonly attemptedAt: string;
+}
+
 export interface CustomerRecord {
   readonly customerId: string;
   readonly status: CustomerStatus;
@@ -31,6 +36,11 @@ export interface CustomerRecord {
   /** Organization the API token points at (Virtuous `organizationUserId`): a token for another one is an incident. */
   readonly organizationId?: string;
   readonly webhookSubscriptionId?: number;
+  /**
+   * Set by onboarding just before it asks Virtuous for a subscription, cleared once the id is saved (or Virtuous
+   * refused) and by compensation. Found set without an id: the outcome of that request is unknown (no list endpoint).
+   */
+  readonly webhookCreateAttempt?: WebhookCreateAttempt;
   /** Until when the previous webhook secret is still accepted (ISO-8601), during a rotation window. */
   readonly previousWebhookSecretValidUntil?: string;
   readonly tokenPromotedAt?: string;

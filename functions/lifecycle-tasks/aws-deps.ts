@@ -1,4 +1,5 @@
 import { KMSClient } from '@aws-sdk/client-kms';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -13,6 +14,7 @@ import {
   DynamoRecentWritesSource,
   DynamoSyncControl,
 } from '../lifecycle/dynamo-lifecycle-stores.ts';
+import { LambdaInitialLoadStarter } from '../lifecycle/lambda-initial-load-starter.ts';
 import { systemClock } from '../lifecycle/ports.ts';
 import { lifecycleSettingsFromEnv } from '../lifecycle/settings.ts';
 import { SfnWorkflowStarter } from '../lifecycle/sfn-workflow-starter.ts';
@@ -72,6 +74,11 @@ export function createAwsLifecycleDeps(env: NodeJS.ProcessEnv = process.env): Li
     clock: () => systemClock,
     settings: () => lifecycleSettingsFromEnv(env),
     syncControl: () => new DynamoSyncControl(client, table('checkpoints')),
+    initialLoads: () =>
+      new LambdaInitialLoadStarter(new LambdaClient(CLIENT_SETTINGS), {
+        reconciler: requireSetting(ENV.reconcilerFunctionArn, env),
+        bulkLoader: requireSetting(ENV.bulkLoaderFunctionArn, env),
+      }),
     customerData: () =>
       new DynamoCustomerDataStore(
         client,

@@ -10,6 +10,7 @@ import type {
   Clock,
   CustomerDataStore,
   IncidentReportStore,
+  InitialLoadStarter,
   RecentWritesSource,
   SyncControl,
   VirtuousConnector,
@@ -25,6 +26,7 @@ export interface LifecycleDeps {
   readonly clock: Clock;
   readonly settings: LifecycleSettings;
   readonly syncControl: SyncControl;
+  readonly initialLoads: InitialLoadStarter;
   readonly customerData: CustomerDataStore;
   readonly debugCaptures: DebugCaptureStore;
   readonly recentWrites: RecentWritesSource;

@@ -1,13 +1,22 @@
 /**
- * The lifecycle's own DynamoDB reads and writes: incident reports, the initial-load request (a checkpoint the sync
- * engine's bulk loader picks up) and the recent-writes summary from sync state. Work unchanged against dynalite.
+ * The lifecycle's own DynamoDB reads and writes: incident reports, the initial-load checkpoint (which guards the
+ * loads onboarding starts, and which the bulk loader continues) and the recent-writes summary from sync state.
+ * Work unchanged against dynalite.
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  paginateQuery,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { assertCustomerId } from '../shared/identifiers.ts';
 import { dynamoCall, dynamoSignal } from './dynamo-call.ts';
 import type {
   IncidentReport,
   IncidentReportStore,
+  InitialLoad,
+  InitialLoadState,
   RecentWritesSource,
   RecentWritesSummary,
   SyncControl,
@@ -46,8 +55,13 @@ export class DynamoIncidentReportStore implements IncidentReportStore {
   }
 }
 
-/** The checkpoint the bulk loader looks for; written once (a retry finds it and leaves it). */
+/**
+ * The checkpoint the bulk loader looks for (its default load id), written once: a retry finds it and leaves it.
+ * Onboarding adds the loads it started (`startedLoads`, a string set) and then moves `requested` to `started`;
+ * the bulk loader later writes its own position and status into the same item.
+ */
 export const INITIAL_LOAD_CHECKPOINT = 'initial-load';
+const INITIAL_LOADS: readonly InitialLoad[] = ['reconciliation', 'stripe-connect'];
 
 export class DynamoSyncControl implements SyncControl {
   constructor(
@@ -55,19 +69,68 @@ export class DynamoSyncControl implements SyncControl {
     private readonly checkpointsTable: string,
   ) {}
 
-  async requestInitialLoad(customerId: string, requestedAt: string): Promise<void> {
-    assertCustomerId(customerId);
+  private key(customerId: string) {
+    return { customerId: assertCustomerId(customerId), checkpointName: INITIAL_LOAD_CHECKPOINT };
+  }
+
+  async requestInitialLoad(customerId: string, requestedAt: string): Promise<InitialLoadState> {
+    const key = this.key(customerId);
     await dynamoCall('request initial load', async () => {
       try {
         await this.client.send(
           new PutCommand({
             TableName: this.checkpointsTable,
-            Item: { customerId, checkpointName: INITIAL_LOAD_CHECKPOINT, status: 'requested', requestedAt },
+            Item: { ...key, status: 'requested', requestedAt },
             ConditionExpression: 'attribute_not_exists(customerId)',
           }),
           { abortSignal: dynamoSignal() },
         );
       } catch (error) {
+        if (!(error instanceof Error && error.name === 'ConditionalCheckFailedException')) throw error;
+      }
+    });
+    const answer = await dynamoCall('read initial load', () =>
+      this.client.send(new GetCommand({ TableName: this.checkpointsTable, Key: key, ConsistentRead: true }), {
+        abortSignal: dynamoSignal(),
+      }),
+    );
+    const stored = answer.Item?.startedLoads;
+    const started = stored instanceof Set ? INITIAL_LOADS.filter((load) => stored.has(load)) : [];
+    return { status: typeof answer.Item?.status === 'string' ? answer.Item.status : 'requested', started };
+  }
+
+  async recordInitialLoadStarted(customerId: string, load: InitialLoad, at: string): Promise<void> {
+    const key = this.key(customerId);
+    await dynamoCall('record initial load started', () =>
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.checkpointsTable,
+          Key: key,
+          UpdateExpression: 'ADD startedLoads :load SET lastStartedAt = :at',
+          ExpressionAttributeValues: { ':load': new Set([load]), ':at': at },
+        }),
+        { abortSignal: dynamoSignal() },
+      ),
+    );
+  }
+
+  async completeInitialLoadRequest(customerId: string, at: string): Promise<void> {
+    const key = this.key(customerId);
+    await dynamoCall('complete initial load request', async () => {
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.checkpointsTable,
+            Key: key,
+            UpdateExpression: 'SET #status = :started, startedAt = :at',
+            ConditionExpression: '#status = :requested',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':started': 'started', ':requested': 'requested', ':at': at },
+          }),
+          { abortSignal: dynamoSignal() },
+        );
+      } catch (error) {
+        // The bulk loader already wrote its own status (it runs as soon as it is invoked): that one stays.
         if (!(error instanceof Error && error.name === 'ConditionalCheckFailedException')) throw error;
       }
     });

@@ -9,8 +9,9 @@ import type { Notifier } from '../notifications/notifier.ts';
 import { errorCode, isWriteOutcomeUnknown, PermanentError, TransientError } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
 import type { VirtuousApi } from '../virtuous/api.ts';
+import { startInitialLoads } from './initial-load.ts';
 import { requireCustomer } from './lock.ts';
-import type { Clock, SyncControl, VirtuousConnector } from './ports.ts';
+import type { Clock, InitialLoadStarter, SyncControl, VirtuousConnector } from './ports.ts';
 import { type LifecycleSettings, requireWebhookBaseUrl, webhookPayloadUrl } from './settings.ts';
 import { generateWebhookSecret, subscriptionFor } from './webhook-secret.ts';
 
@@ -20,6 +21,7 @@ export interface OnboardingDeps {
   readonly virtuous: VirtuousConnector;
   readonly notifier: Notifier;
   readonly syncControl: SyncControl;
+  readonly initialLoads: InitialLoadStarter;
   readonly clock: Clock;
   readonly settings: LifecycleSettings;
 }
@@ -91,28 +93,48 @@ export async function createWebhookSubscription(
   if (secret === undefined) {
     throw new PermanentError('WEBHOOK_SECRET_MISSING', `no webhook secret for ${step.customerId}`);
   }
+  if (record.webhookCreateAttempt !== undefined) {
+    // An earlier run POSTed and died before saving the id (a crash, a timeout, a lost write): the subscription may
+    // exist, and a second POST would leave the first delivering forever with a secret we still hold.
+    await alertPossibleOrphan(deps, step, {});
+    throw outcomeUnknown(step);
+  }
+  // Written before the POST so that a run which dies after it is recognised by the retry instead of POSTing again.
+  await deps.customers.update(step.customerId, {
+    webhookCreateAttempt: { executionId: step.executionId, attemptedAt: deps.clock.now().toISOString() },
+  });
   let created: Awaited<ReturnType<VirtuousApi['createWebhook']>>;
   try {
     created = await deps.virtuous
       .forCustomer(step.customerId, { stage: 'current', reason: 'onboarding:subscribe' })
       .createWebhook(subscriptionFor(payloadUrl, secret.value));
   } catch (error) {
-    if (!isWriteOutcomeUnknown(error)) throw error;
+    if (!isWriteOutcomeUnknown(error)) {
+      // Virtuous answered and created nothing: the retry may POST again. Should this write fail, the retry sees the
+      // marker and takes the orphan path: the safe side.
+      await deps.customers.update(step.customerId, { webhookCreateAttempt: undefined });
+      throw error;
+    }
     await alertPossibleOrphan(deps, step, error);
     // Not a TransientError: the state machine must not POST again (a second subscription nobody could find).
-    throw new PermanentError(
-      WEBHOOK_CREATE_OUTCOME_UNKNOWN,
-      `the webhook subscription of ${step.customerId} may or may not have been created`,
-      { cause: error, ...(error.statusCode === undefined ? {} : { statusCode: error.statusCode }) },
-    );
+    throw outcomeUnknown(step, error);
   }
-  await deps.customers.update(step.customerId, { webhookSubscriptionId: created.id });
+  await deps.customers.update(step.customerId, { webhookSubscriptionId: created.id, webhookCreateAttempt: undefined });
   logger.info('webhook subscription created', { customerId: step.customerId, webhookSubscriptionId: created.id });
   return { webhookSubscriptionId: created.id };
 }
 
 /** The subscription POST was sent and its answer lost: onboarding fails and is compensated, never retried. */
 export const WEBHOOK_CREATE_OUTCOME_UNKNOWN = 'WEBHOOK_CREATE_OUTCOME_UNKNOWN';
+
+function outcomeUnknown(step: Step, cause?: Error & { statusCode?: number }): PermanentError {
+  return new PermanentError(
+    WEBHOOK_CREATE_OUTCOME_UNKNOWN,
+    `the webhook subscription of ${step.customerId} may or may not have been created`,
+    cause === undefined ? {} : { cause, ...(cause.statusCode === undefined ? {} : { statusCode: cause.statusCode }) },
+  );
+}
+
 /** Operator alert: Virtuous may hold a subscription whose id we never learned (there is no list endpoint). */
 export const POSSIBLE_ORPHAN_SUBSCRIPTION = 'POSSIBLE_ORPHAN_SUBSCRIPTION';
 
@@ -154,8 +176,9 @@ export async function activateCustomer(deps: OnboardingDeps, step: Step): Promis
   );
 }
 
+/** Starts the reconciliation and, for a customer with a Stripe connection, the Stripe bulk load; once only. */
 export async function requestInitialLoad(deps: OnboardingDeps, step: Step): Promise<void> {
-  await deps.syncControl.requestInitialLoad(step.customerId, deps.clock.now().toISOString());
+  await startInitialLoads(deps, step);
 }
 
 export async function notifySyncActive(deps: OnboardingDeps, step: Step): Promise<void> {
@@ -199,6 +222,7 @@ export async function compensateOnboarding(
       status: 'failed',
       statusReason: `onboarding_failed:${safeCode(step.failedWith)}`,
       webhookSubscriptionId: undefined,
+      webhookCreateAttempt: undefined,
       updatedAt: deps.clock.now().toISOString(),
     });
   }

@@ -44,9 +44,31 @@ export interface DeletionRecord {
   readonly customerRecord: 'reduced_to_offboarded_marker';
 }
 
-/** Starts the customer's initial reconciliation / bulk load (the sync engine picks the request up). */
+/** Sync work onboarding starts for a new customer; named in the initial-load checkpoint (ids only). */
+export type InitialLoad = 'reconciliation' | 'stripe-connect';
+
+/** The initial-load checkpoint: `requested` until every load onboarding wanted was started, then moved on. */
+export interface InitialLoadState {
+  readonly status: string;
+  readonly started: readonly InitialLoad[];
+}
+
+/** The initial-load checkpoint, which guards onboarding's starts so a retried step never starts a load twice. */
 export interface SyncControl {
-  requestInitialLoad(customerId: string, requestedAt: string): Promise<void>;
+  /** Writes the `requested` checkpoint unless one exists; answers the checkpoint as it now stands. */
+  requestInitialLoad(customerId: string, requestedAt: string): Promise<InitialLoadState>;
+  /** Adds `load` to the checkpoint's started loads. */
+  recordInitialLoadStarted(customerId: string, load: InitialLoad, at: string): Promise<void>;
+  /** `requested` → `started` (a status a loader already moved on stays). */
+  completeInitialLoadRequest(customerId: string, at: string): Promise<void>;
+}
+
+/**
+ * Starts one initial load without waiting for it: an asynchronous Lambda invoke on AWS, the same handler in-process
+ * locally. Carries the customer id only. A start that may not have happened throws TransientError.
+ */
+export interface InitialLoadStarter {
+  start(customerId: string, load: InitialLoad): Promise<void>;
 }
 
 /** Writes to Virtuous the integration made for a customer, from sync state. Identifiers only. */

@@ -32,6 +32,9 @@ export const ENV = {
   /** Optional: the Stripe API and Stripe Connect token endpoint (defaults: Stripe's own HTTPS URLs). */
   stripeApiBaseUrl: 'STRIPE_API_BASE_URL',
   stripeOAuthTokenUrl: 'STRIPE_OAUTH_TOKEN_URL',
+  /** ARNs of the functions onboarding invokes asynchronously to start a new customer's initial loads. */
+  reconcilerFunctionArn: 'RECONCILER_FUNCTION_ARN',
+  bulkLoaderFunctionArn: 'BULK_LOADER_FUNCTION_ARN',
 } as const;
 
 export function tableNameFromEnv(key: TableKey, env: NodeJS.ProcessEnv = process.env): string {

@@ -5,6 +5,7 @@
  * body is of no use without the secret and has no place next to it). A capture is best effort: its failure is
  * counted and logged by class, never fails the delivery, and nothing about the content is ever logged.
  */
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { isDebugCaptureActive } from '../customers/debug-capture-flag.ts';
 import type { DebugCaptureWriter } from '../debug-captures/debug-capture-store.ts';
@@ -36,6 +37,8 @@ export interface CaptureContext {
   readonly signatureHeader: string;
   readonly now: Date;
   readonly timeoutMs: number;
+  /** The verifier's logger with this request's Lambda context; the shared logger (no context) when absent. */
+  readonly log?: () => Logger;
 }
 
 /** Whether this outcome is one to capture: the customer's flag active, and accepted or refused for a mismatch. */
@@ -90,7 +93,7 @@ export async function captureIfFlagged(outcome: DeliveryOutcome, context: Captur
   } catch (error) {
     metrics.addMetric('DebugCaptureFailures', MetricUnit.Count, 1);
     // Identifiers and the error's class only: an S3 or file-system message could quote a key or a path.
-    logger.warn('debug capture not written', {
+    (context.log?.() ?? logger).warn('debug capture not written', {
       customerId,
       requestId: context.requestId,
       errorName: error instanceof Error ? error.name : typeof error,

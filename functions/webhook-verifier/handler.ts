@@ -4,7 +4,7 @@
  * one message on the inbound queue and 202. Answers carry a generic code and the request id, never anything the
  * caller sent; logs carry identifiers and reason codes, never the body or a header value.
  */
-import { LogLevelThreshold } from '@aws-lambda-powertools/logger';
+import { type Logger, LogLevelThreshold } from '@aws-lambda-powertools/logger';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { SecretStore } from '../credentials/secret-store.ts';
@@ -63,8 +63,12 @@ export function createWebhookVerifierHandler(deps: WebhookVerifierDeps): Webhook
   }
   const clock = deps.clock ?? (() => new Date());
   const candidates = new SecretCandidates(deps.secrets, { clock, ttlMs: config.secretCacheTtlMs });
+  // The verifier's own logger: the Lambda context it attaches must not ride on the lines of the shared logger, which
+  // every other handler in the process writes with (all of them, in the one-machine runtime). It copies the shared
+  // logger's level and keys now, like the line below.
+  const verifierLogger = logger.createChild();
   // The log level is fixed per container (POWERTOOLS_LOG_LEVEL at cold start): read it once, not per request.
-  const debugAccepted = logger.level <= LogLevelThreshold.DEBUG;
+  const debugAccepted = verifierLogger.level <= LogLevelThreshold.DEBUG;
   const signatureHeaderFor = {
     virtuous: config.virtuousSignatureHeader.toLowerCase(),
     stripe: STRIPE_SIGNATURE_HEADER.toLowerCase(),
@@ -72,7 +76,7 @@ export function createWebhookVerifierHandler(deps: WebhookVerifierDeps): Webhook
 
   const handle = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
     const requestId = event.requestContext?.requestId || context.awsRequestId;
-    const log = withLambdaContext(context);
+    const log = withLambdaContext(verifierLogger, context);
     const transport = readTransportRequest(event, config.maxBodyBytes);
     if ('rejection' in transport) {
       const { status, error } = transport.rejection;
@@ -104,6 +108,7 @@ export function createWebhookVerifierHandler(deps: WebhookVerifierDeps): Webhook
         signatureHeader: signatureHeaderFor[provider],
         now: clock(),
         timeoutMs: config.debugCaptureTimeoutMs,
+        log,
       });
     }
     switch (outcome.kind) {
@@ -149,7 +154,7 @@ export function createWebhookVerifierHandler(deps: WebhookVerifierDeps): Webhook
       return await handle(event, context);
     } catch (error) {
       // Never the error's message: it could quote input. Its class is enough to find the fault.
-      withLambdaContext(context)().error('webhook verifier failed', {
+      withLambdaContext(verifierLogger, context)().error('webhook verifier failed', {
         errorName: error instanceof Error ? error.name : typeof error,
       });
       return answer(500, {
@@ -165,18 +170,19 @@ export function createWebhookVerifierHandler(deps: WebhookVerifierDeps): Webhook
 }
 
 /**
- * The logger with this invocation's Lambda context (request id, function, cold start), attached only when a line is
- * about to be written. Powertools' injectLambdaContext middleware does this on every request, which costs about a
- * quarter of the verifier's own per-request work; an accepted delivery writes no line at the default level.
+ * The verifier's logger with this invocation's Lambda context (request id, function, cold start), attached only when
+ * a line is about to be written. Powertools' injectLambdaContext middleware does this on every request, which costs
+ * about a quarter of the verifier's own per-request work; an accepted delivery writes no line at the default level.
+ * Every line of the verifier's own goes through here, so none carries the context of an earlier request.
  */
-function withLambdaContext(context: Context): () => typeof logger {
+function withLambdaContext(target: Logger, context: Context): () => Logger {
   let attached = false;
   return () => {
     if (!attached) {
-      logger.addContext(context);
+      target.addContext(context);
       attached = true;
     }
-    return logger;
+    return target;
   };
 }
 

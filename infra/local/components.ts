@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { createBulkLoaderHandler } from '../../functions/bulk-loader/handler.ts';
+import { historySourceSelector } from '../../functions/bulk-loader/history-sources.ts';
 import type { AuditLog } from '../../functions/credentials/audit-log.ts';
 import { DynamoDbAuditLog } from '../../functions/credentials/dynamodb-audit-log.ts';
 import {
@@ -34,6 +36,7 @@ import {
   DynamoRecentWritesSource,
   DynamoSyncControl,
 } from '../../functions/lifecycle/dynamo-lifecycle-stores.ts';
+import { InProcessInitialLoadStarter } from '../../functions/lifecycle/in-process-initial-load-starter.ts';
 import { systemClock } from '../../functions/lifecycle/ports.ts';
 import { type LifecycleSettings, lifecycleSettingsFromEnv } from '../../functions/lifecycle/settings.ts';
 import { createVirtuousConnector } from '../../functions/lifecycle/virtuous-connector.ts';
@@ -220,6 +223,14 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     log: createDynamoReconciliationLog(documentClient, tableNames.reconciliationLog),
     applyDeferredRefund: (customerId, refundKey, giftId) => refunds.applyDeferredRefund(customerId, refundKey, giftId),
   });
+  // No Stripe OAuth client exists on one machine, so a Stripe Connect load ends with UNKNOWN_HISTORY_SOURCE (logged).
+  const bulkLoader = createBulkLoaderHandler({
+    ...syncDeps,
+    checkpoints: createDynamoCheckpointStore(documentClient, tableNames.checkpoints),
+    queue: messageQueue,
+    historySourceFor: historySourceSelector({}),
+  });
+  const initialLoads = new InProcessInitialLoadStarter({ reconcile: reconciler, bulkLoad: bulkLoader });
 
   const virtuous = createVirtuousConnector({ baseUrl: inputs.virtuousBaseUrl, secrets, budget, allowLoopbackHttp });
   // Read once, at start: a bad lifecycle setting in the environment (e.g. TOKEN_ROTATION_DAYS_HIGH) stops the start.
@@ -238,6 +249,7 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     clock: systemClock,
     settings: lifecycleSettings(),
     syncControl: new DynamoSyncControl(documentClient, tableNames.checkpoints),
+    initialLoads,
     customerData: new DynamoCustomerDataStore(documentClient, tableNames),
     debugCaptures,
     recentWrites: new DynamoRecentWritesSource(documentClient, tableNames.syncRecords),
@@ -343,6 +355,7 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     syncMetrics,
     notifier,
     close: async () => {
+      await initialLoads.idle();
       dynamodb.destroy();
       sqs.destroy();
     },

@@ -306,6 +306,7 @@ describe('each function role calls only what its code needs', () => {
     if (spec.debugCaptures || spec.readsImports) services.add('s3');
     if (spec.invokedBySchedule) services.add('sqs');
     if (spec.readsOAuthClientOf?.length) services.add('secretsmanager');
+    if (spec.startsInitialLoads) services.add('lambda');
     return [...services].sort();
   }
 
@@ -452,6 +453,25 @@ describe('each function role calls only what its code needs', () => {
         resource: object,
       });
       expect(outcome === 'Allowed', `${name} s3:GetObject imports`).toBe(name === 'bulkLoader');
+    }
+  });
+
+  it('only the onboarding tasks invoke functions: the reconciler and the bulk loader, unqualified, nothing else', async () => {
+    const functionArn = (name: WorkerName) =>
+      policies.resolve({ 'Fn::GetAtt': [logicalId(synth.built.stack.workers.functions[name].function), 'Arn'] });
+    for (const [name, worker] of workerRoles()) {
+      const invoke = (resource: string) =>
+        simulate({
+          principal: policies.roleArn(worker),
+          identityPolicies: policies.identityPolicies(worker),
+          action: 'lambda:InvokeFunction',
+          resource,
+        });
+      for (const target of Object.keys(WORKER_SPECS) as WorkerName[]) {
+        const allowed = name === 'tasks:onboarding' && (target === 'reconciler' || target === 'bulkLoader');
+        expect((await invoke(functionArn(target))) === 'Allowed', `${name} invokes ${target}`).toBe(allowed);
+      }
+      expect(await invoke(`${functionArn('reconciler')}:1`), `${name} invokes a version`).not.toBe('Allowed');
     }
   });
 

@@ -289,6 +289,39 @@ describe('functions', () => {
     expect(url).toBe(`https://${apiId.toLowerCase()}.execute-api.us-east-1.amazonaws.com/v1`);
   });
 
+  it('let the onboarding tasks invoke exactly the reconciler and the bulk loader, named in their environment', () => {
+    const functions = resources('AWS::Lambda::Function');
+    const idOf = (prefix: string) => functions.find(([id]) => id.startsWith(prefix))?.[0] as string;
+    const [onboardingId, reconcilerId, bulkLoaderId] = [
+      idOf('WorkersOnboardingTasksFunction'),
+      idOf('WorkersReconcilerFunction'),
+      idOf('WorkersBulkLoaderFunction'),
+    ];
+    const onboarding = functions.find(([id]) => id === onboardingId)?.[1];
+    expect(onboarding.Properties.Environment.Variables[ENV.reconcilerFunctionArn]).toEqual({
+      'Fn::GetAtt': [reconcilerId, 'Arn'],
+    });
+    expect(onboarding.Properties.Environment.Variables[ENV.bulkLoaderFunctionArn]).toEqual({
+      'Fn::GetAtt': [bulkLoaderId, 'Arn'],
+    });
+    const roleId = onboarding.Properties.Role['Fn::GetAtt'][0] as string;
+    const invokeStatements = resources('AWS::IAM::Policy')
+      .filter(([, p]) => (p.Properties.Roles as any[]).some((r) => r.Ref === roleId))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as any[])
+      .filter((statement) => [statement.Action].flat().some((action: string) => action.startsWith('lambda:')));
+    expect(new Set(invokeStatements.flatMap((statement) => [statement.Action].flat()))).toEqual(
+      new Set(['lambda:InvokeFunction']),
+    );
+    expect(invokeStatements.flatMap((statement) => [statement.Resource].flat())).toEqual(
+      expect.arrayContaining([{ 'Fn::GetAtt': [reconcilerId, 'Arn'] }, { 'Fn::GetAtt': [bulkLoaderId, 'Arn'] }]),
+    );
+    expect(invokeStatements.flatMap((statement) => [statement.Resource].flat())).toHaveLength(2);
+    const others = functions.filter(
+      ([id, fn]) => id !== onboardingId && fn.Properties.Environment?.Variables?.[ENV.reconcilerFunctionArn],
+    );
+    expect(others).toEqual([]);
+  });
+
   it('tell only the incident-response tasks which roles read customer secrets, so only their own sessions pass', () => {
     const policies = new TemplatePolicies(synth.json as never);
     const scopedRoles = resources('AWS::IAM::Role')

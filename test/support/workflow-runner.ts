@@ -23,6 +23,8 @@ import {
 } from '../../functions/lifecycle/dynamo-lifecycle-stores.ts';
 import type {
   ExecutionDescription,
+  InitialLoad,
+  InitialLoadStarter,
   VirtuousConnector,
   WorkflowInput,
   WorkflowStarter,
@@ -59,6 +61,17 @@ export class RecordingNotifier implements Notifier {
   }
   alertCodesFor(customerId: string): string[] {
     return this.alerts.filter((a) => a.customerId === customerId).map((a) => a.code);
+  }
+}
+
+/** Records the initial loads onboarding starts (the sync functions are not part of a workflow test). */
+export class RecordingInitialLoadStarter implements InitialLoadStarter {
+  readonly starts: { customerId: string; load: InitialLoad }[] = [];
+  async start(customerId: string, load: InitialLoad): Promise<void> {
+    this.starts.push({ customerId, load });
+  }
+  loadsFor(customerId: string): InitialLoad[] {
+    return this.starts.filter((start) => start.customerId === customerId).map((start) => start.load);
   }
 }
 
@@ -135,6 +148,7 @@ export interface WorkflowTestEnv {
   readonly storage: MemoryDocumentStorage;
   readonly secrets: SecretStore;
   readonly notifier: RecordingNotifier;
+  readonly initialLoads: RecordingInitialLoadStarter;
   readonly captures: LocalFolderCaptureStore;
   readonly capturesRoot: string;
   readonly broker: TaskTokenBroker;
@@ -168,6 +182,7 @@ export async function startWorkflowTestEnv(overrides: Partial<LifecycleSettings>
     ...overrides,
   };
   const notifier = new RecordingNotifier();
+  const initialLoads = new RecordingInitialLoadStarter();
   const captures = new LocalFolderCaptureStore(capturesRoot);
   const broker = new TaskTokenBroker();
   const env: WorkflowTestEnv = {
@@ -176,6 +191,7 @@ export async function startWorkflowTestEnv(overrides: Partial<LifecycleSettings>
     storage,
     secrets,
     notifier,
+    initialLoads,
     captures,
     capturesRoot,
     broker,
@@ -196,6 +212,7 @@ export async function startWorkflowTestEnv(overrides: Partial<LifecycleSettings>
       clock: { now: () => new Date() },
       settings,
       syncControl: new DynamoSyncControl(aws.documentClient, aws.tableNames.checkpoints),
+      initialLoads,
       customerData: new DynamoCustomerDataStore(aws.documentClient, aws.tableNames),
       debugCaptures: captures,
       recentWrites: new DynamoRecentWritesSource(aws.documentClient, aws.tableNames.syncRecords),

@@ -1,8 +1,11 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import type { CustomerRepository } from '../../functions/customers/customer.ts';
 import { createVirtuousConnector } from '../../functions/lifecycle/virtuous-connector.ts';
+import { createOnboardingTasks } from '../../functions/lifecycle-tasks/onboarding.ts';
 import { PermanentError, TransientError } from '../../functions/shared/errors.ts';
 import { InMemoryRateBudget } from '../../functions/virtuous/rate-budget.ts';
+import { registerSecret } from '../support/canaries.ts';
 import {
   enteredStates,
   failingFirst,
@@ -51,6 +54,7 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
     const secret = await env().secrets.read({ customerId, kind: 'webhook_secret' }, 'current', INSPECT);
     expect(Buffer.from(secret?.value ?? '', 'base64')).toHaveLength(32);
     expect(webhook?.secretSha256).toBe(sha256(secret?.value ?? ''));
+    expect(record?.webhookCreateAttempt).toBeUndefined();
 
     const checkpoint = await env().aws.documentClient.send(
       new GetCommand({
@@ -58,7 +62,9 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
         Key: { customerId, checkpointName: 'initial-load' },
       }),
     );
-    expect(checkpoint.Item?.status).toBe('requested');
+    // A customer without a Stripe connection gets the reconciliation only; the checkpoint names it, no secrets.
+    expect(checkpoint.Item).toMatchObject({ status: 'started', startedLoads: new Set(['reconciliation']) });
+    expect(env().initialLoads.loadsFor(customerId)).toEqual(['reconciliation']);
     expect(env().notifier.typesFor(customerId)).toEqual(['sync_active']);
     expect(enteredStates(execution).at(-1)).toBe('Onboarded');
     expect(leaksInEvents(execution)).toBe(0);
@@ -128,6 +134,8 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
           if (revokeKey !== undefined) env().sim.control.revokeApiKey(revokeKey);
           throw new PermanentError('NO', 'x');
         },
+        recordInitialLoadStarted: async () => undefined,
+        completeInitialLoadRequest: async () => undefined,
       },
     };
     const customerId = `onb-${++counter}`;
@@ -225,6 +233,74 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
     }
   });
 
+  it('a task that dies after the subscription POST and before saving its id: the retry never POSTs again', async () => {
+    const markersBeforePost: (string | undefined)[] = [];
+    let idWritesFailed = 0;
+    await withDeps(
+      env(),
+      (original) => ({
+        // The write of the new id fails once, right after Virtuous stored the subscription: the task "dies" there.
+        customers: new Proxy(original.customers, {
+          get(target, property, receiver) {
+            const value = Reflect.get(target, property, receiver);
+            if (property !== 'update') return typeof value === 'function' ? value.bind(target) : value;
+            const update: CustomerRepository['update'] = async (customerId, changes, options) => {
+              if (changes.webhookSubscriptionId !== undefined && idWritesFailed === 0) {
+                idWritesFailed += 1;
+                throw new TransientError('DYNAMO_UNAVAILABLE', 'injected crash after the subscription POST');
+              }
+              return target.update(customerId, changes, options);
+            };
+            return update;
+          },
+        }),
+        virtuous: {
+          ...original.virtuous,
+          forCustomer: (id, options) => {
+            const client = original.virtuous.forCustomer(id, options);
+            return {
+              ...client,
+              createWebhook: async (subscription) => {
+                markersBeforePost.push((await original.customers.get(id))?.webhookCreateAttempt?.executionId);
+                return client.createWebhook(subscription);
+              },
+            };
+          },
+        },
+      }),
+      async () => {
+        const { customerId, org, execution, outcome } = await onboard();
+        expect(outcome).toMatchObject({ status: 'FAILED', error: 'OnboardingFailed' });
+        expect(idWritesFailed).toBe(1);
+        expect(markersBeforePost).toEqual([execution.executionId]);
+        expect(retriesOf(execution).CreateWebhookSubscription).toBe(1);
+        expect(enteredStates(execution)).toEqual(
+          expect.arrayContaining(['CreateWebhookSubscription', 'CompensateOnboarding', 'NotifyFailure']),
+        );
+        expect(enteredStates(execution)).not.toContain('ActivateCustomer');
+        const snapshot = env().sim.control.inspect(org.organizationId);
+        expect(snapshot.webhooks).toHaveLength(1);
+        expect(snapshot.requests.filter((request) => request.route.startsWith('POST /api/Webhook'))).toHaveLength(1);
+        expect(env().notifier.alerts).toContainEqual({
+          customerId,
+          code: 'POSSIBLE_ORPHAN_SUBSCRIPTION',
+          severity: 'warning',
+          details: { executionId: execution.executionId, error: 'WEBHOOK_CREATE_OUTCOME_UNKNOWN' },
+        });
+        // The orphan's deliveries fail our signature check once the secret is gone.
+        expect(secretsExistFor(env(), customerId)).toBe(false);
+        const record = await env().deps.customers.get(customerId);
+        expect(record?.status).toBe('failed');
+        expect(record?.statusReason).toBe('onboarding_failed:PermanentError');
+        expect(record?.webhookSubscriptionId).toBeUndefined();
+        expect(record?.webhookCreateAttempt).toBeUndefined();
+        expect(record?.lock).toBeUndefined();
+        expect(env().notifier.typesFor(customerId)).toEqual(['onboarding_failed']);
+        expect(leaksInEvents(execution)).toBe(0);
+      },
+    );
+  });
+
   it('refuses a key of a disabled organization before storing anything or starting a workflow', async () => {
     const customerId = `onb-${++counter}`;
     const org = env().sim.organization({ isEnabled: false });
@@ -249,5 +325,74 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
     expect(response.body).toContain('token');
     expect(response.body).not.toContain('short');
     expect(response.body).not.toContain('canary');
+  });
+
+  describe('initial load', () => {
+    const checkpointOf = async (customerId: string) =>
+      (
+        await env().aws.documentClient.send(
+          new GetCommand({
+            TableName: env().aws.tableNames.checkpoints,
+            Key: { customerId, checkpointName: 'initial-load' },
+          }),
+        )
+      ).Item;
+
+    it('starts a Stripe Connect bulk load as well when the customer stored a Stripe refresh token', async () => {
+      const customerId = `onb-${++counter}`;
+      const refreshToken = `rt_${sha256(customerId).slice(0, 24)}`;
+      registerSecret(refreshToken);
+      const ref = { customerId, kind: 'refresh_token', source: 'stripe' } as const;
+      await env().secrets.putPending(ref, refreshToken, INSPECT);
+      await env().secrets.promotePending(ref, INSPECT);
+      const org = env().sim.organization();
+      const response = await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/api-token`, {
+        token: org.apiKey,
+      });
+      const execution = executionFrom(env(), response);
+      expect((await execution.result).status).toBe('SUCCEEDED');
+      expect(env().initialLoads.loadsFor(customerId)).toEqual(['reconciliation', 'stripe-connect']);
+      const checkpoint = await checkpointOf(customerId);
+      expect(checkpoint).toMatchObject({
+        status: 'started',
+        startedLoads: new Set(['reconciliation', 'stripe-connect']),
+      });
+      expect(JSON.stringify(checkpoint, (_key, value) => (value instanceof Set ? [...value] : value))).not.toContain(
+        refreshToken,
+      );
+      expect(leaksInEvents(execution)).toBe(0);
+    });
+
+    it('starts nothing twice: a second run of the task, and a retry after a start whose record was lost', async () => {
+      const { customerId, execution } = await onboard();
+      expect(env().initialLoads.loadsFor(customerId)).toEqual(['reconciliation']);
+      const tasks = createOnboardingTasks(env().deps);
+      await tasks.RequestInitialLoad?.({
+        task: 'RequestInitialLoad',
+        executionId: execution.executionId,
+        input: { customerId },
+      });
+      expect(env().initialLoads.loadsFor(customerId)).toEqual(['reconciliation']);
+      expect((await checkpointOf(customerId))?.status).toBe('started');
+
+      await withDeps(
+        env(),
+        (original) => ({
+          syncControl: failingFirst(
+            original.syncControl,
+            'completeInitialLoadRequest',
+            1,
+            () => new TransientError('DYNAMO_UNAVAILABLE', 'x'),
+          ),
+        }),
+        async () => {
+          const second = await onboard();
+          expect(second.outcome.status).toBe('SUCCEEDED');
+          expect(retriesOf(second.execution).RequestInitialLoad).toBe(1);
+          expect(env().initialLoads.loadsFor(second.customerId)).toEqual(['reconciliation']);
+          expect((await checkpointOf(second.customerId))?.status).toBe('started');
+        },
+      );
+    });
   });
 });

@@ -80,7 +80,18 @@ export interface WorkerSpec {
   readonly readsOAuthClientOf?: readonly string[];
   /** Reviews the secret-access audit (incident response): told which roles' sessions are expected there. */
   readonly reviewsSecretAccess?: boolean;
+  /**
+   * Starts a new customer's initial loads (onboarding): invokes the reconciler and the bulk loader asynchronously,
+   * those two functions only, whose ARNs it is given.
+   */
+  readonly startsInitialLoads?: boolean;
 }
+
+/** The functions a `startsInitialLoads` function invokes, and the variable that names each one. */
+export const INITIAL_LOAD_WORKERS = [
+  ['reconciler', ENV.reconcilerFunctionArn],
+  ['bulkLoader', ENV.bulkLoaderFunctionArn],
+] as const satisfies readonly (readonly [WorkerName, string])[];
 
 const rw = 'readWrite' as const;
 const allCustomerTables = Object.fromEntries(
@@ -238,6 +249,7 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     description: 'Task states of the onboarding workflow',
     tables: { customers: rw, secretAudit: 'write', rateBudgets: rw, checkpoints: rw },
     needsWebhookUrl: true,
+    startsInitialLoads: true,
   },
   'tasks:token-rotation': {
     ...LIFECYCLE_TASK_BASE,
@@ -311,6 +323,18 @@ export class Workers extends Construct {
       fn.addEnvironment(ENV.secretAccessRoleArns, scopedRoleArns);
       fn.addEnvironment(ENV.secretsKmsKeyArn, secrets.secretsKey.keyArn);
       fn.addEnvironment(ENV.secretRecoveryWindowDays, String(config.secretRecoveryWindowDays));
+    }
+
+    for (const [name, spec] of Object.entries(WORKER_SPECS) as [WorkerName, WorkerSpec][]) {
+      if (!spec.startsInitialLoads) continue;
+      for (const [worker, variable] of INITIAL_LOAD_WORKERS) {
+        const target = functions[worker].function;
+        functions[name].function.addEnvironment(variable, target.functionArn);
+        // The unqualified ARN only: no versions or aliases (grantInvoke would add `:*`).
+        functions[name].role.addToPrincipalPolicy(
+          new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [target.functionArn] }),
+        );
+      }
     }
 
     const processor = functions.processor.function;

@@ -193,6 +193,39 @@ describe('webhook verifier: debug captures behind the per-customer flag', () => 
     expect(output).not.toContain(BODY_MARKER);
   });
 
+  it('the capture-failure line carries its own request id, never that of an earlier request', async () => {
+    const failing: DebugCaptureWriter = {
+      write: async () => {
+        throw new Error('disk full');
+      },
+    };
+    const s = await setup(failing);
+    await s.customers.update('acme', { debugCaptureUntil: inMinutes(30) });
+    const body = donorBody();
+    const event = (signature: string) =>
+      apiEvent({
+        customerId: 'acme',
+        body: body.toString('utf8'),
+        headers: { 'Content-Type': 'application/json', 'X-Virtuous-Signature': signature },
+      });
+    const before = capturedOutput().length;
+    // Both captures fail (a signature mismatch is captured too); only the first request also writes a refusal line.
+    expect(
+      (await s.handler(event(signHex('x', body)), { ...lambdaContext, awsRequestId: 'lambda-1' })).statusCode,
+    ).toBe(401);
+    const accepted = await s.handler(event(signHex(s.secrets.acme, body)), {
+      ...lambdaContext,
+      awsRequestId: 'lambda-2',
+    });
+    expect(accepted.statusCode).toBe(202);
+    const failures = capturedOutput()
+      .slice(before)
+      .split('\n')
+      .filter((line) => line.includes('debug capture not written'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(failures.map((line) => line.function_request_id)).toEqual(['lambda-1', 'lambda-2']);
+  });
+
   it('a hanging capture is abandoned after its timeout and the delivery is still accepted', async () => {
     const captures: DebugCapture[] = [];
     const hanging: DebugCaptureWriter = {

@@ -1,4 +1,5 @@
-import type { APIGatewayProxyResult } from 'aws-lambda';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { inboundMessageRawBody } from '../../../functions/queue/inbound-message.ts';
 import { parseInboundMessage } from '../../../functions/queue/parse-inbound-message.ts';
@@ -13,6 +14,7 @@ import {
   customerRecord,
   donorBody,
   type Harness,
+  lambdaContext,
   NOW,
   queueDown,
   signBase64,
@@ -453,7 +455,8 @@ describe('webhook verifier: logs and metrics', () => {
     logger.setLogLevel('INFO');
     const body = donorBody();
     const signature = signHex(h.virtuousSecret, body);
-    const debug = vi.spyOn(logger, 'debug');
+    // On the prototype: the verifier writes through its own child of the shared logger.
+    const debug = vi.spyOn(Logger.prototype, 'debug');
     let calls: unknown[][] = [];
     try {
       await h.invoke(apiEvent({ body: body.toString(), headers: { ...JSON_TYPE, 'X-Virtuous-Signature': signature } }));
@@ -521,5 +524,64 @@ describe('webhook verifier: logs and metrics', () => {
     const dimensions = record._aws.CloudWatchMetrics.flatMap((m) => m.Dimensions.flat());
     expect(dimensions).toContain('provider');
     expect(dimensions).not.toContain('customerId');
+  });
+});
+
+describe('webhook verifier: Lambda context stays with its own lines', () => {
+  /** The JSON log lines written since `before` whose message is `message`. */
+  function linesSince(before: number, message: string): Record<string, unknown>[] {
+    return capturedOutput()
+      .slice(before)
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.message === message);
+  }
+
+  it('a line of another handler in the same process carries none of the verifier request context', async () => {
+    const h = await createHarness();
+    const body = donorBody();
+    const before = capturedOutput().length;
+    const response = await h.handler(
+      apiEvent({ body: body.toString(), headers: { ...JSON_TYPE, 'X-Virtuous-Signature': signHex('x', body) } }),
+      { ...lambdaContext, awsRequestId: 'verifier-lambda-req-7' } as Context,
+    );
+    expect(response.statusCode).toBe(401);
+    // What the processor, the lifecycle tasks and the domain modules write with: the shared logger.
+    logger.info('line of another handler');
+    const [refused] = linesSince(before, 'webhook refused');
+    expect(refused).toMatchObject({
+      function_name: 'webhook-verifier',
+      function_request_id: 'verifier-lambda-req-7',
+      function_arn: lambdaContext.invokedFunctionArn,
+    });
+    const [other] = linesSince(before, 'line of another handler');
+    expect(other).toBeDefined();
+    expect(Object.keys(other ?? {}).filter((key) => key.startsWith('function_') || key === 'cold_start')).toEqual([]);
+    expect(JSON.stringify(other)).not.toContain('verifier-lambda-req-7');
+  });
+
+  it('each verifier line carries the request id of its own request, not of an earlier one', async () => {
+    const h = await createHarness();
+    const body = donorBody();
+    const refusedEvent = () =>
+      apiEvent({ body: body.toString(), headers: { ...JSON_TYPE, 'X-Virtuous-Signature': signHex('x', body) } });
+    const before = capturedOutput().length;
+    await h.handler(refusedEvent(), { ...lambdaContext, awsRequestId: 'verifier-lambda-req-a' } as Context);
+    // An accepted delivery writes no line at the default level, so it attaches nothing.
+    const accepted = await h.handler(
+      apiEvent({
+        body: body.toString(),
+        headers: { ...JSON_TYPE, 'X-Virtuous-Signature': signHex(h.virtuousSecret, body) },
+      }),
+      { ...lambdaContext, awsRequestId: 'verifier-lambda-req-b' } as Context,
+    );
+    expect(accepted.statusCode).toBe(202);
+    await h.handler(refusedEvent(), { ...lambdaContext, awsRequestId: 'verifier-lambda-req-c' } as Context);
+    expect(linesSince(before, 'webhook refused').map((line) => line.function_request_id)).toEqual([
+      'verifier-lambda-req-a',
+      'verifier-lambda-req-c',
+    ]);
+    expect(capturedOutput().slice(before)).not.toContain('verifier-lambda-req-b');
   });
 });
