@@ -5,7 +5,9 @@ import { expect } from 'vitest';
 import { createLifecycleApiHandler } from '../../functions/lifecycle-api/handler.ts';
 import type { LifecycleApiDeps } from '../../functions/lifecycle-api/lifecycle-api.ts';
 import type { LocalExecution } from '../../functions/lifecycle-tasks/local-runner.ts';
-import type { WorkflowTestEnv } from '../support/workflow-runner.ts';
+import { TransientError } from '../../functions/shared/errors.ts';
+import type { VirtuousApi } from '../../functions/virtuous/api.ts';
+import { failingFirst, virtuousFailingFirst, type WorkflowTestEnv, withDeps } from '../support/workflow-runner.ts';
 
 export function apiEvent(method: string, path: string, body?: unknown): APIGatewayProxyEvent {
   return {
@@ -100,4 +102,37 @@ export async function rotationWaiting(env: WorkflowTestEnv, customerId: string):
 
 export function secretsExistFor(env: WorkflowTestEnv, customerId: string): boolean {
   return env.storage.raw().includes(`/${customerId}/`);
+}
+
+/**
+ * Runs `body` while the secret store's promotion and one Virtuous call throw a TransientError for their first calls:
+ * what a workflow's retry policies must absorb without a duplicate.
+ */
+export function withTransientFailures<T>(
+  env: WorkflowTestEnv,
+  failures: {
+    readonly promotePending: number;
+    readonly virtuous: { readonly method: keyof VirtuousApi; readonly times: number; readonly statusCode: number };
+  },
+  body: () => Promise<T>,
+): Promise<T> {
+  const { method, times, statusCode } = failures.virtuous;
+  return withDeps(
+    env,
+    (original) => ({
+      secrets: failingFirst(
+        original.secrets,
+        'promotePending',
+        failures.promotePending,
+        () => new TransientError('SECRETS_THROTTLED', 'x'),
+      ),
+      virtuous: virtuousFailingFirst(
+        original.virtuous,
+        method,
+        times,
+        () => new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode }),
+      ),
+    }),
+    body,
+  );
 }

@@ -12,10 +12,16 @@ import {
   leaksInEvents,
   retriesOf,
   useWorkflowTestEnv,
-  virtuousFailingFirst,
   withDeps,
 } from '../support/workflow-runner.ts';
-import { callApi, executionFrom, INSPECT, secretsExistFor, sha256 } from './lifecycle-fixtures.ts';
+import {
+  callApi,
+  executionFrom,
+  INSPECT,
+  secretsExistFor,
+  sha256,
+  withTransientFailures,
+} from './lifecycle-fixtures.ts';
 
 const env = useWorkflowTestEnv();
 let counter = 0;
@@ -71,22 +77,9 @@ describe('onboarding workflow (statemachines/onboarding.asl.json)', () => {
   });
 
   it('retries transient failures of the secret store and of Virtuous, then succeeds without duplicates', async () => {
-    await withDeps(
+    await withTransientFailures(
       env(),
-      (original) => ({
-        secrets: failingFirst(
-          original.secrets,
-          'promotePending',
-          1,
-          () => new TransientError('SECRETS_THROTTLED', 'x'),
-        ),
-        virtuous: virtuousFailingFirst(
-          original.virtuous,
-          'createWebhook',
-          2,
-          () => new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 503 }),
-        ),
-      }),
+      { promotePending: 1, virtuous: { method: 'createWebhook', times: 2, statusCode: 503 } },
       async () => {
         const { customerId, org, execution, outcome } = await onboard();
         expect(outcome.status).toBe('SUCCEEDED');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { VirtuousConnector } from '../../functions/lifecycle/ports.ts';
-import { PermanentError, TransientError } from '../../functions/shared/errors.ts';
+import { PermanentError } from '../../functions/shared/errors.ts';
 import { acceptDelivery } from '../../functions/webhook-verifier/accept-delivery.ts';
 import { SecretCandidates } from '../../functions/webhooks/secret-candidates.ts';
 import { signPayload } from '../../infra/local/virtuous-simulator/signing.ts';
@@ -10,10 +10,9 @@ import {
   leaksInEvents,
   retriesOf,
   useWorkflowTestEnv,
-  virtuousFailingFirst,
   withDeps,
 } from '../support/workflow-runner.ts';
-import { callApi, INSPECT, onboardedCustomer, sha256, waitFor } from './lifecycle-fixtures.ts';
+import { callApi, INSPECT, onboardedCustomer, sha256, waitFor, withTransientFailures } from './lifecycle-fixtures.ts';
 
 const env = useWorkflowTestEnv();
 
@@ -175,22 +174,9 @@ describe('webhook-secret rotation workflow (statemachines/webhook-secret-rotatio
 
   it('retries transient failures of the subscription read and of the promotion', async () => {
     const { customerId } = await onboardedCustomer(env(), 'whr');
-    await withDeps(
+    await withTransientFailures(
       env(),
-      (original) => ({
-        secrets: failingFirst(
-          original.secrets,
-          'promotePending',
-          2,
-          () => new TransientError('SECRETS_THROTTLED', 'x'),
-        ),
-        virtuous: virtuousFailingFirst(
-          original.virtuous,
-          'getWebhook',
-          1,
-          () => new TransientError('VIRTUOUS_UNAVAILABLE', 'x', { statusCode: 429 }),
-        ),
-      }),
+      { promotePending: 2, virtuous: { method: 'getWebhook', times: 1, statusCode: 429 } },
       async () => {
         const execution = env().run('webhook-secret-rotation', { customerId });
         expect((await execution.result).status).toBe('SUCCEEDED');

@@ -5,9 +5,9 @@
  * Then the one-machine workflow engine: an execution that fails or is aborted hands itself to the same function.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CustomerRecord, WorkflowName } from '../../../functions/customers/customer.ts';
-import { DynamoCustomerRepository } from '../../../functions/customers/dynamo-customer-repository.ts';
+import { describe, expect, it } from 'vitest';
+import type { WorkflowName } from '../../../functions/customers/customer.ts';
+import type { DynamoCustomerRepository } from '../../../functions/customers/dynamo-customer-repository.ts';
 import {
   type AbnormalEndDeps,
   cleanUpAfterAbnormalEnd,
@@ -21,45 +21,28 @@ import { bindWorkflowTasks } from '../../../infra/local/task-binding.ts';
 import { LocalWorkflowEngine } from '../../../infra/local/workflow-engine.ts';
 import { registerSecret } from '../../support/canaries.ts';
 import { InMemorySecretStore } from '../../support/in-memory-secret-store.ts';
-import { type LocalAws, startLocalAws } from '../../support/local-aws.ts';
+import { testExecutionArn as executionArn, useLocalCustomers } from '../../support/local-customers.ts';
 import { RecordingNotifier } from '../../support/workflow-runner.ts';
 
-let aws: LocalAws;
-let customers: DynamoCustomerRepository;
+const local = useLocalCustomers('abnormal');
 
-beforeAll(async () => {
-  aws = await startLocalAws();
-  customers = new DynamoCustomerRepository(aws.documentClient, aws.tableNames.customers);
-});
-
-afterAll(async () => {
-  await aws.stop();
-});
-
-let seq = 0;
-const executionArn = (workflow: WorkflowName) =>
-  `arn:aws:states:us-east-1:123456789012:execution:virtuous-test-${workflow}:${randomUUID()}`;
-
-async function customerWithLock(workflow: WorkflowName, holder: string): Promise<string> {
-  seq += 1;
-  const customerId = `abnormal-${seq}`;
-  const now = new Date().toISOString();
-  const record: CustomerRecord = {
-    customerId,
+const customerWithLock = (workflow: WorkflowName, holder: string) =>
+  local.lockedCustomer(workflow, holder, {
     status: 'active',
     sensitivity: 'standard',
     tokenRotationDays: 180,
     organizationId: '1001',
-    createdAt: now,
-    updatedAt: now,
-  };
-  await customers.create(record);
-  await acquireWorkflowLock(customers, systemClock, { customerId, workflow, executionId: holder });
-  return customerId;
-}
+  });
 
 function deps(): AbnormalEndDeps & { notifier: RecordingNotifier; secrets: InMemorySecretStore } {
-  return { customers, secrets: new InMemorySecretStore(), notifier: new RecordingNotifier() };
+  return { customers: local.customers, secrets: new InMemorySecretStore(), notifier: new RecordingNotifier() };
+}
+
+/** A customer whose lock a fresh execution of `workflow` holds, and the dependencies its clean-up runs with. */
+async function lockedBy(workflow: WorkflowName) {
+  const d = deps();
+  const holder = executionArn(workflow);
+  return { d, holder, customerId: await customerWithLock(workflow, holder) };
 }
 
 const apiToken = (customerId: string) => ({ customerId, kind: 'api_token' }) as const;
@@ -70,14 +53,12 @@ async function waitingRotation(d: ReturnType<typeof deps>, customerId: string): 
   await d.secrets.putPending(apiToken(customerId), registerSecret(`pending-${randomUUID()}`), {
     reason: 'test:submit',
   });
-  await customers.update(customerId, { awaitingTokenTaskToken: registerSecret(`task-token-${randomUUID()}`) });
+  await local.customers.update(customerId, { awaitingTokenTaskToken: registerSecret(`task-token-${randomUUID()}`) });
 }
 
 describe('cleanUpAfterAbnormalEnd', () => {
   it('releases the lock of the execution that still holds it and alerts the operators with ids only', async () => {
-    const d = deps();
-    const x = executionArn('webhook-secret-rotation');
-    const customerId = await customerWithLock('webhook-secret-rotation', x);
+    const { d, holder: x, customerId } = await lockedBy('webhook-secret-rotation');
 
     const outcome = await cleanUpAfterAbnormalEnd(d, {
       workflow: 'webhook-secret-rotation',
@@ -87,7 +68,7 @@ describe('cleanUpAfterAbnormalEnd', () => {
     });
 
     expect(outcome).toEqual({ lockReleased: true, rotationCompensated: false, alerted: true });
-    expect((await customers.get(customerId))?.lock).toBeUndefined();
+    expect((await local.customers.get(customerId))?.lock).toBeUndefined();
     expect(d.notifier.alerts).toEqual([
       {
         customerId,
@@ -104,7 +85,7 @@ describe('cleanUpAfterAbnormalEnd', () => {
     ]);
     // The customer can run a workflow again.
     await expect(
-      acquireWorkflowLock(customers, systemClock, { customerId, workflow: 'offboarding', executionId: 'next' }),
+      acquireWorkflowLock(local.customers, systemClock, { customerId, workflow: 'offboarding', executionId: 'next' }),
     ).resolves.toEqual({ lockHolder: 'next' });
   });
 
@@ -130,7 +111,7 @@ describe('cleanUpAfterAbnormalEnd', () => {
       customerId,
     });
     expect(aborted).toEqual({ lockReleased: false, rotationCompensated: false, alerted: true });
-    expect((await customers.get(customerId))?.lock?.executionId).toBe(x);
+    expect((await local.customers.get(customerId))?.lock?.executionId).toBe(x);
     expect(d.notifier.alerts).toHaveLength(1);
     expect(d.notifier.alerts[0]).toMatchObject({
       code: WORKFLOW_ENDED_ABNORMALLY,
@@ -140,9 +121,7 @@ describe('cleanUpAfterAbnormalEnd', () => {
   });
 
   it('compensates a token rotation that was waiting for a key: task token cleared, pending key discarded', async () => {
-    const d = deps();
-    const x = executionArn('token-rotation');
-    const customerId = await customerWithLock('token-rotation', x);
+    const { d, holder: x, customerId } = await lockedBy('token-rotation');
     await waitingRotation(d, customerId);
     const current = await d.secrets.read(apiToken(customerId), 'current', { reason: 'test:check' });
 
@@ -154,7 +133,7 @@ describe('cleanUpAfterAbnormalEnd', () => {
     });
 
     expect(outcome).toEqual({ lockReleased: true, rotationCompensated: true, alerted: true });
-    const record = await customers.get(customerId);
+    const record = await local.customers.get(customerId);
     expect(record?.lock).toBeUndefined();
     expect(record?.awaitingTokenTaskToken).toBeUndefined();
     expect(await d.secrets.read(apiToken(customerId), 'pending', { reason: 'test:check' })).toBeUndefined();
@@ -164,11 +143,9 @@ describe('cleanUpAfterAbnormalEnd', () => {
   });
 
   it("never undoes a rotation that is not the ended execution's: another execution's wait and key stay", async () => {
-    const d = deps();
-    const x = executionArn('token-rotation');
-    const customerId = await customerWithLock('token-rotation', x);
+    const { d, holder: x, customerId } = await lockedBy('token-rotation');
     await waitingRotation(d, customerId);
-    const { awaitingTokenTaskToken } = (await customers.get(customerId)) ?? {};
+    const { awaitingTokenTaskToken } = (await local.customers.get(customerId)) ?? {};
 
     await cleanUpAfterAbnormalEnd(d, {
       workflow: 'token-rotation',
@@ -177,7 +154,7 @@ describe('cleanUpAfterAbnormalEnd', () => {
       customerId,
     });
 
-    const record = await customers.get(customerId);
+    const record = await local.customers.get(customerId);
     expect(record?.lock?.executionId).toBe(x);
     expect(record?.awaitingTokenTaskToken).toBe(awaitingTokenTaskToken);
     expect(await d.secrets.read(apiToken(customerId), 'pending', { reason: 'test:check' })).toBeDefined();
@@ -185,9 +162,7 @@ describe('cleanUpAfterAbnormalEnd', () => {
   });
 
   it("compensates a nested rotation under its parent's lock and leaves the parent's lock to the parent", async () => {
-    const d = deps();
-    const parent = executionArn('incident-response');
-    const customerId = await customerWithLock('incident-response', parent);
+    const { d, holder: parent, customerId } = await lockedBy('incident-response');
     await waitingRotation(d, customerId);
 
     const outcome = await cleanUpAfterAbnormalEnd(d, {
@@ -199,16 +174,14 @@ describe('cleanUpAfterAbnormalEnd', () => {
     });
 
     expect(outcome).toEqual({ lockReleased: false, rotationCompensated: true, alerted: true });
-    const record = await customers.get(customerId);
+    const record = await local.customers.get(customerId);
     expect(record?.lock?.executionId).toBe(parent);
     expect(record?.awaitingTokenTaskToken).toBeUndefined();
     expect(await d.secrets.read(apiToken(customerId), 'pending', { reason: 'test:check' })).toBeUndefined();
   });
 
   it('an incident response ended while its nested rotation waits undoes that rotation and frees its own lock', async () => {
-    const d = deps();
-    const parent = executionArn('incident-response');
-    const customerId = await customerWithLock('incident-response', parent);
+    const { d, holder: parent, customerId } = await lockedBy('incident-response');
     await waitingRotation(d, customerId);
 
     const outcome = await cleanUpAfterAbnormalEnd(d, {
@@ -219,7 +192,7 @@ describe('cleanUpAfterAbnormalEnd', () => {
     });
 
     expect(outcome).toEqual({ lockReleased: true, rotationCompensated: true, alerted: true });
-    const record = await customers.get(customerId);
+    const record = await local.customers.get(customerId);
     expect(record?.lock).toBeUndefined();
     expect(record?.awaitingTokenTaskToken).toBeUndefined();
     expect(await d.secrets.read(apiToken(customerId), 'pending', { reason: 'test:check' })).toBeUndefined();
@@ -227,9 +200,7 @@ describe('cleanUpAfterAbnormalEnd', () => {
   });
 
   it('a nested rotation that failed through its own Catch path (nothing parked) is left alone and quiet', async () => {
-    const d = deps();
-    const parent = executionArn('incident-response');
-    const customerId = await customerWithLock('incident-response', parent);
+    const { d, holder: parent, customerId } = await lockedBy('incident-response');
 
     const outcome = await cleanUpAfterAbnormalEnd(d, {
       workflow: 'token-rotation',
@@ -240,15 +211,13 @@ describe('cleanUpAfterAbnormalEnd', () => {
     });
 
     expect(outcome).toEqual({ lockReleased: false, rotationCompensated: false, alerted: false });
-    expect((await customers.get(customerId))?.lock?.executionId).toBe(parent);
+    expect((await local.customers.get(customerId))?.lock?.executionId).toBe(parent);
     expect(d.secrets.accesses).toEqual([]);
     expect(d.notifier.alerts).toEqual([]);
   });
 
   it('a rotation stopped before it asked for a key only frees the lock: no secret is touched', async () => {
-    const d = deps();
-    const x = executionArn('token-rotation');
-    const customerId = await customerWithLock('token-rotation', x);
+    const { d, holder: x, customerId } = await lockedBy('token-rotation');
 
     const outcome = await cleanUpAfterAbnormalEnd(d, {
       workflow: 'token-rotation',
@@ -288,12 +257,10 @@ describe('cleanUpAfterAbnormalEnd', () => {
   });
 
   it('a transient storage failure propagates (the event is retried, then dead-lettered), nothing half-done', async () => {
-    const d = deps();
-    const x = executionArn('offboarding');
-    const customerId = await customerWithLock('offboarding', x);
+    const { d, holder: x, customerId } = await lockedBy('offboarding');
     const failing: AbnormalEndDeps = {
       ...d,
-      customers: Object.assign(Object.create(customers) as DynamoCustomerRepository, {
+      customers: Object.assign(Object.create(local.customers) as DynamoCustomerRepository, {
         releaseLock: async () => {
           throw new PermanentError('TEST_STORAGE_DOWN', 'storage refused the update');
         },
@@ -303,7 +270,7 @@ describe('cleanUpAfterAbnormalEnd', () => {
       cleanUpAfterAbnormalEnd(failing, { workflow: 'offboarding', executionId: x, status: 'ABORTED', customerId }),
     ).rejects.toThrow(PermanentError);
     expect(d.notifier.alerts).toEqual([]);
-    expect((await customers.get(customerId))?.lock?.executionId).toBe(x);
+    expect((await local.customers.get(customerId))?.lock?.executionId).toBe(x);
   });
 });
 
@@ -311,7 +278,10 @@ describe('local workflow engine: every abnormal end goes through the same functi
   /** Onboarding with its lock taken for real, `PromoteToken` and the lock release (`ReleaseLock` task) as given. */
   function engineFor(
     d: AbnormalEndDeps,
-    tasks: { promote: () => Promise<unknown>; releaseAfterFailure: () => Promise<unknown> },
+    tasks: {
+      promote: (customerId: string) => Promise<unknown>;
+      releaseAfterFailure: (customerId: string, executionId: string) => Promise<unknown>;
+    },
     ended: EndedExecution[],
   ) {
     return new LocalWorkflowEngine({
@@ -324,14 +294,14 @@ describe('local workflow engine: every abnormal end goes through the same functi
             input: { customerId: string };
           };
           if (task === 'AcquireLock') {
-            return acquireWorkflowLock(customers, systemClock, {
+            return acquireWorkflowLock(local.customers, systemClock, {
               customerId: input.customerId,
               workflow,
               executionId,
             });
           }
-          if (task === 'PromoteToken') return tasks.promote();
-          if (task === 'ReleaseLock') return tasks.releaseAfterFailure();
+          if (task === 'PromoteToken') return tasks.promote(input.customerId);
+          if (task === 'ReleaseLock') return tasks.releaseAfterFailure(input.customerId, executionId);
           return {};
         }),
       onAbnormalEnd: async (execution) => {
@@ -341,18 +311,11 @@ describe('local workflow engine: every abnormal end goes through the same functi
     });
   }
 
+  const onboardingCustomer = () =>
+    local.createCustomer({ status: 'onboarding', sensitivity: 'standard', tokenRotationDays: 180 });
+
   it('an execution failing outside its Catch paths (its lock release failed) still frees the customer', async () => {
-    seq += 1;
-    const customerId = `abnormal-${seq}`;
-    const now = new Date().toISOString();
-    await customers.create({
-      customerId,
-      status: 'onboarding',
-      sensitivity: 'standard',
-      tokenRotationDays: 180,
-      createdAt: now,
-      updatedAt: now,
-    });
+    const customerId = await onboardingCustomer();
     const d = deps();
     const ended: EndedExecution[] = [];
     const engine = engineFor(
@@ -372,7 +335,7 @@ describe('local workflow engine: every abnormal end goes through the same functi
 
     expect(finished?.status).toBe('FAILED');
     expect(ended).toEqual([{ workflow: 'onboarding', executionId, status: 'FAILED', customerId }]);
-    expect((await customers.get(customerId))?.lock).toBeUndefined();
+    expect((await local.customers.get(customerId))?.lock).toBeUndefined();
     expect(d.notifier.alerts.map((a) => [a.code, a.details?.status, a.details?.lockReleased])).toEqual([
       [WORKFLOW_ENDED_ABNORMALLY, 'FAILED', true],
     ]);
@@ -380,57 +343,32 @@ describe('local workflow engine: every abnormal end goes through the same functi
   });
 
   it('an execution aborted at stop releases its lock through the domain; one that failed in its Catch path is quiet', async () => {
-    seq += 1;
-    const aborted = `abnormal-${seq}`;
-    seq += 1;
-    const caught = `abnormal-${seq}`;
-    const now = new Date().toISOString();
-    for (const customerId of [aborted, caught]) {
-      await customers.create({
-        customerId,
-        status: 'onboarding',
-        sensitivity: 'standard',
-        tokenRotationDays: 180,
-        createdAt: now,
-        updatedAt: now,
-      });
-    }
+    const aborted = await onboardingCustomer();
+    const caught = await onboardingCustomer();
     const d = deps();
     const ended: EndedExecution[] = [];
     let hang = true;
-    const engine = new LocalWorkflowEngine({
-      retryIntervalMs: 1,
-      bindTasks: (workflow) =>
-        bindWorkflowTasks(workflow, async (payload) => {
-          const { task, executionId, input } = payload as {
-            task: string;
-            executionId: string;
-            input: { customerId: string };
-          };
-          if (task === 'AcquireLock') {
-            return acquireWorkflowLock(customers, systemClock, { customerId: input.customerId, workflow, executionId });
-          }
-          if (task === 'PromoteToken') {
-            if (input.customerId === aborted && hang) return new Promise(() => undefined);
-            throw new PermanentError('TEST_PROMOTE_REFUSED', 'promotion refused');
-          }
-          if (task === 'ReleaseLock') {
-            await customers.releaseLock(input.customerId, executionId);
-          }
+    const engine = engineFor(
+      d,
+      {
+        promote: async (customerId) => {
+          if (customerId === aborted && hang) return new Promise(() => undefined);
+          throw new PermanentError('TEST_PROMOTE_REFUSED', 'promotion refused');
+        },
+        releaseAfterFailure: async (customerId, executionId) => {
+          await local.customers.releaseLock(customerId, executionId);
           return {};
-        }),
-      onAbnormalEnd: async (execution) => {
-        ended.push(execution);
-        return cleanUpAfterAbnormalEnd(d, execution);
+        },
       },
-    });
+      ended,
+    );
     const first = await engine.start('onboarding', { customerId: caught });
     expect((await engine.waitFor(first.executionId, 10_000))?.status).toBe('FAILED');
     const second = await engine.start('onboarding', { customerId: aborted });
-    for (let i = 0; i < 100 && (await customers.get(aborted))?.lock === undefined; i += 1) {
+    for (let i = 0; i < 100 && (await local.customers.get(aborted))?.lock === undefined; i += 1) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    expect((await customers.get(aborted))?.lock?.executionId).toBe(second.executionId);
+    expect((await local.customers.get(aborted))?.lock?.executionId).toBe(second.executionId);
 
     await engine.stop(0);
     hang = false;
@@ -440,7 +378,7 @@ describe('local workflow engine: every abnormal end goes through the same functi
       [caught, 'FAILED'],
       [aborted, 'ABORTED'],
     ]);
-    expect((await customers.get(aborted))?.lock).toBeUndefined();
+    expect((await local.customers.get(aborted))?.lock).toBeUndefined();
     expect(d.notifier.alerts.map((a) => [a.customerId, a.details?.status])).toEqual([[aborted, 'ABORTED']]);
   });
 });

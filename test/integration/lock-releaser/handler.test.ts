@@ -4,12 +4,9 @@
  * end), against the customers table in dynalite.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WorkflowName } from '../../../functions/customers/customer.ts';
-import { DynamoCustomerRepository } from '../../../functions/customers/dynamo-customer-repository.ts';
 import { WORKFLOW_ENDED_ABNORMALLY } from '../../../functions/lifecycle/abnormal-end.ts';
-import { acquireWorkflowLock } from '../../../functions/lifecycle/lock.ts';
-import { systemClock } from '../../../functions/lifecycle/ports.ts';
 import { stateMachineArnVariable } from '../../../functions/lifecycle/sfn-workflow-starter.ts';
 import { createAwsLockReleaserDeps } from '../../../functions/lock-releaser/aws-deps.ts';
 import { createLockReleaserHandler } from '../../../functions/lock-releaser/handler.ts';
@@ -19,14 +16,15 @@ import { tableEnvVar } from '../../../functions/shared/tables.ts';
 import { WORKFLOWS } from '../../../statemachines/workflows.ts';
 import { registerSecret } from '../../support/canaries.ts';
 import { InMemorySecretStore } from '../../support/in-memory-secret-store.ts';
-import { type LocalAws, startLocalAws } from '../../support/local-aws.ts';
+import {
+  TEST_ACCOUNT as ACCOUNT,
+  testExecutionArn as executionArn,
+  useLocalCustomers,
+} from '../../support/local-customers.ts';
 import { RecordingNotifier } from '../../support/workflow-runner.ts';
 
-const ACCOUNT = '123456789012';
 const machineArn = (workflow: WorkflowName) =>
   `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:virtuous-test-${workflow}`;
-const executionArn = (workflow: WorkflowName) =>
-  `arn:aws:states:us-east-1:${ACCOUNT}:execution:virtuous-test-${workflow}:${randomUUID()}`;
 
 function statusChange(
   workflow: WorkflowName,
@@ -60,41 +58,17 @@ function statusChange(
   };
 }
 
-let aws: LocalAws;
-let customers: DynamoCustomerRepository;
+const local = useLocalCustomers('releaser');
 
-beforeAll(async () => {
-  aws = await startLocalAws();
-  customers = new DynamoCustomerRepository(aws.documentClient, aws.tableNames.customers);
-});
-
-afterAll(async () => {
-  await aws.stop();
-});
-
-let seq = 0;
-async function lockedCustomer(workflow: WorkflowName, holder: string): Promise<string> {
-  seq += 1;
-  const customerId = `releaser-${seq}`;
-  const now = new Date().toISOString();
-  await customers.create({
-    customerId,
-    status: 'active',
-    sensitivity: 'high',
-    tokenRotationDays: 90,
-    createdAt: now,
-    updatedAt: now,
-  });
-  await acquireWorkflowLock(customers, systemClock, { customerId, workflow, executionId: holder });
-  return customerId;
-}
+const lockedCustomer = (workflow: WorkflowName, holder: string) =>
+  local.lockedCustomer(workflow, holder, { status: 'active', sensitivity: 'high', tokenRotationDays: 90 });
 
 function setup() {
   const notifier = new RecordingNotifier();
   const secrets = new InMemorySecretStore();
   const arns = new Map((Object.keys(WORKFLOWS) as WorkflowName[]).map((w) => [machineArn(w), w]));
   const handler = createLockReleaserHandler({
-    customers,
+    customers: local.customers,
     secrets,
     notifier,
     workflowOf: (arn) => arns.get(arn),
@@ -113,7 +87,7 @@ describe('lock-releaser handler', () => {
     );
 
     expect(result).toEqual({ lockReleased: true, rotationCompensated: false, alerted: true });
-    expect((await customers.get(customerId))?.lock).toBeUndefined();
+    expect((await local.customers.get(customerId))?.lock).toBeUndefined();
     expect(notifier.alerts).toHaveLength(1);
     expect(notifier.alerts[0]).toEqual({
       customerId,
@@ -136,7 +110,7 @@ describe('lock-releaser handler', () => {
     const customerId = await lockedCustomer('incident-response', parent);
     const ref = { customerId, kind: 'api_token' } as const;
     await secrets.putPending(ref, registerSecret(`pending-${randomUUID()}`), { reason: 'test:submit' });
-    await customers.update(customerId, { awaitingTokenTaskToken: registerSecret(`token-${randomUUID()}`) });
+    await local.customers.update(customerId, { awaitingTokenTaskToken: registerSecret(`token-${randomUUID()}`) });
     const input = JSON.stringify({
       customerId,
       expedited: true,
@@ -147,7 +121,7 @@ describe('lock-releaser handler', () => {
     const result = await handler(statusChange('token-rotation', child, 'TIMED_OUT', input));
 
     expect(result).toEqual({ lockReleased: false, rotationCompensated: true, alerted: true });
-    const record = await customers.get(customerId);
+    const record = await local.customers.get(customerId);
     expect(record?.lock?.executionId).toBe(parent);
     expect(record?.awaitingTokenTaskToken).toBeUndefined();
     expect(await secrets.read(ref, 'pending', { reason: 'test:check' })).toBeUndefined();
@@ -167,7 +141,7 @@ describe('lock-releaser handler', () => {
     );
 
     expect(result).toEqual({ lockReleased: false, rotationCompensated: false, alerted: false });
-    expect((await customers.get(customerId))?.lock?.executionId).toBe(holder);
+    expect((await local.customers.get(customerId))?.lock?.executionId).toBe(holder);
     expect(notifier.alerts).toEqual([]);
   });
 
@@ -178,7 +152,7 @@ describe('lock-releaser handler', () => {
 
     await handler(statusChange('webhook-secret-rotation', x, 'ABORTED', null));
 
-    expect((await customers.get(customerId))?.lock?.executionId).toBe(x);
+    expect((await local.customers.get(customerId))?.lock?.executionId).toBe(x);
     expect(notifier.alerts).toEqual([
       expect.objectContaining({ severity: 'critical', details: expect.objectContaining({ customerUnknown: true }) }),
     ]);
@@ -204,7 +178,7 @@ describe('lock-releaser handler', () => {
       ignored: 'not_abnormal',
     });
     await expect(handler({ ...foreign, source: 'aws.ec2' })).rejects.toThrow(PermanentError);
-    expect((await customers.get(customerId))?.lock?.executionId).toBe(x);
+    expect((await local.customers.get(customerId))?.lock?.executionId).toBe(x);
     expect(notifier.alerts).toEqual([]);
   });
 });

@@ -4,46 +4,15 @@ import { MemoryAuditLog } from '../../../functions/credentials/memory-audit-log.
 import type { OAuthRefresher, RefreshedTokens } from '../../../functions/credentials/oauth-refresher.ts';
 import type { SecretRef, SecretStore } from '../../../functions/credentials/secret-store.ts';
 import { SourceTokenManager } from '../../../functions/credentials/source-tokens.ts';
-import type { CustomerRecord, CustomerRepository, CustomerStatus } from '../../../functions/customers/customer.ts';
+import type { CustomerStatus } from '../../../functions/customers/customer.ts';
 import { LocalNotifier } from '../../../functions/notifications/local-notifier.ts';
 import { CredentialRevokedError, TransientError } from '../../../functions/shared/errors.ts';
 import { registerSecret } from '../../support/canaries.ts';
+import { InMemoryCustomers } from '../../support/in-memory-customers.ts';
 
 const CUSTOMER = 'acme';
 const SOURCE = 'stripe';
 const refreshRef: SecretRef = { customerId: CUSTOMER, kind: 'refresh_token', source: SOURCE };
-
-class FakeCustomers implements CustomerRepository {
-  readonly records = new Map<string, CustomerRecord>();
-  updates = 0;
-  async get(id: string) {
-    return this.records.get(id);
-  }
-  async create(record: CustomerRecord) {
-    this.records.set(record.customerId, record);
-  }
-  async update(
-    id: string,
-    changes: Partial<CustomerRecord>,
-    options?: { expectedStatus?: CustomerStatus | readonly CustomerStatus[] },
-  ) {
-    const current = this.records.get(id);
-    if (!current) throw new Error('fixture: no customer');
-    const expected = options?.expectedStatus;
-    if (expected !== undefined && !([] as CustomerStatus[]).concat(expected).includes(current.status)) {
-      throw new TransientError('CONDITION_FAILED', 'status changed');
-    }
-    const next = { ...current, ...changes } as CustomerRecord;
-    this.records.set(id, next);
-    this.updates++;
-    return next;
-  }
-  async acquireLock() {}
-  async releaseLock() {}
-  async list() {
-    return [...this.records.values()];
-  }
-}
 
 /** A scripted token endpoint: counts calls, records which refresh token it was given. */
 class FakeRefresher implements OAuthRefresher {
@@ -69,7 +38,7 @@ async function setup(options: { status?: CustomerStatus; store?: (inner: SecretS
   const initial = registerSecret(`refresh-initial-${Math.random().toString(36).slice(2, 10)}`);
   await inner.putPending(refreshRef, initial, { reason: 'test:seed' });
   await inner.promotePending(refreshRef, { reason: 'test:seed' });
-  const customers = new FakeCustomers();
+  const customers = new InMemoryCustomers();
   await customers.create({
     customerId: CUSTOMER,
     status: options.status ?? 'active',

@@ -1,51 +1,24 @@
 // The lifecycle API's debug-capture routes: a bounded, per-customer window, announced to the operators before it opens.
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import type { CustomerRecord, CustomerRepository } from '../../../functions/customers/customer.ts';
+import type { CustomerRecord } from '../../../functions/customers/customer.ts';
 import { isDebugCaptureActive } from '../../../functions/customers/debug-capture-flag.ts';
 import { createLifecycleApiHandler } from '../../../functions/lifecycle-api/handler.ts';
 import type { LifecycleApiDeps } from '../../../functions/lifecycle-api/lifecycle-api.ts';
 import { operatorMessage } from '../../../functions/notifications/notification-message.ts';
 import type { OperatorAlert } from '../../../functions/notifications/notifier.ts';
 import { TransientError } from '../../../functions/shared/errors.ts';
+import { customerRecord, InMemoryCustomers } from '../../support/in-memory-customers.ts';
 import { InMemorySecretStore } from '../../support/in-memory-secret-store.ts';
 
 const NOW = new Date('2026-11-29T10:00:00.000Z');
 const CALLER = 'arn:aws:sts::111111111111:assumed-role/PartnerBackend/ops.person@example.org';
 
-function record(customerId: string, status: CustomerRecord['status'], extra: Partial<CustomerRecord> = {}) {
-  return {
-    customerId,
-    status,
-    sensitivity: 'standard',
-    tokenRotationDays: 180,
-    createdAt: NOW.toISOString(),
-    updatedAt: NOW.toISOString(),
-    ...extra,
-  } satisfies CustomerRecord;
-}
+const record = (customerId: string, status: CustomerRecord['status'], extra: Partial<CustomerRecord> = {}) =>
+  customerRecord(customerId, status, NOW.toISOString(), extra);
 
 function setup(records: CustomerRecord[], options: { notifier?: boolean; alertFails?: boolean } = {}) {
-  const map = new Map(records.map((r) => [r.customerId, r]));
-  const customers: CustomerRepository = {
-    get: async (id) => map.get(id),
-    create: async (r) => {
-      map.set(r.customerId, r);
-    },
-    update: async (id, changes, opts) => {
-      const current = map.get(id) as CustomerRecord;
-      const expected = opts?.expectedStatus;
-      if (expected !== undefined && ![expected].flat().includes(current.status)) {
-        throw new TransientError('STATE_STORE_CONFLICT', 'condition failed');
-      }
-      const next = { ...current, ...changes } as CustomerRecord;
-      map.set(id, next);
-      return next;
-    },
-    acquireLock: async () => undefined,
-    releaseLock: async () => undefined,
-    list: async () => [...map.values()],
-  };
+  const customers = new InMemoryCustomers(records);
   const alerts: OperatorAlert[] = [];
   const deps: LifecycleApiDeps = {
     customers,
@@ -66,7 +39,7 @@ function setup(records: CustomerRecord[], options: { notifier?: boolean; alertFa
           },
         }),
   };
-  return { handler: createLifecycleApiHandler(deps), map, alerts };
+  return { handler: createLifecycleApiHandler(deps), map: customers.records, alerts };
 }
 
 function call(method: 'POST' | 'DELETE' | 'GET', customerId: string, body?: unknown): APIGatewayProxyEvent {

@@ -1,57 +1,23 @@
 // The lifecycle API's pause and resume routes: shape checks, status codes, refusal codes, and no input echoed back.
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import type { CustomerRecord, CustomerRepository } from '../../../functions/customers/customer.ts';
+import type { CustomerRecord } from '../../../functions/customers/customer.ts';
 import type { VirtuousConnector } from '../../../functions/lifecycle/ports.ts';
 import { createLifecycleApiHandler } from '../../../functions/lifecycle-api/handler.ts';
 import type { LifecycleApiDeps } from '../../../functions/lifecycle-api/lifecycle-api.ts';
 import type { CustomerNotification, OperatorAlert } from '../../../functions/notifications/notifier.ts';
 import { RecoverableError, TransientError } from '../../../functions/shared/errors.ts';
 import { registerSecret } from '../../support/canaries.ts';
+import { customerRecord, InMemoryCustomers } from '../../support/in-memory-customers.ts';
 import { InMemorySecretStore } from '../../support/in-memory-secret-store.ts';
 
 const NOW = '2026-11-29T00:00:00.000Z';
 
-function record(customerId: string, status: CustomerRecord['status'], extra: Partial<CustomerRecord> = {}) {
-  return {
-    customerId,
-    status,
-    sensitivity: 'standard',
-    tokenRotationDays: 180,
-    organizationId: '42',
-    createdAt: NOW,
-    updatedAt: NOW,
-    ...extra,
-  } satisfies CustomerRecord;
-}
-
-/** A repository honouring expectedStatus like the DynamoDB one (TransientError on a lost condition). */
-function repository(records: CustomerRecord[]): CustomerRepository & { map: Map<string, CustomerRecord> } {
-  const map = new Map(records.map((r) => [r.customerId, r]));
-  return {
-    map,
-    get: async (id) => map.get(id),
-    create: async (r) => {
-      map.set(r.customerId, r);
-    },
-    update: async (id, changes, options) => {
-      const current = map.get(id) as CustomerRecord;
-      const expected = options?.expectedStatus;
-      if (expected !== undefined && ![expected].flat().includes(current.status)) {
-        throw new TransientError('STATE_STORE_CONFLICT', 'condition failed');
-      }
-      const next = { ...current, ...changes } as CustomerRecord;
-      map.set(id, next);
-      return next;
-    },
-    acquireLock: async () => undefined,
-    releaseLock: async () => undefined,
-    list: async () => [...map.values()],
-  };
-}
+const record = (customerId: string, status: CustomerRecord['status'], extra: Partial<CustomerRecord> = {}) =>
+  customerRecord(customerId, status, NOW, { organizationId: '42', ...extra });
 
 function setup(options: { records?: CustomerRecord[]; tokenAccepted?: boolean; releaseFails?: boolean } = {}) {
-  const customers = repository(options.records ?? []);
+  const customers = new InMemoryCustomers(options.records ?? []);
   const released: string[] = [];
   const notifications: CustomerNotification[] = [];
   const alerts: OperatorAlert[] = [];
@@ -119,8 +85,8 @@ describe('POST /lifecycle/customers/{id}/resume', () => {
       released: 3,
       alreadyActive: false,
     });
-    expect(t.customers.map.get('acme')).toMatchObject({ status: 'active', updatedAt: NOW });
-    expect(t.customers.map.get('acme')?.statusReason).toBeUndefined();
+    expect(t.customers.records.get('acme')).toMatchObject({ status: 'active', updatedAt: NOW });
+    expect(t.customers.records.get('acme')?.statusReason).toBeUndefined();
     expect(t.released).toEqual(['acme']);
     expect(t.notifications).toEqual([
       { customerId: 'acme', type: 'sync_resumed', details: { reason: 'credential_revoked:virtuous' } },
@@ -137,7 +103,7 @@ describe('POST /lifecycle/customers/{id}/resume', () => {
     const response = await t.handler(post('/lifecycle/customers/acme/resume'));
     expect(response.statusCode).toBe(409);
     expect(JSON.parse(response.body).error).toBe('VIRTUOUS_TOKEN_REJECTED');
-    expect(t.customers.map.get('acme')?.status).toBe('paused');
+    expect(t.customers.records.get('acme')?.status).toBe('paused');
     expect(t.released).toEqual([]);
     expect(t.notifications).toEqual([]);
   });
@@ -166,7 +132,7 @@ describe('POST /lifecycle/customers/{id}/resume', () => {
     const response = await t.handler(post('/lifecycle/customers/acme/resume'));
     expect(response.statusCode).toBe(503);
     expect(JSON.parse(response.body)).toEqual({ error: 'TRY_AGAIN' });
-    expect(t.customers.map.get('acme')?.status).toBe('active');
+    expect(t.customers.records.get('acme')?.status).toBe('active');
     expect(t.notifications.map((n) => n.type)).toEqual(['sync_resumed']);
   });
 
@@ -177,7 +143,7 @@ describe('POST /lifecycle/customers/{id}/resume', () => {
     expect(response.statusCode).toBe(400);
     expect(JSON.parse(response.body).error).toBe('INVALID_BODY');
     expect(response.body).not.toContain(secret);
-    expect(t.customers.map.get('acme')?.status).toBe('paused');
+    expect(t.customers.records.get('acme')?.status).toBe('paused');
   });
 
   it('501 where pause and resume are not wired', async () => {
@@ -200,7 +166,7 @@ describe('POST /lifecycle/customers/{id}/pause', () => {
       status: 'paused',
       statusReason: 'operator_paused:maintenance',
     });
-    expect(t.customers.map.get('acme')).toMatchObject({
+    expect(t.customers.records.get('acme')).toMatchObject({
       status: 'paused',
       statusReason: 'operator_paused:maintenance',
     });
@@ -223,6 +189,6 @@ describe('POST /lifecycle/customers/{id}/pause', () => {
     expect(bad.body).not.toContain(secret);
     const badId = await t.handler(post('/lifecycle/customers/Not_Valid!/pause'));
     expect([badId.statusCode, JSON.parse(badId.body).error]).toEqual([400, 'INVALID_CUSTOMER_ID']);
-    expect(t.customers.map.get('acme')?.status).toBe('active');
+    expect(t.customers.records.get('acme')?.status).toBe('active');
   });
 });

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { ForbiddenInputError, TransientError } from '../../../functions/shared/errors.ts';
 import { type HistorySource, jsonlHistorySource, pageEvents, runBulkLoad } from '../../../functions/sync/bulk-load.ts';
 import { type BulkMessage, bulkEvents, parseBulkMessage } from '../../../functions/sync/bulk-message.ts';
-import type { Checkpoint, CheckpointStore } from '../../../functions/sync/checkpoints.ts';
 import type { MessageQueue } from '../../../functions/sync/message-queue.ts';
 import { CountingMetrics, SYNC_METRICS } from '../../../functions/sync/sync-metrics.ts';
 import { DONOR } from '../../support/canaries.ts';
+import { MemoryCheckpoints } from '../../support/memory-checkpoints.ts';
 
 const gift = (index: number) => ({
   id: `evt_${index}`,
@@ -17,23 +17,6 @@ const contact = (index: number) => ({
   type: 'customer.created',
   data: { object: { id: `cus_${index}` } },
 });
-
-class MemoryCheckpoints implements CheckpointStore {
-  readonly items = new Map<string, Checkpoint>();
-  async get(customerId: string, name: string) {
-    return this.items.get(`${customerId}/${name}`);
-  }
-  async put(customerId: string, name: string, changes: { position?: string; status: string }, now: Date) {
-    const previous = this.items.get(`${customerId}/${name}`);
-    this.items.set(`${customerId}/${name}`, {
-      ...previous,
-      customerId,
-      checkpointName: name,
-      ...changes,
-      updatedAt: now.toISOString(),
-    });
-  }
-}
 
 class MemoryQueue implements MessageQueue {
   readonly bodies: string[] = [];

@@ -11,7 +11,6 @@ import { historySourceSelector, STRIPE_CONNECT } from '../../../functions/bulk-l
 import { HttpOAuthRefresher } from '../../../functions/credentials/oauth-refresher.ts';
 import type { SecretRef } from '../../../functions/credentials/secret-store.ts';
 import { SourceTokenManager } from '../../../functions/credentials/source-tokens.ts';
-import type { CustomerRecord, CustomerRepository, CustomerStatus } from '../../../functions/customers/customer.ts';
 import { LocalNotifier } from '../../../functions/notifications/local-notifier.ts';
 import {
   CredentialRevokedError,
@@ -21,13 +20,14 @@ import {
 } from '../../../functions/shared/errors.ts';
 import { runBulkLoad } from '../../../functions/sync/bulk-load.ts';
 import { type BulkMessage, bulkEvents, parseBulkMessage } from '../../../functions/sync/bulk-message.ts';
-import type { Checkpoint, CheckpointStore } from '../../../functions/sync/checkpoints.ts';
 import { commandFromStripeEvent } from '../../../functions/sync/inbound-events.ts';
 import type { MessageQueue } from '../../../functions/sync/message-queue.ts';
 import { stripeHistorySource } from '../../../functions/sync/stripe-history-source.ts';
 import { CountingMetrics } from '../../../functions/sync/sync-metrics.ts';
 import { DONOR, findLeaks, registerSecret } from '../../support/canaries.ts';
+import { InMemoryCustomers } from '../../support/in-memory-customers.ts';
 import { InMemorySecretStore } from '../../support/in-memory-secret-store.ts';
+import { MemoryCheckpoints } from '../../support/memory-checkpoints.ts';
 
 const CUSTOMER = 'acme-stripe';
 const refreshRef: SecretRef = { customerId: CUSTOMER, kind: 'refresh_token', source: 'stripe' };
@@ -146,53 +146,6 @@ class StripeStub {
   }
 }
 
-class FakeCustomers implements CustomerRepository {
-  readonly records = new Map<string, CustomerRecord>();
-  async get(id: string) {
-    return this.records.get(id);
-  }
-  async create(record: CustomerRecord) {
-    this.records.set(record.customerId, record);
-  }
-  async update(
-    id: string,
-    changes: Partial<CustomerRecord>,
-    options?: { expectedStatus?: CustomerStatus | readonly CustomerStatus[] },
-  ) {
-    const current = this.records.get(id);
-    if (!current) throw new PermanentError('NO_CUSTOMER', 'fixture: no customer');
-    const expected = options?.expectedStatus;
-    if (expected !== undefined && !([] as CustomerStatus[]).concat(expected).includes(current.status)) {
-      throw new TransientError('CONDITION_FAILED', 'status changed');
-    }
-    const next = { ...current, ...changes } as CustomerRecord;
-    this.records.set(id, next);
-    return next;
-  }
-  async acquireLock() {}
-  async releaseLock() {}
-  async list() {
-    return [...this.records.values()];
-  }
-}
-
-class MemoryCheckpoints implements CheckpointStore {
-  readonly items = new Map<string, Checkpoint>();
-  async get(customerId: string, name: string) {
-    return this.items.get(`${customerId}/${name}`);
-  }
-  async put(customerId: string, name: string, changes: { position?: string; status: string }, now: Date) {
-    const previous = this.items.get(`${customerId}/${name}`);
-    this.items.set(`${customerId}/${name}`, {
-      ...previous,
-      customerId,
-      checkpointName: name,
-      ...changes,
-      updatedAt: now.toISOString(),
-    });
-  }
-}
-
 class MemoryQueue implements MessageQueue {
   readonly bodies: string[] = [];
   async send(bodies: readonly string[]) {
@@ -225,7 +178,7 @@ async function setup() {
   const initial = registerSecret(`rt_initial_${Math.random().toString(36).slice(2, 12)}`);
   await store.seedCurrent(refreshRef, initial);
   stub.reset(initial);
-  const customers = new FakeCustomers();
+  const customers = new InMemoryCustomers();
   await customers.create({
     customerId: CUSTOMER,
     status: 'active',
