@@ -1,5 +1,6 @@
 /**
- * Offboarding with provable deletion: pause at once, delete the webhook subscription while the key still works, ask
+ * Offboarding with provable deletion: pause at once (then wait, in the state machine, for sync runs that read the
+ * status before the pause to finish their writes), delete the webhook subscription while the key still works, ask
  * the customer's admin to revoke the key (Virtuous has no revocation endpoint), delete every secret, every debug
  * capture and every item of the customer in every table that holds customer data (the secret-access audit included),
  * reduce the customer record to an offboarded marker, and keep a deletion record: counts and timestamps, no PII.

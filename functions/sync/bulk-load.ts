@@ -8,10 +8,14 @@
  * records where to read again, which is the source page holding the oldest event not yet sent, and the next page
  * number. A resume (after a crash or a run that reached its deadline) may send some events of that source page a
  * second time; the processor's sync-state claims make those copies cost no Virtuous call. A run that reaches its
- * deadline sends what it holds, records the position after it, and answers `completed: false`.
+ * deadline sends what it holds, records the position after it, and answers `completed: false`. A run whose customer
+ * stopped syncing (offboarding began while the run read its source) stops before its next send or checkpoint
+ * write and answers `stoppedBy: 'customer_not_syncing'`: offboarding may already have purged the checkpoints.
  */
+import type { CustomerRepository } from '../customers/customer.ts';
 import { CredentialRevokedError, ForbiddenInputError } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
+import { createActiveCustomerGate, isCustomerNotActive } from './active-customer-gate.ts';
 import { createBulkMessage, MAX_BULK_PAGE_EVENTS } from './bulk-message.ts';
 import type { CheckpointStore } from './checkpoints.ts';
 import type { MessageQueue } from './message-queue.ts';
@@ -49,6 +53,8 @@ export interface BulkLoadDeps {
   readonly queue: MessageQueue;
   readonly metrics: SyncMetrics;
   readonly clock: () => Date;
+  /** Re-read before sends and checkpoint writes so a run overtaken by offboarding stops (optional: unit tests). */
+  readonly customers?: Pick<CustomerRepository, 'get'>;
 }
 
 export interface BulkLoadRequest {
@@ -70,7 +76,7 @@ export interface BulkLoadResult {
    * Set when the source's grant was revoked: the customer is paused (by the token manager, which alerted once) and
    * the checkpoint stays where the last source page left it, so a run after re-authorization resumes there.
    */
-  readonly stoppedBy?: 'credential_revoked';
+  readonly stoppedBy?: 'credential_revoked' | 'customer_not_syncing';
 }
 
 interface Position {
@@ -166,9 +172,13 @@ export async function runBulkLoad(deps: BulkLoadDeps, request: BulkLoadRequest):
   const readOrder: (string | undefined)[] = [];
   let pagesEnqueued = 0;
   let eventsEnqueued = 0;
+  // A pause mid-run keeps the load going (the processor holds its pages until resume, the checkpoint stays); an
+  // offboarding, or an onboarding undone, stops it.
+  const gate = createActiveCustomerGate(deps.customers, customerId, { statuses: ['active', 'onboarding', 'paused'] });
 
   const send = async (pages: unknown[][]) => {
     if (pages.length === 0) return;
+    await gate.assertActive();
     const bodies = pages.map((events, index) =>
       JSON.stringify(createBulkMessage({ customerId, loadId, page: nextPage + index, events })),
     );
@@ -180,37 +190,45 @@ export async function runBulkLoad(deps: BulkLoadDeps, request: BulkLoadRequest):
     deps.metrics.count(SYNC_METRICS.bulkEventsEnqueued, events);
   };
   const save = async (position: Position, status: 'running' | 'completed') => {
+    await gate.assertActive();
     await deps.checkpoints.put(customerId, loadId, { position: JSON.stringify(position), status }, deps.clock());
   };
 
-  for (;;) {
-    if (request.deadline !== undefined && deps.clock().getTime() >= request.deadline) {
-      await send(collector.drain());
-      await save({ ...(cursor === undefined ? {} : { cursor }), nextPage }, 'running');
-      logger.info('bulk load paused at deadline', { customerId, loadId, nextPage });
-      return { completed: false, pagesEnqueued, eventsEnqueued };
+  try {
+    for (;;) {
+      if (request.deadline !== undefined && deps.clock().getTime() >= request.deadline) {
+        await send(collector.drain());
+        await save({ ...(cursor === undefined ? {} : { cursor }), nextPage }, 'running');
+        logger.info('bulk load paused at deadline', { customerId, loadId, nextPage });
+        return { completed: false, pagesEnqueued, eventsEnqueued };
+      }
+      let sourcePage: Awaited<ReturnType<HistorySource['page']>>;
+      try {
+        sourcePage = await request.source.page(cursor);
+        gate.invalidate();
+      } catch (error) {
+        if (!(error instanceof CredentialRevokedError)) throw error;
+        // Nothing more is read or sent: events collected but not sent are re-read on resume (the checkpoint of the
+        // last page points at the oldest of them).
+        logger.warn('bulk load stopped: source credential revoked', { customerId, loadId, source: error.source });
+        return { completed: false, pagesEnqueued, eventsEnqueued, stoppedBy: 'credential_revoked' };
+      }
+      readOrder.push(cursor);
+      for (const event of sourcePage.events) await send(collector.add(event, cursor));
+      if (sourcePage.nextCursor === undefined) {
+        await send(collector.drain());
+        await save({ nextPage }, 'completed');
+        logger.info('bulk load enqueued', { customerId, loadId, pages: nextPage });
+        return { completed: true, pagesEnqueued, eventsEnqueued };
+      }
+      cursor = sourcePage.nextCursor;
+      const waitingFrom = collector.oldestWaitingCursor(readOrder);
+      const resumeAt = waitingFrom === null ? cursor : waitingFrom;
+      await save({ ...(resumeAt === undefined ? {} : { cursor: resumeAt }), nextPage }, 'running');
     }
-    let sourcePage: Awaited<ReturnType<HistorySource['page']>>;
-    try {
-      sourcePage = await request.source.page(cursor);
-    } catch (error) {
-      if (!(error instanceof CredentialRevokedError)) throw error;
-      // Nothing more is read or sent: events collected but not sent are re-read on resume (the checkpoint of the
-      // last page points at the oldest of them).
-      logger.warn('bulk load stopped: source credential revoked', { customerId, loadId, source: error.source });
-      return { completed: false, pagesEnqueued, eventsEnqueued, stoppedBy: 'credential_revoked' };
-    }
-    readOrder.push(cursor);
-    for (const event of sourcePage.events) await send(collector.add(event, cursor));
-    if (sourcePage.nextCursor === undefined) {
-      await send(collector.drain());
-      await save({ nextPage }, 'completed');
-      logger.info('bulk load enqueued', { customerId, loadId, pages: nextPage });
-      return { completed: true, pagesEnqueued, eventsEnqueued };
-    }
-    cursor = sourcePage.nextCursor;
-    const waitingFrom = collector.oldestWaitingCursor(readOrder);
-    const resumeAt = waitingFrom === null ? cursor : waitingFrom;
-    await save({ ...(resumeAt === undefined ? {} : { cursor: resumeAt }), nextPage }, 'running');
+  } catch (error) {
+    if (!isCustomerNotActive(error)) throw error;
+    logger.warn('bulk load stopped: customer no longer syncing', { customerId, loadId, nextPage });
+    return { completed: false, pagesEnqueued, eventsEnqueued, stoppedBy: 'customer_not_syncing' };
   }
 }

@@ -24,7 +24,8 @@ export interface ReconciliationRun extends ReconciliationCounts {
   readonly runId: string;
   readonly startedAt: string;
   readonly finishedAt: string;
-  readonly outcome: 'completed' | 'failed';
+  /** `stopped`: the customer left `active` mid-run (offboarding); such a run writes nothing, this record neither. */
+  readonly outcome: 'completed' | 'failed' | 'stopped';
   readonly errorCode?: string;
   /** The modified-since position the run looked from. */
   readonly since: string;

@@ -12,11 +12,15 @@
  *    on its own: a lookup 404 can also mean a transaction Virtuous parked, and a second copy is the harm avoided.
  * 3. Refunds waiting for a gift that is now confirmed are applied.
  * Every run writes one log record (counts only) and a failed run is counted (metric ReconciliationFailures).
+ * A run whose customer left `active` (offboarding paused it while the run waited on Virtuous) stops before its next
+ * write and writes nothing more, not even its log record: offboarding may already have purged the customer's tables.
  */
 import { randomBytes } from 'node:crypto';
+import type { CustomerRepository } from '../customers/customer.ts';
 import { errorCode, isWriteOutcomeUnknown } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
 import type { QueryPage, VirtuousApi } from '../virtuous/api.ts';
+import { createActiveCustomerGate, isCustomerNotActive } from './active-customer-gate.ts';
 import type { CheckpointStore } from './checkpoints.ts';
 import type { DeadLetters } from './dead-letters.ts';
 import { discardConfirmedInDoubt } from './in-doubt.ts';
@@ -60,6 +64,8 @@ export interface ReconciliationDeps {
   /** Discards the dead letter an in-doubt record kept once Virtuous shows the record (optional: tests without it). */
   readonly deadLetters?: Pick<DeadLetters, 'discard'>;
   readonly reconciliationConfig?: Partial<ReconciliationConfig>;
+  /** Re-read before writes so a run overtaken by offboarding stops (optional: unit tests of the run's logic). */
+  readonly customers?: Pick<CustomerRepository, 'get'>;
 }
 
 export async function reconcileCustomer(deps: ReconciliationDeps, customerId: string): Promise<ReconciliationRun> {
@@ -82,8 +88,9 @@ export async function reconcileCustomer(deps: ReconciliationDeps, customerId: st
   const since = checkpoint?.position ?? new Date(started.getTime() - config.initialLookbackMs).toISOString();
   const api = deps.virtuousFor(customerId);
   const confirmedGifts = new Map<string, number>();
+  const gate = createActiveCustomerGate(deps.customers, customerId);
 
-  const finish = async (outcome: 'completed' | 'failed', error?: unknown): Promise<ReconciliationRun> => {
+  const finish = async (outcome: 'completed' | 'failed' | 'stopped', error?: unknown): Promise<ReconciliationRun> => {
     const run: ReconciliationRun = {
       customerId,
       runId,
@@ -96,6 +103,8 @@ export async function reconcileCustomer(deps: ReconciliationDeps, customerId: st
       needsUpdateKeys: needsUpdateKeys.slice(0, MAX_REPORTED_KEYS),
       outcomeUnknownKeys: outcomeUnknownKeys.slice(0, MAX_REPORTED_KEYS),
     };
+    if (outcome === 'stopped') return run;
+    if (!(await gate.isActive())) return { ...run, outcome: 'stopped' };
     await deps.log.put(run);
     return run;
   };
@@ -114,9 +123,11 @@ export async function reconcileCustomer(deps: ReconciliationDeps, customerId: st
       const skip = page * config.queryPageSize;
       counts.virtuousCalls += 1;
       const result = await query(querySince, skip, config.queryPageSize);
+      gate.invalidate();
       for (const record of result.list) {
         const key = ourKey(record);
         if (key === undefined) continue;
+        await gate.assertActive();
         const confirmed = await deps.syncState.confirm(customerId, key, record.id, deps.clock());
         if (!confirmed) continue;
         if (confirmed.previousState === 'in_doubt') counts.inDoubtConfirmed += 1;
@@ -160,6 +171,8 @@ export async function reconcileCustomer(deps: ReconciliationDeps, customerId: st
     for (const record of stuck) {
       counts.virtuousCalls += 1;
       const found = await lookup(api, record);
+      gate.invalidate();
+      await gate.assertActive();
       if (found !== undefined) {
         const confirmed = await deps.syncState.confirm(customerId, record.recordKey, found, deps.clock());
         if (confirmed?.changed) {
@@ -193,6 +206,7 @@ export async function reconcileCustomer(deps: ReconciliationDeps, customerId: st
         confirmedGifts.get(refund.reversesRecordKey) ??
         (await deps.syncState.get(customerId, refund.reversesRecordKey))?.virtuousId;
       if (giftId === undefined) continue;
+      await gate.assertActive();
       counts.virtuousCalls += 1;
       try {
         await deps.applyDeferredRefund(customerId, refund.recordKey, giftId);
@@ -201,11 +215,14 @@ export async function reconcileCustomer(deps: ReconciliationDeps, customerId: st
         if (!isWriteOutcomeUnknown(error)) throw error;
         logger.warn('deferred refund in doubt', { customerId, recordKey: refund.recordKey, runId });
         continue;
+      } finally {
+        gate.invalidate();
       }
       counts.refundsApplied += 1;
     }
 
     if (complete) {
+      await gate.assertActive();
       await deps.checkpoints.put(
         customerId,
         RECONCILIATION_CHECKPOINT,
@@ -226,6 +243,10 @@ export async function reconcileCustomer(deps: ReconciliationDeps, customerId: st
     }
     return run;
   } catch (error) {
+    if (isCustomerNotActive(error)) {
+      logger.info('reconciliation stopped: customer no longer active', { customerId, runId });
+      return finish('stopped');
+    }
     deps.metrics.count(SYNC_METRICS.reconciliationFailures);
     logger.error('reconciliation failed', { customerId, runId, errorCode: errorCode(error) });
     return finish('failed', error);

@@ -43,7 +43,8 @@ describe('debug capture and the deletion drill through the CLI', () => {
     simulator = await startVirtuousSimulator();
     runtime = await startLocalRuntime(
       readSettings(['--data-dir', dataDir, '--free-ports', '--poll-wait-seconds', '1'], {}),
-      { simulator },
+      // 60× faster workflow waits: the drill's offboarding settles in-flight sync writes for 90 s.
+      { simulator, timeScale: 60 },
     );
     const org = simulator.control.createOrganization({ name: 'Capture Org' });
     await onboardWithStripe(runtime, CUSTOMER, org.apiKey, stripeSecret);
