@@ -9,6 +9,11 @@
  *   POST /lifecycle/customers/{customerId}/debug-capture        {minutes} (1-1440)                        → 200
  *   DELETE /lifecycle/customers/{customerId}/debug-capture                                               → 200
  *   GET  /lifecycle/executions/{executionId}                                                              → 200
+ *   GET  /lifecycle/customers                                          status of every customer              → 200
+ *   GET  /lifecycle/customers/{customerId}                             its status (404 when unknown)          → 200
+ *   GET  /lifecycle/customers/{customerId}/dead-letters[?resolution=open|replayed|discarded]                 → 200
+ *   POST /lifecycle/customers/{customerId}/dead-letters/{id}/replay    {checked?: true}                      → 200
+ *   POST /lifecycle/customers/{customerId}/dead-letters/{id}/discard   (empty or {})                         → 200
  *
  * Thin: parse the shape (a 400 names what is wrong with it, never the data), call the domain, map the result.
  * No answer, log or error carries a key.
@@ -16,6 +21,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { z } from 'zod';
 import type { WorkflowName } from '../customers/customer.ts';
+import { summarizeCustomer, summarizeCustomers } from '../customers/customer-summary.ts';
 import { MAX_DEBUG_CAPTURE_MINUTES } from '../customers/debug-capture-flag.ts';
 import { isClassified, TransientError } from '../shared/errors.ts';
 import { isCustomerId } from '../shared/identifiers.ts';
@@ -32,6 +38,13 @@ import {
   STARTABLE,
   startWorkflow,
 } from './lifecycle-api.ts';
+import {
+  listDeadLetters,
+  parseDeadLetterId,
+  parseResolution,
+  resolveDeadLetter,
+  viewDeadLetter,
+} from './operator-views.ts';
 
 /** Virtuous API keys are opaque; this bounds them without describing them. */
 const Token = z
@@ -58,6 +71,10 @@ const PauseBody = z.strictObject({
 });
 
 const ResumeBody = z.strictObject({});
+
+const ReplayBody = z.strictObject({ checked: z.literal(true).optional() });
+
+const DiscardBody = z.strictObject({});
 
 const DebugCaptureBody = z.strictObject({ minutes: z.number().int().min(1).max(MAX_DEBUG_CAPTURE_MINUTES) });
 
@@ -112,6 +129,9 @@ function customerIdFrom(segment: string | undefined): string {
 async function route(deps: LifecycleApiDeps, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   const [root, collection, id, action, name, ...rest] = routePath(event);
   const method = event.httpMethod.toUpperCase();
+  if (root === 'lifecycle' && collection === 'customers' && (action === undefined || action === 'dead-letters')) {
+    return operatorRoute(deps, event, method, [id, action, name, ...rest]);
+  }
   if (root !== 'lifecycle' || rest.length > 0) throw new ApiRefusal(404, 'NOT_FOUND', 'no such route');
   if (collection === 'executions' && id !== undefined && action === undefined) {
     if (method !== 'GET') throw new ApiRefusal(405, 'METHOD_NOT_ALLOWED', 'use GET');
@@ -154,6 +174,59 @@ async function route(deps: LifecycleApiDeps, event: APIGatewayProxyEvent): Promi
     return answer(202, { customerId, workflow: name, executionId: started.executionId });
   }
   throw new ApiRefusal(404, 'NOT_FOUND', 'no such route');
+}
+
+/** Customer status and dead letters: what an operator of a deployed stack reads and decides from the CLI. */
+async function operatorRoute(
+  deps: LifecycleApiDeps,
+  event: APIGatewayProxyEvent,
+  method: string,
+  [id, action, deadLetterId, decision, ...rest]: (string | undefined)[],
+): Promise<APIGatewayProxyResult> {
+  if (rest.length > 0) throw new ApiRefusal(404, 'NOT_FOUND', 'no such route');
+  if (id === undefined) {
+    if (method !== 'GET') throw new ApiRefusal(405, 'METHOD_NOT_ALLOWED', 'use GET');
+    return answer(200, { customers: await summarizeCustomers(deps.customers) });
+  }
+  const customerId = customerIdFrom(id);
+  if (action === undefined) {
+    if (method !== 'GET') throw new ApiRefusal(405, 'METHOD_NOT_ALLOWED', 'use GET');
+    const record = await deps.customers.get(customerId);
+    if (record === undefined) throw new ApiRefusal(404, 'CUSTOMER_NOT_FOUND', 'no such customer');
+    return answer(200, { customer: summarizeCustomer(record) });
+  }
+  const deadLetters = deps.deadLetters;
+  if (deadLetters === undefined) {
+    throw new ApiRefusal(501, 'NOT_CONFIGURED', 'dead letters are not available on this deployment');
+  }
+  if (deadLetterId === undefined) {
+    if (method !== 'GET') throw new ApiRefusal(405, 'METHOD_NOT_ALLOWED', 'use GET');
+    const resolution = parseResolution(event.queryStringParameters?.resolution ?? undefined);
+    const found = await listDeadLetters(deadLetters, [customerId], resolution);
+    return answer(200, { deadLetters: found.map(viewDeadLetter) });
+  }
+  if (decision !== 'replay' && decision !== 'discard') throw new ApiRefusal(404, 'NOT_FOUND', 'no such route');
+  if (method !== 'POST') throw new ApiRefusal(405, 'METHOD_NOT_ALLOWED', 'use POST');
+  const letterId = parseDeadLetterId(deadLetterId);
+  // checked: the operator looked in Virtuous and found no reversal for an in-doubt refund (replay only).
+  const checked = decision === 'replay' ? parseBody(event, ReplayBody, true).checked === true : false;
+  if (decision === 'discard') parseBody(event, DiscardBody, true);
+  try {
+    const resolved = await resolveDeadLetter(deadLetters, {
+      customerId,
+      deadLetterId: letterId,
+      action: decision,
+      now: deps.clock.now(),
+      checked,
+    });
+    return answer(200, { deadLetter: viewDeadLetter(resolved) });
+  } catch (error) {
+    if (isClassified(error) && error.code === 'DEAD_LETTER_NOT_FOUND') {
+      throw new ApiRefusal(404, error.code, error.message);
+    }
+    if (isClassified(error) && error.name === 'PermanentError') throw new ApiRefusal(409, error.code, error.message);
+    throw error;
+  }
 }
 
 async function debugCaptureRoute(

@@ -17,6 +17,7 @@ import {
 import type { Notifier } from '../notifications/notifier.ts';
 import { PermanentError, RecoverableError, TransientError } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
+import type { DeadLetters } from '../sync/dead-letters.ts';
 import type { HeldMessages } from '../sync/held-messages.ts';
 
 export interface LifecycleApiDeps {
@@ -29,6 +30,8 @@ export interface LifecycleApiDeps {
   /** Pause / resume by hand: the held messages a resume releases, and who is told. Without them those routes 501. */
   readonly held?: Pick<HeldMessages, 'release'>;
   readonly notifier?: Notifier;
+  /** The operator's dead-letter routes (list, replay, discard). Without them those routes 501. */
+  readonly deadLetters?: Pick<DeadLetters, 'list' | 'replay' | 'discard'>;
 }
 
 /** Statuses from which a customer may (re)start onboarding. */

@@ -24,6 +24,8 @@ import { createSnsNotifierFromEnv } from '../notifications/sns-notifier.ts';
 import { createDocumentClient } from '../shared/dynamo-document-client.ts';
 import { ENV, requireSetting, tableNameFromEnv } from '../shared/environment.ts';
 import { TABLE_KEYS, type TableKey } from '../shared/tables.ts';
+import { createDeadLetters, type DeadLetters } from '../sync/dead-letters.ts';
+import { createDynamoSyncStateRepository } from '../sync/dynamo-sync-state-repository.ts';
 import { createHeldMessages, type HeldMessages } from '../sync/held-messages.ts';
 import { createSqsMessageQueue } from '../sync/message-queue.ts';
 import { createRateBudgetFromEnv } from '../virtuous/rate-budget.ts';
@@ -114,12 +116,42 @@ function lazyHeldMessages(client: DynamoDBDocumentClient, env: NodeJS.ProcessEnv
   };
 }
 
+/**
+ * Dead letters for the operator routes: listing reads the table only; a replay opens the sealed message with the
+ * data key (kms:Decrypt only), resets its sync record and puts it back on the inbound queue. Built on first use.
+ */
+function lazyDeadLetters(
+  client: DynamoDBDocumentClient,
+  env: NodeJS.ProcessEnv,
+): Pick<DeadLetters, 'list' | 'replay' | 'discard'> {
+  let deadLetters: DeadLetters | undefined;
+  const build = (): DeadLetters => {
+    deadLetters ??= createDeadLetters({
+      client,
+      table: tableNameFromEnv('deadLetters', env),
+      sealer: createKmsPayloadSealer({
+        kms: new KMSClient(CLIENT_SETTINGS),
+        keyArn: requireSetting(ENV.dataKmsKeyArn, env),
+      }),
+      queue: createSqsMessageQueue(new SQSClient(CLIENT_SETTINGS), requireSetting(ENV.inboundQueueUrl, env)),
+      syncState: createDynamoSyncStateRepository(client, tableNameFromEnv('syncRecords', env)),
+    });
+    return deadLetters;
+  };
+  return {
+    list: (customerId, resolution) => build().list(customerId, resolution),
+    replay: (customerId, deadLetterId, now, options) => build().replay(customerId, deadLetterId, now, options),
+    discard: (customerId, deadLetterId, now) => build().discard(customerId, deadLetterId, now),
+  };
+}
+
 export function createAwsLifecycleApiDeps(env: NodeJS.ProcessEnv = process.env): LifecycleApiDeps {
   const secrets = createSecretsManagerStore(env);
   const client = documentClient();
   let notifier: ReturnType<typeof createSnsNotifierFromEnv> | undefined;
   return {
     held: lazyHeldMessages(client, env),
+    deadLetters: lazyDeadLetters(client, env),
     notifier: {
       notifyCustomer: (notification) => {
         notifier ??= createSnsNotifierFromEnv(env);

@@ -278,6 +278,7 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
       settings: lifecycleSettings(),
       held: syncDeps.held,
       notifier,
+      deadLetters,
     });
     return lifecycleApi(event);
   };

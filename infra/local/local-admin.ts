@@ -7,10 +7,17 @@
  * so a task token kept in it never leaves.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import type { CustomerRecord, CustomerRepository } from '../../functions/customers/customer.ts';
+import type { CustomerRepository } from '../../functions/customers/customer.ts';
+import { summarizeCustomer, summarizeCustomers } from '../../functions/customers/customer-summary.ts';
+import {
+  listDeadLetters,
+  parseDeadLetterId,
+  parseResolution,
+  resolveDeadLetter,
+} from '../../functions/lifecycle-api/operator-views.ts';
 import { errorCode, ForbiddenInputError, isClassified, PermanentError } from '../../functions/shared/errors.ts';
 import { assertCustomerId } from '../../functions/shared/identifiers.ts';
-import type { DeadLetterResolution, DeadLetters } from '../../functions/sync/dead-letters.ts';
+import type { DeadLetters } from '../../functions/sync/dead-letters.ts';
 import { json } from './http-json.ts';
 import type { Scheduler } from './scheduler.ts';
 import type { LocalWorkflowEngine } from './workflow-engine.ts';
@@ -24,43 +31,6 @@ export interface LocalAdminDeps {
   readonly virtuousBaseUrl: string;
   readonly clock?: () => Date;
 }
-
-export interface CustomerSummary {
-  readonly customerId: string;
-  readonly status: string;
-  readonly statusReason?: string;
-  readonly sensitivity?: string;
-  readonly organizationId?: string;
-  readonly webhookSubscriptionId?: number;
-  readonly runningWorkflow?: string;
-  readonly awaitingToken: boolean;
-  readonly previousWebhookSecretValidUntil?: string;
-  readonly tokenPromotedAt?: string;
-  readonly createdAt?: string;
-  readonly updatedAt?: string;
-}
-
-export function summarizeCustomer(record: CustomerRecord): CustomerSummary {
-  return {
-    customerId: record.customerId,
-    status: record.status,
-    ...(record.statusReason === undefined ? {} : { statusReason: record.statusReason }),
-    ...(record.sensitivity === undefined ? {} : { sensitivity: record.sensitivity }),
-    ...(record.organizationId === undefined ? {} : { organizationId: String(record.organizationId) }),
-    ...(record.webhookSubscriptionId === undefined ? {} : { webhookSubscriptionId: record.webhookSubscriptionId }),
-    ...(record.lock === undefined ? {} : { runningWorkflow: record.lock.workflow }),
-    awaitingToken: record.awaitingTokenTaskToken !== undefined,
-    ...(record.previousWebhookSecretValidUntil === undefined
-      ? {}
-      : { previousWebhookSecretValidUntil: record.previousWebhookSecretValidUntil }),
-    ...(record.tokenPromotedAt === undefined ? {} : { tokenPromotedAt: record.tokenPromotedAt }),
-    ...(record.createdAt === undefined ? {} : { createdAt: record.createdAt }),
-    ...(record.updatedAt === undefined ? {} : { updatedAt: record.updatedAt }),
-  };
-}
-
-const RESOLUTIONS: readonly DeadLetterResolution[] = ['open', 'replayed', 'discarded'];
-const DEAD_LETTER_ID = /^[A-Za-z0-9_#:.-]{1,200}$/;
 
 function segments(event: APIGatewayProxyEvent): string[] {
   const proxy = event.pathParameters?.proxy ?? '';
@@ -80,9 +50,7 @@ export function createLocalAdminHandler(deps: LocalAdminDeps) {
       return json(200, { status: 'ok' });
     }
     if (method === 'GET' && head === 'customers' && parts.length === 1) {
-      const records = await deps.customers.list();
-      records.sort((a, b) => a.customerId.localeCompare(b.customerId));
-      return json(200, { customers: records.map(summarizeCustomer) });
+      return json(200, { customers: await summarizeCustomers(deps.customers) });
     }
     if (method === 'GET' && head === 'customers' && parts.length === 2) {
       const record = await deps.customers.get(assertCustomerId(second));
@@ -121,16 +89,12 @@ export function createLocalAdminHandler(deps: LocalAdminDeps) {
       return json(result.ok ? 200 : 500, { result });
     }
     if (method === 'GET' && head === 'dead-letters' && parts.length === 1) {
-      const resolution = query.resolution as DeadLetterResolution | undefined;
-      if (resolution !== undefined && !RESOLUTIONS.includes(resolution)) {
-        throw new ForbiddenInputError('INVALID_RESOLUTION', 'resolution must be open, replayed or discarded');
-      }
+      const resolution = parseResolution(query.resolution);
       const customerIds =
         query.customerId === undefined
           ? (await deps.customers.list()).map((customer) => customer.customerId)
           : [assertCustomerId(query.customerId)];
-      const deadLetters = [];
-      for (const customerId of customerIds) deadLetters.push(...(await deps.deadLetters.list(customerId, resolution)));
+      const deadLetters = await listDeadLetters(deps.deadLetters, customerIds, resolution);
       return json(200, { deadLetters });
     }
     if (
@@ -139,15 +103,13 @@ export function createLocalAdminHandler(deps: LocalAdminDeps) {
       parts.length === 4 &&
       (fourth === 'replay' || fourth === 'discard')
     ) {
-      const customerId = assertCustomerId(second);
-      const deadLetterId = decodeURIComponent(third as string);
-      if (!DEAD_LETTER_ID.test(deadLetterId)) {
-        throw new ForbiddenInputError('INVALID_DEAD_LETTER_ID', 'dead letter id is malformed');
-      }
-      const summary =
-        fourth === 'replay'
-          ? await deps.deadLetters.replay(customerId, deadLetterId, clock(), { checked: query.checked === 'true' })
-          : await deps.deadLetters.discard(customerId, deadLetterId, clock());
+      const summary = await resolveDeadLetter(deps.deadLetters, {
+        customerId: assertCustomerId(second),
+        deadLetterId: parseDeadLetterId(third),
+        action: fourth,
+        now: clock(),
+        checked: query.checked === 'true',
+      });
       return json(200, { deadLetter: summary });
     }
     if (method === 'GET' && head === 'egress-ips' && parts.length === 1) {

@@ -441,6 +441,41 @@ describe('each function role calls only what its code needs', () => {
     }
   });
 
+  it('the lifecycle API dead-letter routes: list and resolve dead letters, reset the sync record, replay to the queue', async () => {
+    const { workers, state, secrets } = synth.built.stack;
+    const table = (key: 'deadLetters' | 'syncRecords' | 'deliveries') =>
+      `arn:${PARTITION}:dynamodb:${REGION}:${ACCOUNT}:table/${tableName(ENVIRONMENT, key)}`;
+    const inboundId = logicalId(state.inboundQueue);
+    const inbound = `arn:${PARTITION}:sqs:${REGION}:${ACCOUNT}:${policies.resource(inboundId).Properties?.QueueName ?? inboundId}`;
+    const dataKey = policies.keyArn(logicalId(secrets.dataKey));
+    const dataKeyPolicy = policies.keyPolicy(logicalId(secrets.dataKey));
+    const role = logicalId(workers.functions.lifecycleApi.role);
+    const identityPolicies = policies.identityPolicies(role);
+    const principal = policies.roleArn(role);
+    const context = { 'aws:SecureTransport': 'true', 'aws:PrincipalArn': principal };
+    const outcome = (action: string, resource: string, resourcePolicy?: unknown) =>
+      simulate({ principal, identityPolicies, action, resource, context, resourcePolicy });
+    for (const [action, resource] of [
+      ['dynamodb:Query', table('deadLetters')],
+      ['dynamodb:GetItem', table('deadLetters')],
+      ['dynamodb:UpdateItem', table('deadLetters')],
+      ['dynamodb:GetItem', table('syncRecords')],
+      ['dynamodb:UpdateItem', table('syncRecords')],
+      ['sqs:SendMessage', inbound],
+    ] as const) {
+      expect(await outcome(action, resource), `lifecycleApi ${action} ${resource}`).toBe('Allowed');
+    }
+    expect(await outcome('kms:Decrypt', dataKey, dataKeyPolicy), 'lifecycleApi kms:Decrypt').toBe('Allowed');
+    // The dead-letter routes reach the tables a replay needs, not the rest of the sync engine's.
+    expect(await outcome('dynamodb:Query', table('deliveries'))).not.toBe('Allowed');
+    expect(await outcome('dynamodb:DeleteItem', table('deliveries'))).not.toBe('Allowed');
+    const variables = policies.resource(logicalId(workers.functions.lifecycleApi.function)).Properties.Environment
+      .Variables;
+    expect(Object.keys(variables)).toEqual(
+      expect.arrayContaining(['TABLE_DEAD_LETTERS', 'TABLE_SYNC_RECORDS', 'TABLE_CUSTOMERS', 'INBOUND_QUEUE_URL']),
+    );
+  });
+
   it('the bulk loader reads import objects, and nobody else does', async () => {
     const importsId = logicalId(synth.built.stack.state.importsBucket);
     const bucket = String(policies.resource(importsId).Properties?.BucketName ?? importsId).toLowerCase();

@@ -180,12 +180,22 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
   },
   lifecycleApi: {
     entry: 'functions/lifecycle-api/handler.ts',
-    description: 'SigV4 API for partner backends: submit tokens, start and observe workflows, pause and resume sync',
+    description:
+      'SigV4 API for partner backends and operators: tokens, workflows, pause and resume, customer status, dead letters',
     memorySize: 512,
     timeout: Duration.seconds(29),
     callsVirtuous: true,
     // heldMessages + inbound send + opening with the data key: a resume puts the held messages back on the queue.
-    tables: { customers: rw, secretAudit: 'write', rateBudgets: rw, heldMessages: rw },
+    // deadLetters + syncRecords: the operator lists dead letters; a replay resets the sync record, opens the sealed
+    // message and re-sends it on the same queue with the same key (no new grant for those).
+    tables: {
+      customers: rw,
+      secretAudit: 'write',
+      rateBudgets: rw,
+      heldMessages: rw,
+      deadLetters: rw,
+      syncRecords: rw,
+    },
     customerSecrets: 'writer',
     inboundQueue: 'send',
     opensWithDataKey: true,

@@ -1,8 +1,8 @@
 /**
  * A deployed stack as the CLI's target. Workflows start and are followed with Step Functions (StartExecution,
- * DescribeExecution, GetExecutionHistory); tokens go to the stack's lifecycle API (IAM-authorized: requests are
- * SigV4-signed with the caller's credentials), never into an execution's input; egress IPs come from the stack
- * outputs (or the SSM parameter the stack writes).
+ * DescribeExecution, GetExecutionHistory); tokens, pause/resume, customer status and dead letters go to the stack's
+ * lifecycle API (IAM-authorized: requests are SigV4-signed with the caller's credentials), never into an execution's
+ * input; egress IPs come from the stack outputs (or the SSM parameter the stack writes).
  *
  * The state machines and the API are found from the stack's outputs: a `arn:aws:states:` output whose key names the
  * workflow (e.g. `OnboardingStateMachineArn`), and an output whose key contains `LifecycleApi` (or the ingress API
@@ -144,8 +144,13 @@ export class AwsTarget implements Target {
     throw usage(`stack ${this.stackName} has no lifecycle API output`);
   }
 
-  /** A SigV4-signed call to the IAM-authorized lifecycle API. */
-  private async callApi(path: string, body: unknown, method: 'POST' | 'DELETE' = 'POST'): Promise<unknown> {
+  /** A SigV4-signed call to the IAM-authorized lifecycle API; a refusal is a usage error, a failure exit 1. */
+  private async callApi(
+    path: string,
+    body: unknown,
+    method: 'GET' | 'POST' | 'DELETE' = 'POST',
+    options: { readonly notFound?: 'undefined' } = {},
+  ): Promise<unknown> {
     const url = new URL(`${await this.lifecycleApiUrl()}${path}`);
     const region = await this.sfn.config.region();
     const signer = new SignatureV4({
@@ -160,7 +165,7 @@ export class AwsTarget implements Target {
       protocol: url.protocol,
       hostname: url.hostname,
       path: url.pathname,
-      headers: { host: url.hostname, 'content-type': 'application/json' },
+      headers: { host: url.hostname, ...(text === '' ? {} : { 'content-type': 'application/json' }) },
       body: text,
     });
     const response = await fetch(url, {
@@ -169,10 +174,13 @@ export class AwsTarget implements Target {
       ...(text === '' ? {} : { body: text }),
       signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
     });
-    const answer = (await response.json().catch(() => ({}))) as { error?: unknown; executionId?: unknown };
+    const answer = (await response.json().catch(() => ({}))) as { error?: unknown; message?: unknown };
+    if (response.status === 404 && options.notFound === 'undefined') return undefined;
     if (response.status >= 400) {
       const code = typeof answer.error === 'string' ? answer.error : `HTTP ${response.status}`;
-      if (response.status < 500) throw usage(`refused by the lifecycle API (${response.status} ${code})`);
+      // The API's refusal messages are fixed texts (never the request's data), so they may be shown.
+      const detail = typeof answer.message === 'string' ? `: ${answer.message}` : '';
+      if (response.status < 500) throw usage(`refused by the lifecycle API (${response.status} ${code})${detail}`);
       throw new CliError(`the lifecycle API failed (${response.status} ${code})`, EXIT.failed);
     }
     return answer;
@@ -243,19 +251,44 @@ export class AwsTarget implements Target {
   }
 
   async customers(): Promise<CustomerView[]> {
-    throw usage('status with --aws: read the customers table in the console (the CLI lists customers locally only)');
+    const answer = (await this.callApi('/customers', undefined, 'GET')) as { customers?: CustomerView[] };
+    return answer.customers ?? [];
   }
 
-  async customer(): Promise<CustomerView | undefined> {
-    throw usage('status with --aws: read the customers table in the console');
+  async customer(customerId: string): Promise<CustomerView | undefined> {
+    const answer = (await this.callApi(`/customers/${encodeURIComponent(customerId)}`, undefined, 'GET', {
+      notFound: 'undefined',
+    })) as { customer?: CustomerView } | undefined;
+    return answer?.customer;
   }
 
-  async deadLetters(): Promise<DeadLetterView[]> {
-    throw usage('dead-letters with --aws are not supported by this CLI yet; use the runbook docs/runbooks');
+  /** One customer's dead letters, or every customer's (one call per customer, as the local runtime does). */
+  async deadLetters(customerId: string | undefined): Promise<DeadLetterView[]> {
+    const customerIds =
+      customerId === undefined ? (await this.customers()).map((customer) => customer.customerId) : [customerId];
+    const letters: DeadLetterView[] = [];
+    for (const id of customerIds) {
+      const answer = (await this.callApi(`/customers/${encodeURIComponent(id)}/dead-letters`, undefined, 'GET')) as {
+        deadLetters?: DeadLetterView[];
+      };
+      letters.push(...(answer.deadLetters ?? []));
+    }
+    return letters;
   }
 
-  async resolveDeadLetter(): Promise<DeadLetterView> {
-    throw usage('dead-letters with --aws are not supported by this CLI yet; use the runbook docs/runbooks');
+  async resolveDeadLetter(
+    customerId: string,
+    deadLetterId: string,
+    action: 'replay' | 'discard',
+    options: { readonly checked?: boolean } = {},
+  ): Promise<DeadLetterView> {
+    const answer = (await this.callApi(
+      `/customers/${encodeURIComponent(customerId)}/dead-letters/${encodeURIComponent(deadLetterId)}/${action}`,
+      action === 'replay' && options.checked === true ? { checked: true } : {},
+    )) as { deadLetter?: DeadLetterView };
+    if (answer.deadLetter === undefined)
+      throw new CliError('the lifecycle API answered without the dead letter', EXIT.failed);
+    return answer.deadLetter;
   }
 
   async egressIps(): Promise<{ ips: string[]; note?: string }> {
