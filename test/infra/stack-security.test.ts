@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { sessionName } from '../../functions/credentials/scoped-credentials.ts';
 import { isExpectedAccessor } from '../../functions/lifecycle/secret-accessors.ts';
 import { lifecycleSettingsFromEnv } from '../../functions/lifecycle/settings.ts';
+import { PROCESSOR_TIMEOUT_SECONDS } from '../../functions/processor/limits.ts';
 import { ENV } from '../../functions/shared/environment.ts';
 import { TABLE_KEYS, TABLES, tableName } from '../../functions/shared/tables.ts';
 import { readWorkflowDefinition, WORKFLOWS } from '../../statemachines/workflows.ts';
@@ -157,6 +158,8 @@ describe('state', () => {
     });
     const processor = resources('AWS::Lambda::Function').find(([id]) => id.startsWith('WorkersProcessorFunction'))?.[1];
     expect(inbound.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * processor.Properties.Timeout);
+    // The constant offboarding's settle wait is checked against (test/unit/sync/active-customer-gate.test.ts).
+    expect(processor.Properties.Timeout).toBe(PROCESSOR_TIMEOUT_SECONDS);
     synth.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       BatchSize: 10,
       FunctionResponseTypes: ['ReportBatchItemFailures'],

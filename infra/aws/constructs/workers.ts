@@ -16,6 +16,7 @@ import { Construct } from 'constructs';
 import { platformSecretName } from '../../../functions/credentials/secret-names.ts';
 import type { WorkflowName } from '../../../functions/customers/customer.ts';
 import { stateMachineArnVariable } from '../../../functions/lifecycle/sfn-workflow-starter.ts';
+import { PROCESSOR_TIMEOUT_SECONDS } from '../../../functions/processor/limits.ts';
 import { ENV } from '../../../functions/shared/environment.ts';
 import { TABLE_KEYS, TABLES, type TableKey, tableEnvVar } from '../../../functions/shared/tables.ts';
 import { WORKFLOWS } from '../../../statemachines/workflows.ts';
@@ -136,7 +137,7 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     entry: 'functions/processor/handler.ts',
     description: 'Submits inbound events to Virtuous: idempotent, rate-limited, dead-lettered after bounded attempts',
     memorySize: 512,
-    timeout: Duration.seconds(60),
+    timeout: Duration.seconds(PROCESSOR_TIMEOUT_SECONDS),
     callsVirtuous: true,
     tables: SYNC_ENGINE_TABLES,
     // Reads the customer's Virtuous token only. (Should OAuth source tokens be refreshed here, their rotation

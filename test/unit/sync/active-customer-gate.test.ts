@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { CustomerRecord, CustomerStatus } from '../../../functions/customers/customer.ts';
+import { PROCESSOR_TIMEOUT_SECONDS } from '../../../functions/processor/limits.ts';
 import { ACTIVE_RECHECK_MS, createActiveCustomerGate } from '../../../functions/sync/active-customer-gate.ts';
 import { DYNAMO_TIMEOUT_MS } from '../../../functions/sync/dynamo-call.ts';
 
@@ -73,7 +74,9 @@ describe('active customer gate', () => {
     expect(asl.States.PauseSync.Next).toBe('SettleInFlightWrites');
     const settle = asl.States.SettleInFlightWrites;
     expect(settle).toMatchObject({ Type: 'Wait', Next: 'DeleteWebhookSubscription' });
-    // 60 s: the processor Lambda's timeout (infra/aws/constructs/workers.ts); its runs end within it.
-    expect(settle.Seconds * 1000).toBeGreaterThan(Math.max(ACTIVE_RECHECK_MS + DYNAMO_TIMEOUT_MS, 60_000));
+    // A processor run ends within the Lambda's timeout, which CDK deploys from the same constant.
+    expect(settle.Seconds * 1000).toBeGreaterThan(
+      Math.max(ACTIVE_RECHECK_MS + DYNAMO_TIMEOUT_MS, PROCESSOR_TIMEOUT_SECONDS * 1000),
+    );
   });
 });
