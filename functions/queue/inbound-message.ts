@@ -52,10 +52,27 @@ export function createInboundMessage(input: {
     deliveryId: input.deliveryId,
     customerId: input.customerId,
     provider: input.provider,
-    receivedAt: input.receivedAt.toISOString(),
+    receivedAt: isoTimestamp(input.receivedAt),
     body: input.rawBodyBase64 ?? input.rawBody.toString('base64'),
     bodyEncoding: 'base64',
   };
+}
+
+const twoDigits = (value: number): string => (value < 10 ? `0${value}` : `${value}`);
+
+/**
+ * `date.toISOString()`, character for character. V8 formats it in a runtime call that costs about an eighth of the
+ * verifier's HMAC; reading the UTC fields and joining them takes half that. Years before 1000 (which toISOString
+ * pads) or after 9999 (signed, six digits) and invalid dates (it throws) are left to toISOString itself.
+ */
+function isoTimestamp(date: Date): string {
+  const year = date.getUTCFullYear();
+  if (!(year >= 1000 && year <= 9999)) return date.toISOString();
+  const millis = date.getUTCMilliseconds();
+  return (
+    `${year}-${twoDigits(date.getUTCMonth() + 1)}-${twoDigits(date.getUTCDate())}T${twoDigits(date.getUTCHours())}:` +
+    `${twoDigits(date.getUTCMinutes())}:${twoDigits(date.getUTCSeconds())}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`
+  );
 }
 
 /**

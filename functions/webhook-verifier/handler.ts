@@ -15,7 +15,7 @@ import { errorCode, ForbiddenInputError } from '../shared/errors.ts';
 import { logger, MetricUnit, metrics } from '../shared/observability.ts';
 import { SecretCandidates } from '../webhooks/secret-candidates.ts';
 import { STRIPE_SIGNATURE_HEADER } from '../webhooks/stripe-signature.ts';
-import { acceptDelivery, type DeliveryOutcome } from './accept-delivery.ts';
+import { type AcceptDeps, acceptDelivery, type DeliveryOutcome } from './accept-delivery.ts';
 import { DEFAULT_CONFIG, validHeaderName, type WebhookVerifierConfig } from './config.ts';
 import { captureIfFlagged } from './debug-capture.ts';
 import { headerValue, providerOf, readTransportRequest } from './http-request.ts';
@@ -74,6 +74,14 @@ export function createWebhookVerifierHandler(deps: WebhookVerifierDeps): Webhook
     stripe: STRIPE_SIGNATURE_HEADER.toLowerCase(),
   } as const;
 
+  const acceptDeps: AcceptDeps = {
+    customers: deps.customers,
+    candidates,
+    queue: deps.queue,
+    clock,
+    stripeToleranceSeconds: config.stripeToleranceSeconds,
+  };
+
   const handle = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
     const requestId = event.requestContext?.requestId || context.awsRequestId;
     const log = withLambdaContext(verifierLogger, context);
@@ -89,13 +97,7 @@ export function createWebhookVerifierHandler(deps: WebhookVerifierDeps): Webhook
     const signatureHeader = headerValue(event, signatureHeaderFor[provider]);
     const outcome: DeliveryOutcome = await acceptDelivery(
       { provider, customerIdParameter, rawBody, rawBodyBase64, signatureHeader, requestId },
-      {
-        customers: deps.customers,
-        candidates,
-        queue: deps.queue,
-        clock,
-        stripeToleranceSeconds: config.stripeToleranceSeconds,
-      },
+      acceptDeps,
     );
     // Only a customer with a flag set pays for the check; the write never changes the answer.
     if (outcome.kind !== 'unavailable' && outcome.debugCaptureUntil !== undefined) {

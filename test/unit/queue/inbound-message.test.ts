@@ -1,5 +1,6 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createInboundMessage,
@@ -50,6 +51,41 @@ describe('inbound message', () => {
     expect(caught).toMatchObject({ name: 'ForbiddenInputError', code: 'INVALID_INBOUND_MESSAGE' });
     const description = `${(caught as Error).message} ${JSON.stringify(caught)}`;
     for (const value of Object.values(DONOR)) expect(description).not.toContain(value);
+  });
+});
+
+describe('inbound message receivedAt', () => {
+  const receivedAtOf = (receivedAt: Date) =>
+    createInboundMessage({
+      deliveryId: message.deliveryId,
+      customerId: 'acme',
+      provider: 'virtuous',
+      receivedAt,
+      rawBody,
+    }).receivedAt;
+
+  it('is exactly toISOString for every representable instant, including years it pads or signs', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -8.64e15, max: 8.64e15 }), (time) => {
+        expect(receivedAtOf(new Date(time))).toBe(new Date(time).toISOString());
+      }),
+      { numRuns: 2000 },
+    );
+    for (const iso of [
+      '0999-12-31T23:59:59.999Z',
+      '1000-01-01T00:00:00.000Z',
+      '2026-01-09T03:04:05.006Z',
+      '2026-11-29T12:00:00.050Z',
+      '9999-12-31T23:59:59.999Z',
+      '+010000-01-01T00:00:00.000Z',
+      '-000001-06-15T10:20:30.400Z',
+    ]) {
+      expect(receivedAtOf(new Date(iso))).toBe(iso);
+    }
+  });
+
+  it('refuses an invalid date like toISOString does', () => {
+    expect(() => receivedAtOf(new Date(Number.NaN))).toThrow(RangeError);
   });
 });
 

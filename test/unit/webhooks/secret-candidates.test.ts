@@ -56,6 +56,18 @@ describe('SecretCandidates', () => {
     expect(store.accesses.every((a) => a.kind === 'source_webhook_secret')).toBe(true);
   });
 
+  it("keeps one customer's Virtuous and Stripe sets apart in the cache, and forgets them separately", async () => {
+    const stripeSecret = registerSecret('whsec_candidatesStripe0002');
+    await store.seedCurrent(webhookSecretRef('stripe', 'acme'), stripeSecret);
+    await candidates.forDelivery('virtuous', customer());
+    await candidates.forDelivery('stripe', customer());
+    expect(keyTexts(candidates.fromCache('virtuous', customer()) ?? [])).toEqual([`current:${oldSecret}`]);
+    expect(keyTexts(candidates.fromCache('stripe', customer()) ?? [])).toEqual([`current:${stripeSecret}`]);
+    candidates.forget('stripe', 'acme');
+    expect(candidates.fromCache('stripe', customer())).toBeUndefined();
+    expect(keyTexts(candidates.fromCache('virtuous', customer()) ?? [])).toEqual([`current:${oldSecret}`]);
+  });
+
   it('serves repeated deliveries from memory within the TTL and re-reads after it', async () => {
     await candidates.forDelivery('virtuous', customer());
     await candidates.forDelivery('virtuous', customer());
