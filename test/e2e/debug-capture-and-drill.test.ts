@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { readSettings } from '../../infra/local/settings.ts';
-import { paymentSucceededEvent, sendStripeEvent } from '../../infra/local/stripe-events.ts';
 import { startVirtuousSimulator, type VirtuousSimulator } from '../../infra/local/virtuous-simulator/server.ts';
-import { DONOR, registerSecret } from '../support/canaries.ts';
-import { cliInProcess, onboardWithStripe } from './support.ts';
+import { registerSecret } from '../support/canaries.ts';
+import { cliInProcess, onboardWithStripe, sendStripeGift } from './support.ts';
 
 const CUSTOMER = 'capture-co';
 
@@ -24,18 +23,12 @@ describe('debug capture and the deletion drill through the CLI', () => {
   const captures = async (customerId: string) =>
     readdir(join(dataDir, 'debug-captures', 'captures', customerId), { recursive: true }).catch(() => []);
   const deliver = (paymentIntentId: string) =>
-    sendStripeEvent({
-      webhooksUrl: runtime.endpoints.webhooks,
+    sendStripeGift(runtime, {
       customerId: CUSTOMER,
       secret: stripeSecret,
-      event: paymentSucceededEvent({
-        eventId: `evt_${paymentIntentId}`,
-        paymentIntentId,
-        customerId: 'cus_capture_0',
-        donor: DONOR,
-        amountCents: 1500,
-        created: Math.floor(Date.now() / 1000),
-      }),
+      paymentIntentId,
+      stripeCustomerId: 'cus_capture_0',
+      amountCents: 1500,
     });
 
   beforeAll(async () => {

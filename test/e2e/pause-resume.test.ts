@@ -7,11 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableName } from '../../functions/shared/tables.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { readSettings } from '../../infra/local/settings.ts';
-import { paymentSucceededEvent, sendStripeEvent } from '../../infra/local/stripe-events.ts';
 import { transactionKey } from '../../infra/local/virtuous-simulator/model.ts';
 import { startVirtuousSimulator, type VirtuousSimulator } from '../../infra/local/virtuous-simulator/server.ts';
-import { DONOR, findLeaks, registerSecret } from '../support/canaries.ts';
-import { type CliRun, cliInProcess } from './support.ts';
+import { findLeaks, registerSecret } from '../support/canaries.ts';
+import { type CliRun, cliInProcess, sendStripeGift } from './support.ts';
 
 const CUSTOMER = 'pause-co';
 
@@ -38,18 +37,12 @@ describe('pause → webhook held → resume → transaction at the simulator', (
   };
   const gifts = () => simulator.control.inspect(organizationId).giftTransactions;
   const deliver = (paymentIntentId: string) =>
-    sendStripeEvent({
-      webhooksUrl: runtime.endpoints.webhooks,
+    sendStripeGift(runtime, {
       customerId: CUSTOMER,
       secret: stripeSecret,
-      event: paymentSucceededEvent({
-        eventId: `evt_${paymentIntentId}`,
-        paymentIntentId,
-        customerId: 'cus_pause_0',
-        donor: DONOR,
-        amountCents: 2500,
-        created: Math.floor(Date.now() / 1000),
-      }),
+      paymentIntentId,
+      stripeCustomerId: 'cus_pause_0',
+      amountCents: 2500,
     });
 
   beforeAll(async () => {

@@ -15,11 +15,11 @@ import { ForbiddenInputError } from '../../functions/shared/errors.ts';
 import { type LocalRuntime, type StopReport, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { readSettings } from '../../infra/local/settings.ts';
 import { simulatorSnapshotPath } from '../../infra/local/simulator-snapshot-file.ts';
-import { customerCreatedEvent, paymentSucceededEvent, sendStripeEvent } from '../../infra/local/stripe-events.ts';
+import { customerCreatedEvent, sendStripeEvent } from '../../infra/local/stripe-events.ts';
 import { transactionKey } from '../../infra/local/virtuous-simulator/model.ts';
 import type { VirtuousSimulatorState } from '../../infra/local/virtuous-simulator/simulator.ts';
 import { DONOR, findLeaks, registerSecret } from '../support/canaries.ts';
-import { onboardWithStripe } from './support.ts';
+import { onboardWithStripe, sendStripeGift } from './support.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../infra/local/main.ts', import.meta.url));
@@ -75,18 +75,12 @@ describe('a runtime that owns its simulator, stopped and started again', () => {
       { simulatorSaveIntervalMs: 100 },
     );
   const sendGift = (runtime: LocalRuntime, id: string, amountCents: number) =>
-    sendStripeEvent({
-      webhooksUrl: runtime.endpoints.webhooks,
+    sendStripeGift(runtime, {
       customerId: CUSTOMER,
       secret: stripeSecret,
-      event: paymentSucceededEvent({
-        eventId: `evt_${id}`,
-        paymentIntentId: id,
-        customerId: 'cus_sim_restart',
-        donor: DONOR,
-        amountCents,
-        created: Math.floor(Date.now() / 1000),
-      }),
+      paymentIntentId: id,
+      stripeCustomerId: 'cus_sim_restart',
+      amountCents,
     });
 
   beforeAll(async () => {

@@ -9,7 +9,8 @@ import { expect } from 'vitest';
 import type { SecretStore } from '../../functions/credentials/secret-store.ts';
 import { runCli } from '../../infra/local/cli/main.ts';
 import type { LocalRuntime } from '../../infra/local/runtime.ts';
-import { registerSecret } from '../support/canaries.ts';
+import { paymentSucceededEvent, sendStripeEvent } from '../../infra/local/stripe-events.ts';
+import { DONOR, registerSecret } from '../support/canaries.ts';
 
 class Collect extends Writable {
   text = '';
@@ -138,4 +139,24 @@ export async function configureStripeSecret(secrets: SecretStore, customerId: st
   const ref = { customerId, kind: 'source_webhook_secret', source: 'stripe' } as const;
   await secrets.putPending(ref, secret, { reason: 'test:configure-stripe' });
   await secrets.promotePending(ref, { reason: 'test:configure-stripe' });
+}
+
+/** Sends a signed Stripe `payment_intent.succeeded` (one gift of the canary donor, created now) to the runtime. */
+export function sendStripeGift(
+  runtime: LocalRuntime,
+  gift: { customerId: string; secret: string; paymentIntentId: string; stripeCustomerId: string; amountCents: number },
+) {
+  return sendStripeEvent({
+    webhooksUrl: runtime.endpoints.webhooks,
+    customerId: gift.customerId,
+    secret: gift.secret,
+    event: paymentSucceededEvent({
+      eventId: `evt_${gift.paymentIntentId}`,
+      paymentIntentId: gift.paymentIntentId,
+      customerId: gift.stripeCustomerId,
+      donor: DONOR,
+      amountCents: gift.amountCents,
+      created: Math.floor(Date.now() / 1000),
+    }),
+  });
 }
