@@ -3,14 +3,15 @@
  * window roll-over, header corrections that only raise, and two concurrent "processors" (two clients, two budget
  * instances, one table, one customer) whose accepted calls at the simulator never exceed the budget in a window.
  */
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../../functions/shared/environment.ts';
 import { ForbiddenInputError, TransientError } from '../../../functions/shared/errors.ts';
 import { createVirtuousClient } from '../../../functions/virtuous/client.ts';
 import { createRateBudgetFromEnv, DynamoDbRateBudget, windowStartOf } from '../../../functions/virtuous/rate-budget.ts';
 import { staticTokenSource } from '../../../functions/virtuous/token-source.ts';
-import { type LocalAws, startLocalAws } from '../../support/local-aws.ts';
+import { type LocalAws, startLocalAws, TEST_CREDENTIALS, TEST_REGION } from '../../support/local-aws.ts';
 import { startTestSimulator, type TestSimulator } from '../../support/simulator.ts';
 
 // A fixed base time a quarter past the hour, so no test straddles a window boundary by accident.
@@ -91,6 +92,52 @@ describe('DynamoDbRateBudget', () => {
     await b.observe('cust-fresh', { remaining: 0 });
     expect((await storedItem('cust-fresh', windowStart))?.used).toBe(100);
     expect((await b.acquire('cust-fresh')).granted).toBe(false);
+  });
+
+  it('sends no correction that its own stored count already covers, and still raises a count it has not seen', async () => {
+    // A client of its own: document clients share the middleware stack of the client they wrap.
+    const documents = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ region: TEST_REGION, credentials: TEST_CREDENTIALS, endpoint: aws.dynamodbEndpoint }),
+    );
+    let requests = 0;
+    documents.middlewareStack.add(
+      (next) => async (args) => {
+        requests += 1;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countBudgetRequests' },
+    );
+    const now = () => sim.control.now();
+    const b = new DynamoDbRateBudget({
+      client: documents,
+      tableName: aws.tableNames.rateBudgets,
+      hourlyBudget: 100,
+      now,
+    });
+    const windowStart = windowStartOf(now());
+    await b.acquire('cust-known', 10);
+    expect(requests).toBe(1);
+    // Virtuous counts 10 of 100 used, or fewer: what we stored already says so.
+    await b.observe('cust-known', { remaining: 90 });
+    await b.observe('cust-known', { remaining: 95, resetAt: windowStart + 3_600 });
+    expect(requests).toBe(1);
+    // Virtuous counts more than we stored (another integration of the organization): raised, once.
+    await b.observe('cust-known', { remaining: 60 });
+    expect(requests).toBe(2);
+    expect((await storedItem('cust-known', windowStart))?.used).toBe(40);
+    await b.observe('cust-known', { remaining: 60 });
+    expect(requests).toBe(2);
+    // A sibling container raised the count meanwhile: this one has not seen it, so it still asks the table, which
+    // keeps the higher count.
+    await budget(100).acquire('cust-known', 30);
+    await b.observe('cust-known', { remaining: 50 });
+    expect(requests).toBe(3);
+    expect((await storedItem('cust-known', windowStart))?.used).toBe(70);
+    // Our own next reservation reports the stored count back, so the same answer is known to be covered.
+    await b.acquire('cust-known');
+    await b.observe('cust-known', { remaining: 50 });
+    expect(requests).toBe(4);
+    expect((await storedItem('cust-known', windowStart))?.used).toBe(71);
   });
 
   it('refuses impossible requests and reports storage failures as TransientError', async () => {
