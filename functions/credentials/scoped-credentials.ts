@@ -1,7 +1,10 @@
 /**
  * Per-customer scoping: a worker never reads customer secrets with its own execution role. For customer X it
- * assumes the customer-secrets role with the session tag `customer_id=X`; that role's policy allows secrets named
- * for `${aws:PrincipalTag/customer_id}` and tagged with the same id, so X's session cannot touch Y's secrets.
+ * assumes its customer-secrets role with the session tags `customer_id=X` and `purpose=<its purpose>`, and a session
+ * policy naming only X's secrets for that purpose (secret-purposes.ts). The role's trust policy lets each execution
+ * role ask for its own purpose only; the role's policy allows secrets named for `${aws:PrincipalTag/customer_id}` and
+ * tagged with the same id. So X's session cannot touch Y's secrets, and a session opened for one purpose (webhook
+ * verification) cannot read the secrets of another (API tokens, refresh tokens).
  *
  * Sessions are cached per customer until five minutes before they expire, and concurrent first calls for one
  * customer share a single AssumeRole.
@@ -10,6 +13,14 @@ import { AssumeRoleCommand, type AssumeRoleCommandOutput, STSClient } from '@aws
 import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { PermanentError, TransientError } from '../shared/errors.ts';
 import { assertCustomerId } from '../shared/identifiers.ts';
+import {
+  assertSecretPurpose,
+  CUSTOMER_TAG,
+  PURPOSE_TAG,
+  type SecretPurpose,
+  type SessionPolicyScope,
+  sessionPolicy,
+} from './secret-purposes.ts';
 
 export interface CustomerSession {
   readonly customerId: string;
@@ -26,6 +37,10 @@ export interface StsCustomerSessionsOptions {
   readonly roleArn: string;
   /** Goes into RoleSessionName so CloudTrail shows which function acted; AWS_LAMBDA_FUNCTION_NAME on Lambda. */
   readonly functionName: string;
+  /** Why this function opens sessions: the purpose tag, and the secrets its session policy names. */
+  readonly purpose: SecretPurpose;
+  /** Where the customer's secrets are (environment, secrets key): what the session policy is built from. */
+  readonly scope: SessionPolicyScope;
   readonly sts?: STSClient;
   /** 900-3600; the role's maximum session duration caps it. */
   readonly durationSeconds?: number;
@@ -34,7 +49,6 @@ export interface StsCustomerSessionsOptions {
 }
 
 export const SESSION_REFRESH_MARGIN_MS = 5 * 60_000;
-const SESSION_TAG = 'customer_id';
 
 export function defaultStsClient(): STSClient {
   return new STSClient({
@@ -54,6 +68,7 @@ export class StsCustomerSessions implements CustomerSessions {
     this.sts = options.sts ?? defaultStsClient();
     this.now = options.now ?? Date.now;
     this.margin = options.refreshBeforeExpiryMs ?? SESSION_REFRESH_MARGIN_MS;
+    assertSecretPurpose(options.purpose);
   }
 
   async forCustomer(customerId: string): Promise<CustomerSession> {
@@ -68,6 +83,8 @@ export class StsCustomerSessions implements CustomerSessions {
   }
 
   private async assume(customerId: string): Promise<CustomerSession> {
+    // Built before the call: a scope that cannot make a policy is a deployment fault, not a passing STS failure.
+    const policy = sessionPolicy(this.options.purpose, customerId, this.options.scope);
     let response: AssumeRoleCommandOutput;
     try {
       response = await this.sts.send(
@@ -75,9 +92,14 @@ export class StsCustomerSessions implements CustomerSessions {
           RoleArn: this.options.roleArn,
           RoleSessionName: sessionName(customerId, this.options.functionName),
           DurationSeconds: this.options.durationSeconds ?? 3600,
-          Tags: [{ Key: SESSION_TAG, Value: customerId }],
-          // Keeps the tag on a chained session, so a role assumed from this one stays scoped to the same customer.
-          TransitiveTagKeys: [SESSION_TAG],
+          Tags: [
+            { Key: CUSTOMER_TAG, Value: customerId },
+            { Key: PURPOSE_TAG, Value: this.options.purpose },
+          ],
+          // Keeps the tags on a chained session, so a role assumed from this one stays scoped the same way.
+          TransitiveTagKeys: [CUSTOMER_TAG, PURPOSE_TAG],
+          // Bound to the customer this call names, whatever the tags say: the session can never reach further.
+          Policy: policy,
         }),
       );
     } catch (error) {

@@ -21,6 +21,11 @@ const LEAF: Readonly<Record<SecretKind, string>> = {
 
 const KINDS: ReadonlySet<string> = new Set(Object.keys(LEAF));
 
+/** The last segment of a secret's name for its kind (`source_webhook_secret` is stored as `webhook_secret`). */
+export function secretLeaf(kind: SecretKind): string {
+  return LEAF[kind];
+}
+
 /** The checked parts of a reference; what tags, audit records and names are made from. */
 export interface ResolvedSecretRef {
   readonly name: string;

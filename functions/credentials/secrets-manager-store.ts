@@ -46,6 +46,7 @@ import { KeyedMutex } from './mutex.ts';
 import { type CustomerSession, type CustomerSessions, StsCustomerSessions } from './scoped-credentials.ts';
 import { SecretCache } from './secret-cache.ts';
 import { type ResolvedSecretRef, refFromTags, resolveSecretRef } from './secret-names.ts';
+import { assertSecretPurpose } from './secret-purposes.ts';
 import { secretResourcePolicy } from './secret-resource-policy.ts';
 import type { AccessContext, SecretRef, SecretStage, SecretStore, SecretVersion } from './secret-store.ts';
 import {
@@ -452,7 +453,8 @@ function classifyUnlessClassified(error: unknown): Error {
 
 /**
  * The store a Lambda uses, from its environment: ENVIRONMENT_NAME, SECRETS_KMS_KEY_ARN, CUSTOMER_SECRETS_ROLE_ARN
- * (the role this function assumes per customer), SECRET_ACCESS_ROLE_ARNS (every scoped role, for the resource
+ * (the role this function assumes per customer), CUSTOMER_SECRETS_PURPOSE (why: which of the customer's secrets its
+ * sessions may touch, secret-purposes.ts), SECRET_ACCESS_ROLE_ARNS (every scoped role, for the resource
  * policy), SECRET_RECOVERY_WINDOW_DAYS (0 or 7-30, default 30), TABLE_SECRET_AUDIT, AWS_LAMBDA_FUNCTION_NAME.
  */
 export function createSecretsManagerStore(env: NodeJS.ProcessEnv = process.env): SecretsManagerStore {
@@ -467,10 +469,17 @@ export function createSecretsManagerStore(env: NodeJS.ProcessEnv = process.env):
     .map((arn) => arn.trim())
     .filter((arn) => arn.length > 0);
   const recoveryWindowDays = integerSetting(ENV.secretRecoveryWindowDays, 30, { min: 0, max: 30 }, env);
+  const environment = requireSetting(ENV.environmentName, env);
+  const kmsKeyArn = requireSetting(ENV.secretsKmsKeyArn, env);
   return new SecretsManagerStore({
-    environment: requireSetting(ENV.environmentName, env),
-    kmsKeyArn: requireSetting(ENV.secretsKmsKeyArn, env),
-    sessions: new StsCustomerSessions({ roleArn, functionName }),
+    environment,
+    kmsKeyArn,
+    sessions: new StsCustomerSessions({
+      roleArn,
+      functionName,
+      purpose: assertSecretPurpose(requireSetting(ENV.customerSecretsPurpose, env)),
+      scope: { environment, secretsKmsKeyArn: kmsKeyArn },
+    }),
     audit: new DynamoDbAuditLog(documentClient, tableNameFromEnv('secretAudit', env)),
     scopedRoleArns,
     recoveryWindowDays,

@@ -11,8 +11,20 @@ import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { type CfnElement, Stack } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { resolveSecretRef } from '../../functions/credentials/secret-names.ts';
+import {
+  CUSTOMER_TAG,
+  PURPOSE_TAG,
+  SECRET_PURPOSE_NAMES,
+  SECRET_PURPOSES,
+  type SecretPurpose,
+  sessionPolicy,
+} from '../../functions/credentials/secret-purposes.ts';
 import { secretResourcePolicy } from '../../functions/credentials/secret-resource-policy.ts';
+import type { SecretRef } from '../../functions/credentials/secret-store.ts';
+import { WEBHOOK_PROVIDERS, type WebhookProvider } from '../../functions/queue/inbound-message.ts';
 import { TABLE_KEYS, tableName } from '../../functions/shared/tables.ts';
+import { webhookSecretRef } from '../../functions/webhooks/secret-candidates.ts';
 import { WORKER_SPECS, type WorkerName, type WorkerSpec } from '../../infra/aws/constructs/workers.ts';
 import { type Synthesized, synthesize } from './synth.ts';
 import { ACCOUNT, PARTITION, REGION, TemplatePolicies } from './template-policies.ts';
@@ -36,6 +48,10 @@ function secretArn(customer: string, name = 'api_token', source = 'virtuous'): s
   return `arn:${PARTITION}:secretsmanager:${REGION}:${ACCOUNT}:secret:${source}/${ENVIRONMENT}/${customer}/${name}-Ab12Cd`;
 }
 
+function refArn(ref: SecretRef): string {
+  return `arn:${PARTITION}:secretsmanager:${REGION}:${ACCOUNT}:secret:${resolveSecretRef(ENVIRONMENT, ref).name}-Ab12Cd`;
+}
+
 function sessionArn(roleLogicalId: string, session: string): string {
   return `arn:${PARTITION}:sts::${ACCOUNT}:assumed-role/${policies.roleName(roleLogicalId)}/${session}`;
 }
@@ -47,10 +63,12 @@ async function simulate(request: {
   resource: string;
   context?: Record<string, string | string[]>;
   resourcePolicy?: unknown;
+  sessionPolicy?: unknown;
 }): Promise<Outcome> {
   const result = await runSimulation(
     {
       identityPolicies: request.identityPolicies,
+      sessionPolicy: request.sessionPolicy,
       serviceControlPolicies: [],
       resourceControlPolicies: [],
       resourcePolicy: request.resourcePolicy,
@@ -72,17 +90,46 @@ async function simulate(request: {
   return outcome;
 }
 
-/** A customer-secrets session reading or writing a secret, with the secret's resource policy in force. */
-function secretRequest(role: string, sessionCustomer: string, action: string, owner: string, tagOwner = owner) {
+/** The session policy the code attaches to a session for this customer and purpose (scoped-credentials.ts). */
+function sessionPolicyFor(purpose: SecretPurpose, customer: string): unknown {
+  return JSON.parse(
+    sessionPolicy(purpose, customer, { environment: ENVIRONMENT, secretsKmsKeyArn: policies.keyArn(secretsKey) }),
+  );
+}
+
+interface SessionShape {
+  /** Default: the API-token reader's purpose on the reader role, the lifecycle purpose on the writer role. */
+  readonly purpose?: SecretPurpose;
+  /** Which secret of the owner: default the Virtuous API token. */
+  readonly secret?: (customerId: string) => SecretRef;
+  /** The customer the session policy names; default the session's tag (they differ only by mistake). */
+  readonly policyCustomer?: string;
+}
+
+/**
+ * A customer-secrets session reading or writing a secret, as the code opens it (tags and session policy), with the
+ * secret's resource policy in force.
+ */
+function secretRequest(
+  role: string,
+  sessionCustomer: string,
+  action: string,
+  owner: string,
+  tagOwner = owner,
+  shape: SessionShape = {},
+) {
+  const purpose = shape.purpose ?? (role === writerRole ? 'secret-lifecycle' : 'virtuous-api');
   return {
     principal: sessionArn(role, `${sessionCustomer}-1`),
     identityPolicies: policies.identityPolicies(role),
+    sessionPolicy: sessionPolicyFor(purpose, shape.policyCustomer ?? sessionCustomer),
     action,
-    resource: secretArn(owner),
+    resource: shape.secret ? refArn(shape.secret(owner)) : secretArn(owner),
     resourcePolicy: secretResourcePolicy([policies.roleArn(readerRole), policies.roleArn(writerRole)]),
     context: {
       'aws:PrincipalArn': policies.roleArn(role),
-      'aws:PrincipalTag/customer_id': sessionCustomer,
+      [`aws:PrincipalTag/${CUSTOMER_TAG}`]: sessionCustomer,
+      [`aws:PrincipalTag/${PURPOSE_TAG}`]: purpose,
       'aws:ResourceTag/customer_id': tagOwner,
       'secretsmanager:VersionStage': 'AWSCURRENT',
     },
@@ -165,45 +212,141 @@ describe('customer-secrets sessions are scoped to their own customer', () => {
     }
   });
 
-  it('only the listed execution roles may assume each role, and only with a customer_id session tag', async () => {
+  it('each execution role may assume only the role of its purpose, only tagged with that purpose and a customer', async () => {
+    const assume = (worker: string, role: string, action: string, context?: Record<string, string | string[]>) =>
+      simulate({
+        principal: policies.roleArn(worker),
+        identityPolicies: policies.identityPolicies(worker),
+        action,
+        resource: policies.roleArn(role),
+        resourcePolicy: policies.trustPolicy(role),
+        ...(context === undefined ? {} : { context }),
+      });
+    const tags = (purpose: string, keys = [CUSTOMER_TAG, PURPOSE_TAG]) => ({
+      [`aws:RequestTag/${CUSTOMER_TAG}`]: 'acme',
+      [`aws:RequestTag/${PURPOSE_TAG}`]: purpose,
+      'aws:TagKeys': keys,
+    });
     for (const [role, kind] of [
       [readerRole, 'reader'],
       [writerRole, 'writer'],
     ] as const) {
       for (const [name, worker] of workerRoles()) {
-        const allowedToAssume = WORKER_SPECS[name].customerSecrets === kind;
-        for (const action of ['sts:AssumeRole', 'sts:TagSession']) {
-          const tagged = await simulate({
-            principal: policies.roleArn(worker),
-            identityPolicies: policies.identityPolicies(worker),
-            action,
-            resource: policies.roleArn(role),
-            resourcePolicy: policies.trustPolicy(role),
-            context: { 'aws:RequestTag/customer_id': 'acme', 'aws:TagKeys': ['customer_id'] },
-          });
-          if (!allowedToAssume) {
-            expect(tagged, `${name} ${action} ${kind}`).not.toBe('Allowed');
-            continue;
+        const own = WORKER_SPECS[name].customerSecrets;
+        for (const purpose of SECRET_PURPOSE_NAMES) {
+          const allowed = own === purpose && SECRET_PURPOSES[purpose].role === kind;
+          for (const action of ['sts:AssumeRole', 'sts:TagSession']) {
+            expect(await assume(worker, role, action, tags(purpose)), `${name} ${action} ${kind} as ${purpose}`).toBe(
+              allowed ? 'Allowed' : 'ImplicitlyDenied',
+            );
+            if (!allowed) continue;
+            expect(
+              await assume(worker, role, action, tags(purpose, [CUSTOMER_TAG, PURPOSE_TAG, 'admin'])),
+              `${name} with an extra tag`,
+            ).not.toBe('Allowed');
+            expect(
+              await assume(worker, role, action, {
+                [`aws:RequestTag/${CUSTOMER_TAG}`]: 'acme',
+                'aws:TagKeys': [CUSTOMER_TAG],
+              }),
+              `${name} without a purpose tag`,
+            ).not.toBe('Allowed');
+            expect(
+              await assume(worker, role, action, {
+                [`aws:RequestTag/${PURPOSE_TAG}`]: purpose,
+                'aws:TagKeys': [PURPOSE_TAG],
+              }),
+              `${name} without a customer tag`,
+            ).not.toBe('Allowed');
           }
-          expect(tagged, `${name} ${action} ${kind}`).toBe('Allowed');
-          const extraTag = await simulate({
-            principal: policies.roleArn(worker),
-            identityPolicies: policies.identityPolicies(worker),
-            action,
-            resource: policies.roleArn(role),
-            resourcePolicy: policies.trustPolicy(role),
-            context: { 'aws:RequestTag/customer_id': 'acme', 'aws:TagKeys': ['customer_id', 'admin'] },
-          });
-          expect(extraTag, `${name} with an extra tag`).not.toBe('Allowed');
         }
-        const untagged = await simulate({
-          principal: policies.roleArn(worker),
-          identityPolicies: policies.identityPolicies(worker),
-          action: 'sts:AssumeRole',
-          resource: policies.roleArn(role),
-          resourcePolicy: policies.trustPolicy(role),
-        });
-        expect(untagged, `${name} without a session tag`).not.toBe('Allowed');
+        expect(await assume(worker, role, 'sts:AssumeRole'), `${name} without session tags`).not.toBe('Allowed');
+      }
+    }
+  });
+});
+
+describe('a session reaches only the secrets of its purpose, for the customer the code named', () => {
+  const webhookSecret = (provider: WebhookProvider) => (customerId: string) => webhookSecretRef(provider, customerId);
+  const apiToken = (customerId: string): SecretRef => ({ customerId, kind: 'api_token' });
+  const refreshToken = (customerId: string): SecretRef => ({ customerId, kind: 'refresh_token', source: 'stripe' });
+  const read = 'secretsmanager:GetSecretValue';
+
+  it('the functions that face the internet and call Virtuous open sessions for different purposes', () => {
+    expect(WORKER_SPECS.webhookVerifier.customerSecrets).toBe('webhook-verification');
+    expect(WORKER_SPECS.processor.customerSecrets).toBe('virtuous-api');
+    expect(WORKER_SPECS.reconciler.customerSecrets).toBe('virtuous-api');
+  });
+
+  it("a verifier session for A reads A's webhook secrets only: no API token and no refresh token of anyone", async () => {
+    const verifier = { purpose: 'webhook-verification' } as const;
+    for (const a of CUSTOMERS) {
+      for (const provider of WEBHOOK_PROVIDERS) {
+        expect(
+          await simulate(secretRequest(readerRole, a, read, a, a, { ...verifier, secret: webhookSecret(provider) })),
+          `${a} ${provider} webhook secret`,
+        ).toBe('Allowed');
+      }
+      for (const b of CUSTOMERS) {
+        for (const secret of [apiToken, refreshToken]) {
+          expect(
+            await simulate(secretRequest(readerRole, a, read, b, b, { ...verifier, secret })),
+            `${a} reads ${b}'s ${secret(b).kind}`,
+          ).not.toBe('Allowed');
+        }
+        if (a === b) continue;
+        for (const provider of WEBHOOK_PROVIDERS) {
+          expect(
+            await simulate(secretRequest(readerRole, a, read, b, b, { ...verifier, secret: webhookSecret(provider) })),
+            `${a} reads ${b}'s ${provider} webhook secret`,
+          ).not.toBe('Allowed');
+        }
+      }
+      // Each layer holds on its own: the role's policy without the session policy, and the session policy even
+      // when a tag said the session was for reading API tokens.
+      const withoutSessionPolicy = { ...secretRequest(readerRole, a, read, a, a, verifier), sessionPolicy: undefined };
+      expect(await simulate(withoutSessionPolicy), `${a} token by the role's policy alone`).not.toBe('Allowed');
+      const mistagged = secretRequest(readerRole, a, read, a, a, { purpose: 'virtuous-api' });
+      mistagged.sessionPolicy = sessionPolicyFor('webhook-verification', a);
+      expect(await simulate(mistagged), `${a} token by the session policy alone`).not.toBe('Allowed');
+      expect(await simulate(secretRequest(readerRole, a, 'secretsmanager:PutSecretValue', a, a, verifier))).not.toBe(
+        'Allowed',
+      );
+    }
+  });
+
+  it("a processor session for A reads A's API token only", async () => {
+    for (const a of CUSTOMERS) {
+      expect(await simulate(secretRequest(readerRole, a, read, a)), `${a} own token`).toBe('Allowed');
+      for (const secret of [webhookSecret('virtuous'), webhookSecret('stripe'), refreshToken]) {
+        expect(await simulate(secretRequest(readerRole, a, read, a, a, { secret })), `${a} ${secret(a).kind}`).not.toBe(
+          'Allowed',
+        );
+      }
+      for (const b of CUSTOMERS) {
+        if (a !== b) expect(await simulate(secretRequest(readerRole, a, read, b)), `${a}→${b}`).not.toBe('Allowed');
+      }
+    }
+  });
+
+  it('a session whose tag names another customer than the code asked for reaches neither', async () => {
+    for (const [role, purpose] of [
+      [readerRole, 'webhook-verification'],
+      [readerRole, 'virtuous-api'],
+      [writerRole, 'secret-lifecycle'],
+    ] as const) {
+      const secret = purpose === 'webhook-verification' ? webhookSecret('virtuous') : apiToken;
+      for (const a of CUSTOMERS) {
+        for (const b of CUSTOMERS) {
+          if (a === b) continue;
+          // The code named A (session policy); the tag wrongly says B.
+          for (const owner of [a, b]) {
+            expect(
+              await simulate(secretRequest(role, b, read, owner, owner, { purpose, secret, policyCustomer: a })),
+              `${purpose}: policy ${a}, tag ${b}, secret of ${owner}`,
+            ).not.toBe('Allowed');
+          }
+        }
       }
     }
   });

@@ -5,8 +5,13 @@
  * - `secretsKey` encrypts every customer secret. Its key policy lets only the customer-secrets roles use it, and
  *   only through Secrets Manager; an explicit deny stops kms:Decrypt by anyone else, including administrators and
  *   the account root. That is what makes "no human reads a production secret value" hold even for `*` on `*`.
- * - `readerRole` / `writerRole`: a worker assumes one of them with the session tag `customer_id`; the session can
- *   touch only secrets named `…/{environment}/{customer_id}/…` AND tagged with that same `customer_id`.
+ * - `readerRole` / `writerRole`: a worker assumes one of them with the session tags `customer_id` and `purpose`
+ *   (functions/credentials/secret-purposes.ts). The trust policy lets each execution role ask for its own purpose
+ *   only; the session can touch only its purpose's secrets named `…/{environment}/{customer_id}/…` AND tagged with
+ *   that same `customer_id`. The webhook verifier's sessions (purpose `webhook-verification`) read webhook signing
+ *   secrets only, never an API token or a refresh token.
+ *   Purposes share the two roles rather than getting a role each: every secret's resource policy names the scoped
+ *   role ARNs it was created with, so a new role would be locked out of every existing secret.
  *
  * Break-glass: there is no standing human path to a secret value. Reading one requires a deliberate change of the
  * secrets key policy (a stack change through review, or a PutKeyPolicy by the account root that CloudTrail records
@@ -32,6 +37,13 @@ import {
 } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import {
+  PURPOSE_TAG,
+  purposeSecretPatterns,
+  SECRET_PURPOSE_NAMES,
+  SECRET_PURPOSES,
+  type SecretPurpose,
+} from '../../../functions/credentials/secret-purposes.ts';
 
 export const CUSTOMER_TAG = 'customer_id';
 
@@ -68,12 +80,8 @@ export interface SecretsProps {
   readonly environmentName: string;
 }
 
-export interface CustomerSecretsUsers {
-  /** Roles that only read a customer's secrets (webhook verification, reconciliation). */
-  readonly readers: readonly IRole[];
-  /** Roles that also store, promote and delete them (lifecycle tasks, OAuth refresh-token rotation). */
-  readonly writers: readonly IRole[];
-}
+/** The execution roles that open customer-scoped sessions, by purpose (each role has exactly one). */
+export type CustomerSecretsUsers = Readonly<Record<SecretPurpose, readonly IRole[]>>;
 
 export class Secrets extends Construct {
   readonly dataKey: Key;
@@ -139,7 +147,11 @@ export class Secrets extends Construct {
 
   /** Secrets ARN pattern a session tagged with `customer_id` may touch (any source, this environment). */
   secretArnPattern(): string {
-    return `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:*/${this.environmentName}/\${aws:PrincipalTag/${CUSTOMER_TAG}}/*`;
+    return this.secretArn(`*/${this.environmentName}/\${aws:PrincipalTag/${CUSTOMER_TAG}}/*`);
+  }
+
+  private secretArn(namePattern: string): string {
+    return `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:${namePattern}`;
   }
 
   /**
@@ -148,13 +160,30 @@ export class Secrets extends Construct {
    */
   createCustomerSecretsRoles(users: CustomerSecretsUsers): { reader: Role; writer: Role } {
     if (this.readerRole || this.writerRole) throw new Error('customer-secrets roles already created');
-    const reader = this.scopedRole('CustomerSecretsReader', 'reader', users.readers);
-    const writer = this.scopedRole('CustomerSecretsWriter', 'writer', users.writers);
+    const reader = this.scopedRole('CustomerSecretsReader', 'reader', users);
+    const writer = this.scopedRole('CustomerSecretsWriter', 'writer', users);
     this.readerRole = reader;
     this.writerRole = writer;
 
     const region = Aws.REGION;
-    reader.addToPrincipalPolicy(this.readStatement());
+    // Reader sessions reach only what their purpose names: the verifier's cannot read an API token.
+    for (const purpose of SECRET_PURPOSE_NAMES.filter((p) => SECRET_PURPOSES[p].role === 'reader')) {
+      reader.addToPrincipalPolicy(
+        new PolicyStatement({
+          sid: `ReadOwnSecretsFor${pascal(purpose)}`,
+          actions: [...SECRET_PURPOSES[purpose].actions],
+          resources: purposeSecretPatterns(this.environmentName, purpose, `\${aws:PrincipalTag/${CUSTOMER_TAG}}`).map(
+            (pattern) => this.secretArn(pattern),
+          ),
+          conditions: {
+            StringEquals: {
+              [`aws:ResourceTag/${CUSTOMER_TAG}`]: `\${aws:PrincipalTag/${CUSTOMER_TAG}}`,
+              [`aws:PrincipalTag/${PURPOSE_TAG}`]: purpose,
+            },
+          },
+        }),
+      );
+    }
     writer.addToPrincipalPolicy(this.readStatement());
     writer.addToPrincipalPolicy(
       new PolicyStatement({
@@ -220,20 +249,33 @@ export class Secrets extends Construct {
     });
   }
 
-  private scopedRole(id: string, kind: 'reader' | 'writer', trusted: readonly IRole[]): Role {
+  private scopedRole(id: string, kind: 'reader' | 'writer', users: CustomerSecretsUsers): Role {
+    const purposes = SECRET_PURPOSE_NAMES.filter((p) => SECRET_PURPOSES[p].role === kind && users[p].length > 0);
+    const trusted = purposes.flatMap((p) => users[p]);
     if (trusted.length === 0) throw new Error(`customer-secrets ${kind} role needs at least one trusted role`);
+    // One trust statement per purpose: only the execution roles declared for it, only with exactly two session
+    // tags, customer_id (non-empty) and purpose (that purpose). An execution role cannot ask for another purpose.
+    const [first, ...rest] = purposes.map(
+      (purpose) =>
+        new SessionTagsPrincipal(
+          new PrincipalWithConditions(
+            new CompositePrincipal(...users[purpose].map((r) => new ArnPrincipal(r.roleArn))),
+            {
+              StringEquals: { [`aws:RequestTag/${PURPOSE_TAG}`]: purpose },
+              StringLike: { [`aws:RequestTag/${CUSTOMER_TAG}`]: '?*' },
+              'ForAllValues:StringEquals': { 'aws:TagKeys': [CUSTOMER_TAG, PURPOSE_TAG] },
+            },
+          ),
+        ),
+    );
     const role = new Role(this, id, {
       roleName: `virtuous-${this.environmentName}-customer-secrets-${kind}`,
-      description: `Per-customer ${kind} of customer secrets; every session must carry the ${CUSTOMER_TAG} tag`,
-      // Only the listed execution roles, only with exactly one session tag: customer_id (non-empty).
-      assumedBy: new SessionTagsPrincipal(
-        new PrincipalWithConditions(new CompositePrincipal(...trusted.map((r) => new ArnPrincipal(r.roleArn))), {
-          StringLike: { [`aws:RequestTag/${CUSTOMER_TAG}`]: '?*' },
-          'ForAllValues:StringEquals': { 'aws:TagKeys': [CUSTOMER_TAG] },
-        }),
-      ),
+      description: `Per-customer ${kind} of customer secrets; every session must carry the ${CUSTOMER_TAG} and ${PURPOSE_TAG} tags`,
+      assumedBy: first as SessionTagsPrincipal,
       maxSessionDuration: Duration.hours(1),
     });
+    // Each further purpose becomes a statement of its own, with its own principals and conditions.
+    for (const principal of rest) if (role.assumeRolePolicy) principal.addToAssumeRolePolicy(role.assumeRolePolicy);
     for (const r of trusted) {
       r.addToPrincipalPolicy(
         new PolicyStatement({
@@ -245,4 +287,11 @@ export class Secrets extends Construct {
     }
     return role;
   }
+}
+
+function pascal(name: string): string {
+  return name
+    .split('-')
+    .map((part) => `${part[0]?.toUpperCase() ?? ''}${part.slice(1)}`)
+    .join('');
 }

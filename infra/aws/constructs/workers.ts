@@ -14,6 +14,11 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { platformSecretName } from '../../../functions/credentials/secret-names.ts';
+import {
+  SECRET_PURPOSE_NAMES,
+  SECRET_PURPOSES,
+  type SecretPurpose,
+} from '../../../functions/credentials/secret-purposes.ts';
 import type { WorkflowName } from '../../../functions/customers/customer.ts';
 import { stateMachineArnVariable } from '../../../functions/lifecycle/sfn-workflow-starter.ts';
 import { PROCESSOR_TIMEOUT_SECONDS } from '../../../functions/processor/limits.ts';
@@ -45,8 +50,11 @@ export interface WorkerSpec {
   /** Calls Virtuous: runs in the private subnets so its egress uses the published Elastic IPs. */
   readonly callsVirtuous: boolean;
   readonly tables: Partial<Record<TableKey, TableAccess>>;
-  /** Which customer-secrets role it may assume (with the customer_id session tag). */
-  readonly customerSecrets?: 'reader' | 'writer';
+  /**
+   * Why it opens customer-scoped sessions, which decides the customer-secrets role it may assume and which of the
+   * customer's secrets those sessions reach (functions/credentials/secret-purposes.ts).
+   */
+  readonly customerSecrets?: SecretPurpose;
   readonly inboundQueue?: 'send' | 'consume';
   readonly customerNotifications?: boolean;
   readonly operatorAlerts?: boolean;
@@ -115,7 +123,7 @@ const LIFECYCLE_TASK_BASE = {
   memorySize: 512,
   timeout: Duration.minutes(2),
   callsVirtuous: true,
-  customerSecrets: 'writer',
+  customerSecrets: 'secret-lifecycle',
   customerNotifications: true,
   operatorAlerts: true,
 } as const;
@@ -128,7 +136,8 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     timeout: Duration.seconds(10),
     callsVirtuous: false,
     tables: { customers: 'read', secretAudit: 'write' },
-    customerSecrets: 'reader',
+    // Internet-facing: its sessions read the customer's webhook signing secrets and nothing else.
+    customerSecrets: 'webhook-verification',
     inboundQueue: 'send',
     // Copies deliveries of a customer whose time-limited debug flag is on (functions/webhook-verifier/debug-capture.ts).
     debugCaptures: 'write',
@@ -141,8 +150,8 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     callsVirtuous: true,
     tables: SYNC_ENGINE_TABLES,
     // Reads the customer's Virtuous token only. (Should OAuth source tokens be refreshed here, their rotation
-    // writes a new refresh token: switch this to 'writer'.)
-    customerSecrets: 'reader',
+    // writes a new refresh token: switch this to 'secret-lifecycle'.)
+    customerSecrets: 'virtuous-api',
     inboundQueue: 'consume',
     customerNotifications: true,
     operatorAlerts: true,
@@ -155,7 +164,7 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     timeout: Duration.minutes(10),
     callsVirtuous: true,
     tables: { ...SYNC_ENGINE_TABLES, checkpoints: rw, reconciliationLog: rw },
-    customerSecrets: 'reader',
+    customerSecrets: 'virtuous-api',
     inboundQueue: 'send',
     customerNotifications: true,
     operatorAlerts: true,
@@ -171,7 +180,7 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     callsVirtuous: true,
     tables: { ...SYNC_ENGINE_TABLES, checkpoints: rw },
     // Writer: Stripe Connect refreshes rotate the customer's refresh token, which is stored back before use.
-    customerSecrets: 'writer',
+    customerSecrets: 'secret-lifecycle',
     readsOAuthClientOf: ['stripe'],
     inboundQueue: 'send',
     customerNotifications: true,
@@ -197,7 +206,7 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
       deadLetters: rw,
       syncRecords: rw,
     },
-    customerSecrets: 'writer',
+    customerSecrets: 'secret-lifecycle',
     inboundQueue: 'send',
     opensWithDataKey: true,
     // sync_paused / sync_resumed to the customer; a pause by hand is also told to the operators.
@@ -228,7 +237,7 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     // The lock and the parked task token live in the customer record; discarding a rotation's pending key goes
     // through the SecretStore (writer role, audited). Wired to its rule in constructs/lock-release.ts.
     tables: { customers: rw, secretAudit: 'write' },
-    customerSecrets: 'writer',
+    customerSecrets: 'secret-lifecycle',
     operatorAlerts: true,
     invokedBySchedule: true,
   },
@@ -248,7 +257,7 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
       secretAudit: rw,
       rateBudgets: rw,
     },
-    customerSecrets: 'writer',
+    customerSecrets: 'secret-lifecycle',
     startsWorkflows: ['onboarding', 'offboarding'],
     debugCaptures: 'list',
     invokedBySchedule: true,
@@ -316,11 +325,16 @@ export class Workers extends Construct {
     }
     this.functions = functions;
 
-    const roles = (kind: 'reader' | 'writer'): Role[] =>
+    const rolesFor = (purpose: SecretPurpose): Role[] =>
       (Object.entries(WORKER_SPECS) as [WorkerName, WorkerSpec][])
-        .filter(([, spec]) => spec.customerSecrets === kind)
+        .filter(([, spec]) => spec.customerSecrets === purpose)
         .map(([name]) => functions[name].role);
-    const scoped = secrets.createCustomerSecretsRoles({ readers: roles('reader'), writers: roles('writer') });
+    const scoped = secrets.createCustomerSecretsRoles(
+      Object.fromEntries(SECRET_PURPOSE_NAMES.map((purpose) => [purpose, rolesFor(purpose)])) as Record<
+        SecretPurpose,
+        Role[]
+      >,
+    );
     // Every secret gets a resource policy naming both scoped roles, so every SecretStore user knows both.
     const scopedRoleArns = Fn.join(',', [scoped.reader.roleArn, scoped.writer.roleArn]);
     for (const [name, spec] of Object.entries(WORKER_SPECS) as [WorkerName, WorkerSpec][]) {
@@ -329,8 +343,9 @@ export class Workers extends Construct {
       // audit's session name (`<customer>@<function>`) lets the matcher tie each session to its customer.
       if (spec.reviewsSecretAccess) fn.addEnvironment(ENV.expectedSecretAccessors, scopedRoleArns);
       if (!spec.customerSecrets) continue;
-      const assumed = spec.customerSecrets === 'writer' ? scoped.writer : scoped.reader;
+      const assumed = SECRET_PURPOSES[spec.customerSecrets].role === 'writer' ? scoped.writer : scoped.reader;
       fn.addEnvironment(ENV.customerSecretsRoleArn, assumed.roleArn);
+      fn.addEnvironment(ENV.customerSecretsPurpose, spec.customerSecrets);
       fn.addEnvironment(ENV.secretAccessRoleArns, scopedRoleArns);
       fn.addEnvironment(ENV.secretsKmsKeyArn, secrets.secretsKey.keyArn);
       fn.addEnvironment(ENV.secretRecoveryWindowDays, String(config.secretRecoveryWindowDays));

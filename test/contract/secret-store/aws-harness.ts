@@ -65,6 +65,9 @@ export function makeAwsHarness(
   const sessions = new StsCustomerSessions({
     roleArn: ROLE_ARN,
     functionName: options.functionName ?? 'sync-processor',
+    // The contract exercises every store operation, so its sessions are the writer's.
+    purpose: 'secret-lifecycle',
+    scope: { environment: 'test', secretsKmsKeyArn: KMS_KEY_ARN },
     sts: new STSClient({ region: 'us-east-1' }),
     now,
   });

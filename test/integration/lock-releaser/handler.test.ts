@@ -189,6 +189,7 @@ describe('lock-releaser AWS wiring', () => {
       [ENV.environmentName]: 'test',
       [ENV.operatorAlertsTopicArn]: `arn:aws:sns:us-east-1:${ACCOUNT}:operators`,
       [ENV.customerSecretsRoleArn]: `arn:aws:iam::${ACCOUNT}:role/writer`,
+      [ENV.customerSecretsPurpose]: 'secret-lifecycle',
       [ENV.secretAccessRoleArns]: `arn:aws:iam::${ACCOUNT}:role/reader,arn:aws:iam::${ACCOUNT}:role/writer`,
       [ENV.secretsKmsKeyArn]: `arn:aws:kms:us-east-1:${ACCOUNT}:key/${randomUUID()}`,
       [tableEnvVar('customers')]: 'customers',

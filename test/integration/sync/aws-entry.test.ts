@@ -37,6 +37,7 @@ beforeAll(async () => {
     [ENV.dataKmsKeyArn]: 'arn:aws:kms:us-east-1:000000000000:key/data',
     [ENV.virtuousBaseUrl]: 'https://api.virtuoussoftware.com',
     [ENV.customerSecretsRoleArn]: 'arn:aws:iam::000000000000:role/customer-secrets',
+    [ENV.customerSecretsPurpose]: 'virtuous-api',
     [ENV.secretAccessRoleArns]: 'arn:aws:iam::000000000000:role/customer-secrets',
     [ENV.secretsKmsKeyArn]: 'arn:aws:kms:us-east-1:000000000000:key/secrets',
     [ENV.customerNotificationsTopicArn]: 'arn:aws:sns:us-east-1:000000000000:customers',

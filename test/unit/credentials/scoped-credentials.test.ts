@@ -2,11 +2,13 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { StsCustomerSessions, sessionName } from '../../../functions/credentials/scoped-credentials.ts';
-import { PermanentError, TransientError } from '../../../functions/shared/errors.ts';
+import { ForbiddenInputError, PermanentError, TransientError } from '../../../functions/shared/errors.ts';
 import { registerSecret } from '../../support/canaries.ts';
 
 const sts = mockClient(STSClient);
 const ROLE = 'arn:aws:iam::123456789012:role/customer-secrets';
+const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555';
+const SCOPE = { environment: 'staging', secretsKmsKeyArn: KEY };
 
 beforeEach(() => {
   sts.reset();
@@ -39,6 +41,8 @@ describe('StsCustomerSessions', () => {
     const sessions = new StsCustomerSessions({
       roleArn: ROLE,
       functionName: 'webhook-verifier',
+      purpose: 'webhook-verification',
+      scope: SCOPE,
       sts: new STSClient({}),
       now: () => t,
     });
@@ -49,9 +53,70 @@ describe('StsCustomerSessions', () => {
     expect(sts.commandCalls(AssumeRoleCommand)[0]?.args[0].input).toMatchObject({
       RoleArn: ROLE,
       DurationSeconds: 3600,
-      Tags: [{ Key: 'customer_id', Value: 'acme' }],
-      TransitiveTagKeys: ['customer_id'],
+      Tags: [
+        { Key: 'customer_id', Value: 'acme' },
+        { Key: 'purpose', Value: 'webhook-verification' },
+      ],
+      TransitiveTagKeys: ['customer_id', 'purpose'],
     });
+  });
+
+  it('binds every session to the customer it was asked for with a session policy of that purpose', async () => {
+    const t = Date.parse('2026-11-29T03:00:00Z');
+    answer(t + 3600_000);
+    const sessionsFor = (purpose: 'webhook-verification' | 'virtuous-api' | 'secret-lifecycle') =>
+      new StsCustomerSessions({ roleArn: ROLE, functionName: 'fn', purpose, scope: SCOPE, sts: new STSClient({}) });
+    await sessionsFor('webhook-verification').forCustomer('acme');
+    await sessionsFor('virtuous-api').forCustomer('beta-org');
+    await sessionsFor('secret-lifecycle').forCustomer('c_3');
+    const policies = sts
+      .commandCalls(AssumeRoleCommand)
+      .map((call) => JSON.parse(call.args[0].input.Policy ?? 'null') as { Statement: Record<string, unknown>[] });
+    const secretsOf = (policy: { Statement: Record<string, unknown>[] }) =>
+      policy.Statement.find((statement) => statement.Sid === 'OnlyThisCustomer');
+    const arn = (name: string) => `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${name}`;
+    expect(secretsOf(policies[0] as never)).toEqual({
+      Sid: 'OnlyThisCustomer',
+      Effect: 'Allow',
+      Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+      Resource: [arn('virtuous/staging/acme/webhook_secret-??????'), arn('stripe/staging/acme/webhook_secret-??????')],
+    });
+    expect(secretsOf(policies[1] as never)).toMatchObject({
+      Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+      Resource: [arn('virtuous/staging/beta-org/api_token-??????')],
+    });
+    expect(secretsOf(policies[2] as never)).toMatchObject({ Resource: [arn('*/staging/c_3/*')] });
+    for (const policy of policies) {
+      // Nothing else: listing metadata (absent vs denied) and the secrets key, which Secrets Manager uses for us.
+      expect(policy.Statement.map((statement) => statement.Sid)).toEqual([
+        'OnlyThisCustomer',
+        'TellAbsentFromDenied',
+        'SecretsKey',
+      ]);
+      expect(policy.Statement[2]).toMatchObject({ Resource: KEY });
+    }
+  });
+
+  it('refuses an unknown purpose and a scope it cannot build a policy from, before calling STS', async () => {
+    expect(
+      () =>
+        new StsCustomerSessions({
+          roleArn: ROLE,
+          functionName: 'fn',
+          purpose: 'reader' as never,
+          scope: SCOPE,
+          sts: new STSClient({}),
+        }),
+    ).toThrow(ForbiddenInputError);
+    const sessions = new StsCustomerSessions({
+      roleArn: ROLE,
+      functionName: 'fn',
+      purpose: 'virtuous-api',
+      scope: { environment: 'staging', secretsKmsKeyArn: 'alias/secrets' },
+      sts: new STSClient({}),
+    });
+    await expect(sessions.forCustomer('acme')).rejects.toBeInstanceOf(ForbiddenInputError);
+    expect(sts.commandCalls(AssumeRoleCommand)).toHaveLength(0);
   });
 
   it('renews a session five minutes before it expires', async () => {
@@ -60,6 +125,8 @@ describe('StsCustomerSessions', () => {
     const sessions = new StsCustomerSessions({
       roleArn: ROLE,
       functionName: 'fn',
+      purpose: 'virtuous-api',
+      scope: SCOPE,
       sts: new STSClient({}),
       now: () => t,
     });
@@ -81,7 +148,13 @@ describe('StsCustomerSessions', () => {
   });
 
   it('classifies a denied AssumeRole as permanent and a failing one as transient', async () => {
-    const sessions = new StsCustomerSessions({ roleArn: ROLE, functionName: 'fn', sts: new STSClient({}) });
+    const sessions = new StsCustomerSessions({
+      roleArn: ROLE,
+      functionName: 'fn',
+      purpose: 'virtuous-api',
+      scope: SCOPE,
+      sts: new STSClient({}),
+    });
     sts
       .on(AssumeRoleCommand)
       .rejectsOnce(Object.assign(new Error('no'), { name: 'AccessDenied' }))

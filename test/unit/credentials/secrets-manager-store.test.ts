@@ -154,8 +154,11 @@ describe('SecretsManagerStore on the Secrets Manager model', () => {
     expect(h.assumeRoleInputs()[0]).toMatchObject({
       RoleArn: ROLE_ARN,
       RoleSessionName: 'acme@sync-processor',
-      Tags: [{ Key: 'customer_id', Value: 'acme' }],
-      TransitiveTagKeys: ['customer_id'],
+      Tags: [
+        { Key: 'customer_id', Value: 'acme' },
+        { Key: 'purpose', Value: 'secret-lifecycle' },
+      ],
+      TransitiveTagKeys: ['customer_id', 'purpose'],
     });
     // The model denies any call whose session tag is not the secret's customer: every call carried the right one.
     for (const entry of h.model.log.filter((e) => e.id !== undefined)) {
@@ -225,12 +228,20 @@ describe('SecretsManagerStore on the Secrets Manager model', () => {
       ENVIRONMENT_NAME: 'production',
       SECRETS_KMS_KEY_ARN: KMS_KEY_ARN,
       CUSTOMER_SECRETS_ROLE_ARN: ROLE_ARN,
+      CUSTOMER_SECRETS_PURPOSE: 'virtuous-api',
       SECRET_ACCESS_ROLE_ARNS: `${ROLE_ARN}, ${WRITER_ROLE_ARN}`,
       TABLE_SECRET_AUDIT: 'virtuous-production-secret-audit',
       AWS_REGION: 'us-east-1',
     };
     expect(createSecretsManagerStore(env)).toBeInstanceOf(SecretsManagerStore);
     expect(() => createSecretsManagerStore({ ...env, SECRET_ACCESS_ROLE_ARNS: '' })).toThrow(/SECRET_ACCESS_ROLE_ARNS/);
+    // A function deployed without a purpose, or with one that does not exist, never opens a session.
+    expect(() => createSecretsManagerStore({ ...env, CUSTOMER_SECRETS_PURPOSE: '' })).toThrow(
+      /CUSTOMER_SECRETS_PURPOSE/,
+    );
+    expect(() => createSecretsManagerStore({ ...env, CUSTOMER_SECRETS_PURPOSE: 'reader' })).toThrow(
+      ForbiddenInputError,
+    );
     expect(() => createSecretsManagerStore({ ...env, SECRET_RECOVERY_WINDOW_DAYS: '3' })).toThrow(ForbiddenInputError);
     expect(() => createSecretsManagerStore({ ...env, SECRET_RECOVERY_WINDOW_DAYS: '45' })).toThrow(
       /SECRET_RECOVERY_WINDOW_DAYS/,
