@@ -94,7 +94,8 @@ export function createDynamoSyncStateRepository(client: DynamoDBDocumentClient, 
         new UpdateCommand({
           TableName: table,
           Key: key(request.customerId, request.recordKey),
-          UpdateExpression: `SET ${sets.join(', ')}`,
+          // A new claim starts a new submission: the delivery that made the last one is no longer its author.
+          UpdateExpression: `SET ${sets.join(', ')} REMOVE submittedByDelivery`,
           ConditionExpression: condition,
           ExpressionAttributeNames: { '#state': 'state', '#source': 'source' },
           ExpressionAttributeValues: values,
@@ -115,13 +116,24 @@ export function createDynamoSyncStateRepository(client: DynamoDBDocumentClient, 
       return { outcome: 'in_flight', record: current };
     },
 
-    async markSubmitted(customerId, recordKey, owner, now) {
+    async markSubmitted(customerId, recordKey, owner, now, deliveryId) {
+      const values: Record<string, unknown> = {
+        ':submitted': 'submitted',
+        ':submitting': 'submitting',
+        ':owner': owner,
+        ':now': now.toISOString(),
+      };
+      let sets = '#state = :submitted, submittedAt = :now, updatedAt = :now';
+      if (deliveryId !== undefined) {
+        sets += ', submittedByDelivery = :deliveryId';
+        values[':deliveryId'] = deliveryId;
+      }
       const updated = await transition(
         customerId,
         recordKey,
-        'SET #state = :submitted, submittedAt = :now, updatedAt = :now REMOVE leaseOwner, leaseUntil, lastErrorCode',
+        `SET ${sets} REMOVE leaseOwner, leaseUntil, lastErrorCode`,
         '#state = :submitting AND leaseOwner = :owner',
-        { ':submitted': 'submitted', ':submitting': 'submitting', ':owner': owner, ':now': now.toISOString() },
+        values,
         'UpdateItem(submitted)',
       );
       return updated !== undefined;

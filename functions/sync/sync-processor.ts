@@ -100,8 +100,12 @@ export type MessageOutcome =
   | { readonly status: 'discarded' }
   | { readonly status: 'retry'; readonly error: unknown };
 
-/** `dead_lettered` items leave their delivery unrecorded, so a replay of the dead letter is not taken for a duplicate. */
-type ItemOutcome = 'done' | 'dead_lettered' | 'hold' | { readonly retry: unknown };
+/**
+ * `dead_lettered` items leave their delivery unrecorded, so a replay of the dead letter is not taken for a duplicate.
+ * `recorded`: done, and the delivery is recorded on the sync record it submitted (no delivery-log write needed).
+ * `duplicate`: the delivery was processed before (found on the sync record or in the delivery log); nothing was sent.
+ */
+type ItemOutcome = 'done' | 'recorded' | 'duplicate' | 'dead_lettered' | 'hold' | { readonly retry: unknown };
 
 /** One unit of work: a webhook delivery, or one event of a bulk page. */
 interface WorkItem {
@@ -111,6 +115,12 @@ interface WorkItem {
   readonly deadLetterId: string;
   /** The queue body that replays exactly this unit. */
   readonly replayBody: () => string;
+  /**
+   * A webhook delivery whose one command is a claimed submission (gift, contact): its de-duplication is left to the
+   * claim. The delivery log is not read before it runs; its delivery id is written with the `submitted` mark, and a
+   * settled claim is checked against it (then against the log) to tell a duplicate.
+   */
+  readonly claimDeduplicatedDelivery?: string;
 }
 
 /** A message that is worked on now: its envelope, de-duplication id and work items. */
@@ -274,27 +284,19 @@ export class SyncProcessor {
       await this.#hold(customerId, unitId, record.body, customer.statusReason ?? customer.status);
       return { outcome: { status: 'held' } };
     }
-    if (!firstOfBatch(unitId) || (await deps.deliveries.wasProcessed(customerId, unitId))) {
+    const duplicate = (): { outcome: MessageOutcome } => {
       deps.metrics.count(SYNC_METRICS.duplicateDeliveries);
       return { outcome: { status: 'duplicate' } };
-    }
+    };
+    if (!firstOfBatch(unitId)) return duplicate();
 
     if (envelope.kind === 'delivery') {
       const message = envelope.message;
-      const item = (command: SyncCommand): WorkItem => ({
-        record,
-        customerId,
-        command,
-        deadLetterId: `delivery#${message.deliveryId}`,
-        replayBody: () => record.body,
-      });
+      let command: SyncCommand;
       try {
-        return {
-          envelope,
-          unitId,
-          items: [item(commandFromDelivery(message.provider, inboundMessageRawBody(message)))],
-        };
+        command = commandFromDelivery(message.provider, inboundMessageRawBody(message));
       } catch (error) {
+        // Never recorded as processed, so no earlier copy of it can have been: nothing to look up first.
         await this.#deadLetter({
           customerId,
           deadLetterId: `delivery#${message.deliveryId}`,
@@ -305,7 +307,22 @@ export class SyncProcessor {
         });
         return { outcome: { status: 'done' } };
       }
+      // A gift or contact is claimed before anything is sent, and the claim refuses a settled record: the claim
+      // de-duplicates it, and the delivery log is read only if the claim finds the record settled.
+      const claimDeduplicated = command.type === 'gift' || command.type === 'contact';
+      if (!claimDeduplicated && (await deps.deliveries.wasProcessed(customerId, unitId))) return duplicate();
+      const item: WorkItem = {
+        record,
+        customerId,
+        command,
+        deadLetterId: `delivery#${message.deliveryId}`,
+        replayBody: () => record.body,
+        ...(claimDeduplicated ? { claimDeduplicatedDelivery: unitId } : {}),
+      };
+      return { envelope, unitId, items: [item] };
     }
+
+    if (await deps.deliveries.wasProcessed(customerId, unitId)) return duplicate();
 
     const message = envelope.message;
     let events: unknown[];
@@ -357,7 +374,12 @@ export class SyncProcessor {
     }
     const retry = outcomes.find((outcome): outcome is { retry: unknown } => typeof outcome === 'object');
     if (retry) return { status: 'retry', error: retry.retry };
-    if (outcomes.every((outcome) => outcome === 'done')) {
+    if (outcomes.length > 0 && outcomes.every((outcome) => outcome === 'duplicate')) {
+      this.#deps.metrics.count(SYNC_METRICS.duplicateDeliveries);
+      return { status: 'duplicate' };
+    }
+    const finished = (outcome: ItemOutcome) => outcome === 'done' || outcome === 'recorded' || outcome === 'duplicate';
+    if (outcomes.every(finished) && outcomes.some((outcome) => outcome === 'done')) {
       await this.#deps.deliveries.recordProcessed(customerId, unitId, this.#deps.clock());
     }
     return { status: 'done' };
@@ -371,8 +393,7 @@ export class SyncProcessor {
 
   async #runItem(item: WorkItem): Promise<ItemOutcome> {
     try {
-      await this.#execute(item);
-      return 'done';
+      return await this.#execute(item);
     } catch (error) {
       return this.#settleFailure(item, error);
     }
@@ -512,11 +533,13 @@ export class SyncProcessor {
     await notifier.alertOperators({ customerId, code: 'CUSTOMER_PAUSED', severity: 'warning', details: { reason } });
   }
 
-  async #execute(item: WorkItem): Promise<void> {
+  /** Runs one work item; `recorded` and `duplicate` only for a claim-de-duplicated delivery (see WorkItem). */
+  async #execute(item: WorkItem): Promise<'done' | 'recorded' | 'duplicate'> {
     const { command, customerId } = item;
+    const deliveryId = item.claimDeduplicatedDelivery;
     switch (command.type) {
       case 'gift':
-        await this.#submitOne(customerId, {
+        return this.#submitOne(customerId, {
           recordKey: recordKey('gift', command.gift.transactionSource, command.gift.transactionId),
           kind: 'gift',
           source: command.gift.transactionSource,
@@ -525,44 +548,44 @@ export class SyncProcessor {
           amount: command.gift.amount,
           ...(command.gift.currencyCode === undefined ? {} : { currencyCode: command.gift.currencyCode }),
           deadLetterId: item.deadLetterId,
+          ...(deliveryId === undefined ? {} : { deliveryId }),
           call: (api) => api.submitGift(command.gift),
         });
-        return;
       case 'contact':
-        await this.#submitOne(customerId, {
+        return this.#submitOne(customerId, {
           recordKey: recordKey('contact', command.contact.referenceSource, command.contact.referenceId),
           kind: 'contact',
           source: command.contact.referenceSource,
           sourceId: command.contact.referenceId,
           version: command.version,
           deadLetterId: item.deadLetterId,
+          ...(deliveryId === undefined ? {} : { deliveryId }),
           call: (api) => api.submitContact(command.contact),
         });
-        return;
       case 'refund':
         await this.#refund(customerId, command, item);
-        return;
+        return 'done';
       case 'gift_confirmation':
         await this.#confirmGift(customerId, command.transactionSource, command.transactionId, command.giftId, item);
-        return;
+        return 'done';
       case 'contact_confirmation': {
         const key = recordKey('contact', command.referenceSource, command.referenceId);
         const result = await this.#deps.syncState.confirm(customerId, key, command.contactId, this.#deps.clock());
         if (result?.changed) this.#deps.metrics.count(SYNC_METRICS.recordsConfirmed);
         await discardConfirmedInDoubt(this.#deps.deadLetters, result, this.#deps.clock());
-        return;
+        return 'done';
       }
       case 'ignored':
-        return;
+        return 'done';
       case 'partial_refund':
         // A reversing transaction reverses the whole gift; a partial refund is left to the customer's admin.
         this.#deps.metrics.count(SYNC_METRICS.partialRefundsSkipped);
         logger.info('partial refund not reversed', { customerId, chargeId: command.chargeId });
-        return;
+        return 'done';
       case 'unknown':
         this.#deps.metrics.count(SYNC_METRICS.unknownEvents);
         logger.info('unknown event acknowledged', { customerId, eventType: command.eventType.slice(0, 64) });
-        return;
+        return 'done';
     }
   }
 
@@ -581,8 +604,10 @@ export class SyncProcessor {
       final?: boolean;
       /** The work item's dead letter id: where an in-doubt record's payload is kept. */
       deadLetterId?: string;
+      /** A claim-de-duplicated delivery (WorkItem.claimDeduplicatedDelivery). */
+      deliveryId?: string;
     },
-  ): Promise<void> {
+  ): Promise<'done' | 'recorded' | 'duplicate'> {
     const { syncState, clock, config, metrics } = this.#deps;
     const owner = config.workerId();
     const claim = await syncState.claim({
@@ -601,7 +626,11 @@ export class SyncProcessor {
     if (claim.outcome === 'settled') {
       // Our own message again after keeping its payload failed: keep it now (nothing is sent).
       if (isOwnInDoubt(claim.record, spec.deadLetterId)) throw inDoubtAgain(spec.kind);
-      return;
+      if (spec.deliveryId === undefined) return 'done';
+      const processedBefore =
+        claim.record.submittedByDelivery === spec.deliveryId ||
+        (await this.#deps.deliveries.wasProcessed(customerId, spec.deliveryId));
+      return processedBefore ? 'duplicate' : 'done';
     }
     if (claim.outcome === 'in_flight') {
       throw new TransientError('RECORD_IN_FLIGHT', `${spec.kind} record is being submitted by another worker`);
@@ -625,10 +654,11 @@ export class SyncProcessor {
     }
     const marked = spec.final
       ? await syncState.markApplied(customerId, spec.recordKey, owner, clock())
-      : await syncState.markSubmitted(customerId, spec.recordKey, owner, clock());
+      : await syncState.markSubmitted(customerId, spec.recordKey, owner, clock(), spec.deliveryId);
     if (spec.kind === 'refund') metrics.count(SYNC_METRICS.refundsApplied);
     else metrics.count(SYNC_METRICS.recordsSubmitted);
     if (!marked) await this.#reportLostMark(customerId, spec.recordKey);
+    return marked && spec.deliveryId !== undefined ? 'recorded' : 'done';
   }
 
   /** submitting → in_doubt: never claimed again; reconciliation or a webhook decides. */

@@ -64,6 +64,11 @@ export interface SyncRecord {
   readonly deadLetterId?: string;
   /** needs_update records reached from in_doubt carry `outcome_unknown_not_found`. */
   readonly needsUpdateReason?: NeedsUpdateReason;
+  /**
+   * The webhook delivery (its delivery id, a content hash) whose submission marked this record submitted: a
+   * re-delivery that finds it here is a duplicate without a read of the delivery log. Cleared by the next claim.
+   */
+  readonly submittedByDelivery?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly submittedAt?: string;

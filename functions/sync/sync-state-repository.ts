@@ -40,8 +40,12 @@ export interface RefundFacts {
 export interface SyncStateRepository {
   get(customerId: string, recordKey: string): Promise<SyncRecord | undefined>;
   claim(request: ClaimRequest): Promise<ClaimResult>;
-  /** submitting → submitted, only while `owner` holds the claim. false when the claim was lost or already confirmed. */
-  markSubmitted(customerId: string, recordKey: string, owner: string, now: Date): Promise<boolean>;
+  /**
+   * submitting → submitted, only while `owner` holds the claim. false when the claim was lost or already confirmed.
+   * `deliveryId`: the webhook delivery that was submitted, kept as `submittedByDelivery` in the same write, so the
+   * delivery needs no separate delivery-log record.
+   */
+  markSubmitted(customerId: string, recordKey: string, owner: string, now: Date, deliveryId?: string): Promise<boolean>;
   /** submitting → confirmed directly (a call whose effect is final, e.g. a reversing transaction on a known gift). */
   markApplied(customerId: string, recordKey: string, owner: string, now: Date): Promise<boolean>;
   /** Gives a claim back after a failed call: → pending (retry later) or → failed (permanent). */

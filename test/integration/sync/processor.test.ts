@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createBulkMessage } from '../../../functions/sync/bulk-message.ts';
 import { SYNC_METRICS } from '../../../functions/sync/sync-metrics.ts';
+import { deliveryId } from '../../../functions/webhooks/delivery-id.ts';
 import { findLeaks } from '../../support/canaries.ts';
 import { type LocalAws, startLocalAws } from '../../support/local-aws.ts';
 import { chargeRefunded, customerEvent, giftCreated, paymentSucceeded, T0 } from './events.ts';
@@ -59,6 +60,78 @@ describe('processor', () => {
       'gift#Stripe#pi_b',
       'gift#Stripe#pi_c',
     ]);
+  });
+
+  it('de-duplicates a gift delivery by its claim: no delivery-log request, and a re-delivery sends nothing', async () => {
+    const tableRequests = new Map<string, number>();
+    const counter = 'countTableRequests';
+    aws.documentClient.middlewareStack.add(
+      (next) => async (args) => {
+        const table = (args.input as { TableName?: string }).TableName ?? '';
+        tableRequests.set(table, (tableRequests.get(table) ?? 0) + 1);
+        return next(args);
+      },
+      { step: 'initialize', name: counter },
+    );
+    try {
+      const body = paymentSucceeded('pi_once', 2500);
+      const id = deliveryId('stripe', customer, Buffer.from(JSON.stringify(body), 'utf8'));
+      await harness.sendDelivery(customer, 'stripe', body);
+      await harness.drain();
+      expect(virtuous.transactionsFor('pi_once')).toBe(1);
+      // Claim and mark only: the delivery is recorded by the mark, the delivery log is neither read nor written.
+      expect(tableRequests.get(aws.tableNames.deliveries) ?? 0).toBe(0);
+      expect(tableRequests.get(aws.tableNames.syncRecords)).toBe(2);
+      expect((await harness.syncState.get(customer, 'gift#Stripe#pi_once'))?.submittedByDelivery).toBe(id);
+
+      // The sender retries the same bytes: a duplicate, nothing sent.
+      await harness.sendDelivery(customer, 'stripe', body);
+      await harness.drain();
+      expect(virtuous.transactionsFor('pi_once')).toBe(1);
+      expect(harness.metrics.get(SYNC_METRICS.duplicateDeliveries)).toBe(1);
+
+      // Another delivery of the same gift (another event around the same payment): settled, nothing sent, not a
+      // re-delivery; it is recorded in the delivery log, so its own retry is a duplicate.
+      const other = { ...body, id: 'evt_other_pi_once' };
+      await harness.sendDelivery(customer, 'stripe', other);
+      await harness.drain();
+      expect(virtuous.transactionsFor('pi_once')).toBe(1);
+      expect(harness.metrics.get(SYNC_METRICS.duplicateDeliveries)).toBe(1);
+      const otherId = deliveryId('stripe', customer, Buffer.from(JSON.stringify(other), 'utf8'));
+      expect(await harness.deliveries.wasProcessed(customer, otherId)).toBe(true);
+      await harness.sendDelivery(customer, 'stripe', other);
+      await harness.drain();
+      expect(virtuous.transactionsFor('pi_once')).toBe(1);
+      expect(harness.metrics.get(SYNC_METRICS.duplicateDeliveries)).toBe(2);
+    } finally {
+      aws.documentClient.middlewareStack.remove(counter);
+    }
+  });
+
+  it('a delivery recorded only in the delivery log (its record marked without it) is still a duplicate', async () => {
+    const body = paymentSucceeded('pi_logged', 1000);
+    const id = deliveryId('stripe', customer, Buffer.from(JSON.stringify(body), 'utf8'));
+    const key = 'gift#Stripe#pi_logged';
+    const now = new Date();
+    const claim = await harness.syncState.claim({
+      customerId: customer,
+      recordKey: key,
+      kind: 'gift',
+      source: 'Stripe',
+      sourceId: 'pi_logged',
+      version: 0,
+      owner: 'earlier-worker',
+      now,
+      leaseMs: 60_000,
+    });
+    expect(claim.outcome).toBe('claimed');
+    expect(await harness.syncState.markSubmitted(customer, key, 'earlier-worker', now)).toBe(true);
+    await harness.deliveries.recordProcessed(customer, id, now);
+
+    await harness.sendDelivery(customer, 'stripe', body);
+    await harness.drain();
+    expect(virtuous.transactionsFor('pi_logged')).toBe(0);
+    expect(harness.metrics.get(SYNC_METRICS.duplicateDeliveries)).toBe(1);
   });
 
   it('confirms gifts from GiftCreate webhooks and applies a deferred refund once the gift is known', async () => {

@@ -158,6 +158,21 @@ describe('sync-state claims', () => {
     expect((await contact('d', 101)).outcome).toBe('claimed');
   });
 
+  it('keeps the submitting delivery with the submitted mark, and a newer claim clears it', async () => {
+    const contact = (owner: string, version: number) =>
+      claim('contact#Stripe#cus_d', owner, { kind: 'contact', sourceId: 'cus_d', version });
+    expect((await contact('a', 100)).outcome).toBe('claimed');
+    expect(await repo.markSubmitted('acme', 'contact#Stripe#cus_d', 'a', at(1), 'delivery-a')).toBe(true);
+    const settled = await contact('b', 100);
+    expect(settled).toMatchObject({ outcome: 'settled', record: { submittedByDelivery: 'delivery-a' } });
+    const newer = await contact('c', 101);
+    expect(newer.outcome).toBe('claimed');
+    expect(newer.record.submittedByDelivery).toBeUndefined();
+    // A lost claim does not write the delivery.
+    expect(await repo.markSubmitted('acme', 'contact#Stripe#cus_d', 'b', at(2), 'delivery-b')).toBe(false);
+    expect((await repo.get('acme', 'contact#Stripe#cus_d'))?.submittedByDelivery).toBeUndefined();
+  });
+
   it('confirms once (changed) and again idempotently', async () => {
     await claim('gift#Stripe#pi_c', 'a');
     const first = await repo.confirm('acme', 'gift#Stripe#pi_c', 77, at(1));
