@@ -495,6 +495,39 @@ describe('webhook verifier: logs and metrics', () => {
     expect(capturedOutput().slice(before)).toBe('');
   });
 
+  it('reads no environment setting while it accepts a delivery: those are read once per container', async () => {
+    const h = await createHarness();
+    const body = donorBody();
+    const accepted = () =>
+      h.invoke(
+        apiEvent({
+          body: body.toString(),
+          headers: { ...JSON_TYPE, 'X-Virtuous-Signature': signHex(h.virtuousSecret, body) },
+        }),
+      );
+    expect((await accepted()).statusCode).toBe(202);
+    const environment = process.env;
+    const read: string[] = [];
+    process.env = new Proxy(environment, {
+      get(target, name, receiver) {
+        if (typeof name === 'string') read.push(name);
+        return Reflect.get(target, name, receiver);
+      },
+    });
+    try {
+      expect((await accepted()).statusCode).toBe(202);
+    } finally {
+      process.env = environment;
+    }
+    expect(read).toEqual([]);
+    // A refusal still publishes its metric at the end of its own request.
+    const before = capturedOutput().length;
+    await h.invoke(
+      apiEvent({ body: body.toString(), headers: { ...JSON_TYPE, 'X-Virtuous-Signature': signHex('x', body) } }),
+    );
+    expect(capturedOutput().slice(before)).toContain('"SignatureFailures"');
+  });
+
   it('emits SignatureFailures with provider as a dimension and the customer id as a property only', async () => {
     const h = await createHarness();
     const body = donorBody();
