@@ -1,17 +1,22 @@
 /**
- * Builds the CDK app: one IntegrationStack for the environment named in context, the cdk-nag packs as
- * policy-validation plugins. Used by the CLI entry (app.ts), `npm run synth` (synth-report.ts) and the infra tests.
+ * Builds the CDK app: one IntegrationStack for the environment named in context, the cdk-nag packs and the AWS
+ * Control Tower proactive controls (cfn-guard) as policy-validation plugins. Used by the CLI entry (app.ts),
+ * `npm run synth` (synth-report.ts) and the infra tests.
  */
 import { App, type Environment, Validations } from 'aws-cdk-lib';
 import { readConfig } from './config.ts';
 import { IntegrationStack } from './integration-stack.ts';
+import { createControlTowerValidator } from './nag/control-tower.ts';
 import { type AcknowledgedFinding, createNagPacks } from './nag/packs.ts';
 
 export interface IntegrationAppOptions {
   readonly outdir?: string;
   /** Context as in cdk.json (an App built in code does not read cdk.json or cdk.context.json itself). */
   readonly context?: Record<string, unknown>;
-  /** Register the cdk-nag packs (default). Only tests of unrelated variants turn this off to save time. */
+  /**
+   * Register the policy-validation plugins: the cdk-nag packs and the Control Tower controls (default). Only tests
+   * of unrelated variants turn this off to save time.
+   */
   readonly nag?: boolean;
 }
 
@@ -40,7 +45,7 @@ export function buildIntegrationApp(options: IntegrationAppOptions = {}): Integr
   });
   if (options.nag === false) return { app, stack, acknowledged: [] };
   const { packs, acknowledged } = createNagPacks(app);
-  Validations.of(app).addPlugins(...packs);
+  Validations.of(app).addPlugins(...packs, createControlTowerValidator());
   return { app, stack, acknowledged };
 }
 

@@ -11,8 +11,9 @@ import { lifecycleSettingsFromEnv } from '../../functions/lifecycle/settings.ts'
 import { PROCESSOR_TIMEOUT_SECONDS } from '../../functions/processor/limits.ts';
 import { ENV } from '../../functions/shared/environment.ts';
 import { TABLE_KEYS, TABLES, tableName } from '../../functions/shared/tables.ts';
+import { CFN_GUARD_PLUGIN_NAME, CONTROL_ID_PATTERN } from '../../infra/aws/nag/control-tower.ts';
 import { readWorkflowDefinition, WORKFLOWS } from '../../statemachines/workflows.ts';
-import { resourcesOfType, type Synthesized, synthesize, unacknowledgedFindings } from './synth.ts';
+import { pluginReport, resourcesOfType, type Synthesized, synthesize, unacknowledgedFindings } from './synth.ts';
 import { TemplatePolicies } from './template-policies.ts';
 
 let synth: Synthesized;
@@ -538,6 +539,20 @@ describe('observability', () => {
   });
 });
 
+/** Every `Validations.of(scope).acknowledge()` in the app, with where it was made (ids without `annotation::`). */
+function recordedAcknowledgements(): { id: string; reason: string; path: string }[] {
+  const acknowledgements: { id: string; reason: string; path: string }[] = [];
+  for (const construct of synth.built.app.node.findAll()) {
+    for (const entry of construct.node.metadata) {
+      if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+      for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
+        acknowledgements.push({ id: id.replace(/^annotation::/i, ''), reason, path: construct.node.path });
+      }
+    }
+  }
+  return acknowledgements;
+}
+
 describe('cdk-nag (AwsSolutions, Serverless, NIST 800-53 rev 5)', () => {
   it('ran all three packs (each has acknowledged findings on this stack)', () => {
     expect([...new Set(synth.acknowledged.map((f) => f.pack))].sort()).toEqual([
@@ -554,15 +569,7 @@ describe('cdk-nag (AwsSolutions, Serverless, NIST 800-53 rev 5)', () => {
   });
 
   it('every acknowledgement has a specific reason and still matches a finding', () => {
-    const acknowledgements: { id: string; reason: string; path: string }[] = [];
-    for (const construct of synth.built.app.node.findAll()) {
-      for (const entry of construct.node.metadata) {
-        if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
-        for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
-          acknowledgements.push({ id: id.replace(/^annotation::/i, ''), reason, path: construct.node.path });
-        }
-      }
-    }
+    const acknowledgements = recordedAcknowledgements();
     expect(acknowledgements.filter((a) => /^(AwsSolutions|Serverless|NIST)/.test(a.id)).length).toBeGreaterThan(20);
     const matched = new Set(synth.acknowledged.map((f) => f.ruleId));
     const nag = acknowledgements.filter((a) => /^(AwsSolutions|Serverless|NIST\.800\.53\.R5)-/.test(a.id));
@@ -573,6 +580,40 @@ describe('cdk-nag (AwsSolutions, Serverless, NIST 800-53 rev 5)', () => {
     }
     console.log(
       `cdk-nag: 0 unacknowledged, ${synth.acknowledged.length} acknowledged findings from ${nag.length} acknowledgements`,
+    );
+  });
+});
+
+describe('AWS Control Tower proactive controls (cfn-guard)', () => {
+  const controlId = (description: string) => description.match(CONTROL_ID_PATTERN)?.[1] ?? '(no control id)';
+
+  it('has zero unacknowledged findings', () => {
+    // Fails with "no cdk-validator-cfnguard report" when the controls did not run at all.
+    const guard = pluginReport(synth.report, CFN_GUARD_PLUGIN_NAME);
+    const findings = guard.violations.flatMap((violation) =>
+      violation.violatingConstructs.map(
+        (c) =>
+          `${controlId(violation.description)} ${violation.ruleName} @ ${c.constructPath} (${c.cloudFormationResource?.logicalId ?? 'no logical id'})`,
+      ),
+    );
+    expect(findings).toEqual([]);
+    expect(guard.conclusion).toBe('success');
+  });
+
+  it('every acknowledgement names a bundled control, has a specific reason and still matches a finding', () => {
+    const guard = pluginReport(synth.report, CFN_GUARD_PLUGIN_NAME);
+    const acknowledgements = recordedAcknowledgements().filter((a) => a.id.startsWith(`${CFN_GUARD_PLUGIN_NAME}::`));
+    expect(acknowledgements.length).toBeGreaterThan(0);
+    const suppressed = guard.suppressedViolations ?? [];
+    const matched = new Set(suppressed.map((s) => `${s.acknowledgedId} @ ${s.acknowledgedAt}`));
+    const stale = acknowledgements.filter((a) => !matched.has(`${a.id} @ ${a.path}`)).map((a) => `${a.id} @ ${a.path}`);
+    expect(stale).toEqual([]);
+    for (const { id, reason } of acknowledgements) expect(reason.length, id).toBeGreaterThanOrEqual(40);
+    for (const finding of suppressed) expect(controlId(finding.description), finding.ruleName).toMatch(/^CT\./);
+    const findings = suppressed.reduce((sum, s) => sum + s.violatingConstructs.length, 0);
+    const controls = new Set(suppressed.map((s) => controlId(s.description)));
+    console.log(
+      `Control Tower: 0 unacknowledged, ${findings} acknowledged findings of ${controls.size} controls from ${acknowledgements.length} acknowledgements`,
     );
   });
 });

@@ -15,7 +15,22 @@ export interface ValidationViolation {
   readonly ruleName: string;
   readonly description: string;
   readonly severity?: string;
-  readonly violatingConstructs: readonly { readonly constructPath: string }[];
+  readonly violatingConstructs: readonly ViolatingConstruct[];
+}
+
+export interface ViolatingConstruct {
+  readonly constructPath: string;
+  readonly cloudFormationResource?: { readonly logicalId: string };
+}
+
+/** A finding CDK suppressed because the construct (or an ancestor) acknowledges its rule. */
+export interface SuppressedViolation {
+  readonly ruleName: string;
+  readonly description: string;
+  readonly acknowledgedId: string;
+  readonly acknowledgedAt: string;
+  readonly reason: string;
+  readonly violatingConstructs: readonly ViolatingConstruct[];
 }
 
 export interface ValidationReport {
@@ -23,6 +38,7 @@ export interface ValidationReport {
     readonly pluginName: string;
     readonly conclusion: string;
     readonly violations: readonly ValidationViolation[];
+    readonly suppressedViolations?: readonly SuppressedViolation[];
   }[];
 }
 
@@ -91,6 +107,16 @@ export function unacknowledgedFindings(report: ValidationReport): string[] {
       violation.violatingConstructs.map((c) => `${plugin.pluginName} ${violation.ruleName} @ ${c.constructPath}`),
     ),
   );
+}
+
+/** The report of one validation plugin; CDK leaves a plugin out when it found nothing at all. */
+export function pluginReport(report: ValidationReport, pluginName: string): ValidationReport['pluginReports'][number] {
+  const found = report.pluginReports.find((plugin) => plugin.pluginName === pluginName);
+  if (!found) {
+    const ran = report.pluginReports.map((plugin) => plugin.pluginName).join(', ');
+    throw new Error(`no ${pluginName} report in validation-report.json (plugins with findings: ${ran || 'none'})`);
+  }
+  return found;
 }
 
 /** Resources of one type: logical id → resource. */

@@ -143,6 +143,23 @@ export class Secrets extends Construct {
         ],
       }),
     });
+    // Grants only when an AWS service creates them for a resource it encrypts (DynamoDB, Lambda, Firehose):
+    // nobody, the account root included, can hand a principal a standing grant that bypasses the key policy
+    // (Control Tower CT.KMS.PR.3).
+    for (const key of [this.dataKey, this.secretsKey]) {
+      key.addToResourcePolicy(
+        new PolicyStatement({
+          sid: 'GrantsOnlyForAwsResources',
+          effect: Effect.DENY,
+          principals: [new AnyPrincipal()],
+          actions: ['kms:CreateGrant'],
+          resources: ['*'],
+          conditions: {
+            BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
+          },
+        }),
+      );
+    }
   }
 
   /** Secrets ARN pattern a session tagged with `customer_id` may touch (any source, this environment). */

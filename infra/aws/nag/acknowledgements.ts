@@ -1,15 +1,25 @@
 /**
- * Every cdk-nag finding this stack accepts, each with the specific reason it is acceptable here, placed on the
- * narrowest construct that produces it. docs/security/cdk-nag-acknowledgements.md summarizes them for reviewers.
- * A finding that appears and is not listed here fails synthesis (and the infra tests name it).
+ * Every cdk-nag and Control Tower (cfn-guard) finding this stack accepts, each with the specific reason it is
+ * acceptable here, placed on the narrowest construct that produces it. docs/security/cdk-nag-acknowledgements.md
+ * summarizes them for reviewers. A finding that appears and is not listed here fails synthesis (and the infra tests
+ * name it).
  */
-import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, Stack, Token, Validations } from 'aws-cdk-lib';
+import { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
+import { CfnLogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IConstruct } from 'constructs';
+import { LOG_RETENTION } from '../constructs/secure-function.ts';
 import { WORKER_SPECS, type WorkerName } from '../constructs/workers.ts';
 import type { IntegrationStack } from '../integration-stack.ts';
+import { controlTowerAcknowledgementId } from './control-tower.ts';
 
 function ack(scope: IConstruct, id: string, reason: string): void {
   Validations.of(scope).acknowledge({ id, reason });
+}
+
+/** Acknowledges a Control Tower proactive control (`CT.S3.PR.9`) for the findings at or below `scope`. */
+function ackControl(scope: IConstruct, controlId: string, reason: string): void {
+  ack(scope, controlTowerAcknowledgementId(controlId), reason);
 }
 
 /** `<LogicalId.Arn>` as cdk-nag prints an ARN reference in a finding id. */
@@ -140,7 +150,7 @@ export function acknowledgeStackFindings(stack: IntegrationStack): void {
   ack(
     workers,
     'AwsSolutions-IAM5[Resource::*]',
-    'Only for actions without resource-level permissions: X-Ray PutTraceSegments/PutTelemetryRecords and the EC2 network-interface actions Lambda needs to attach functions to the VPC',
+    'Only for actions without resource-level permissions: X-Ray PutTraceSegments/PutTelemetryRecords, the EC2 network-interface actions Lambda needs to attach functions to the VPC, and cloudtrail:LookupEvents (read-only, incident response)',
   );
   for (const [name, spec] of Object.entries(WORKER_SPECS) as [WorkerName, (typeof WORKER_SPECS)[WorkerName]][]) {
     const worker = workers.functions[name];
@@ -216,6 +226,99 @@ export function acknowledgeStackFindings(stack: IntegrationStack): void {
       stack,
       `AwsSolutions-IAM5[Resource::${arnRef(workers.functions[name].function)}:*]`,
       `EventBridge Scheduler role for the ${name} schedule: lambda:InvokeFunction on that one function (any version)`,
+    );
+  }
+
+  acknowledgeControlTowerFindings(stack);
+}
+
+/**
+ * The Control Tower proactive controls (cfn-guard) this stack does not meet, by control id. Every other bundled
+ * control passes or does not apply; CT.KMS.PR.3 (grants only for AWS resources) is met in secrets.ts.
+ */
+function acknowledgeControlTowerFindings(stack: IntegrationStack): void {
+  const { observability, state, workers, ingress } = stack;
+
+  // Every log group keeps 30 days (LOG_RETENTION): acknowledged per log group, so one with another retention fails.
+  for (const construct of stack.node.findAll()) {
+    if (
+      construct instanceof CfnLogGroup &&
+      !Token.isUnresolved(construct.retentionInDays) &&
+      construct.retentionInDays === LOG_RETENTION
+    ) {
+      ackControl(
+        construct,
+        'CT.CLOUDWATCH.PR.2',
+        'Log groups keep 30 days by design: customers are told logs expire after 30 days (docs/customer-setup.md retention table). Investigations use the one-year KMS-encrypted S3 archive that the function, workflow and API access log groups feed through subscription filters',
+      );
+    }
+  }
+
+  // Point-in-time recovery is off only where a table's schema says a backup would defeat it (functions/shared/tables.ts).
+  for (const construct of state.node.findAll()) {
+    if (
+      construct instanceof CfnTable &&
+      stack.resolve(construct.pointInTimeRecoverySpecification)?.pointInTimeRecoveryEnabled === false
+    ) {
+      ackControl(
+        construct,
+        'CT.DYNAMODB.PR.1',
+        'Customer data keys are destroyed at offboarding (crypto-shredding); a point-in-time-recovery copy would keep them restorable for 35 days after the customer has been told their data is gone',
+      );
+    }
+  }
+
+  ackControl(
+    ingress.api,
+    'CT.LAMBDA.PR.2',
+    "Each invoke permission names apigateway.amazonaws.com with SourceArn set to this API's own execute-api ARN for one method and path (and the console's test-invoke stage); the control's rule cannot evaluate the Fn::Join that builds that ARN, so it reads the permission as unrestricted",
+  );
+  for (const [name, spec] of Object.entries(WORKER_SPECS) as [WorkerName, (typeof WORKER_SPECS)[WorkerName]][]) {
+    if (spec.callsVirtuous) continue;
+    ackControl(
+      workers.functions[name].function,
+      'CT.LAMBDA.PR.3',
+      'Does not call Virtuous or any non-AWS endpoint, so it needs no fixed egress IP from the VPC; it reaches AWS APIs over TLS with IAM',
+    );
+  }
+  const restrictDefaultSecurityGroup = stack.node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider');
+  if (restrictDefaultSecurityGroup) {
+    ackControl(
+      restrictDefaultSecurityGroup,
+      'CT.LAMBDA.PR.3',
+      "CDK's deployment-time handler that removes every rule from the VPC's default security group: it runs only during a deployment and calls only the EC2 API",
+    );
+  }
+
+  for (const queue of [state.deadLetterQueue, state.scheduleDeadLetterQueue]) {
+    ackControl(
+      queue,
+      'CT.SQS.PR.1',
+      'Dead-letter queue: the end of a redrive chain (inbound queue, EventBridge Scheduler targets), alarmed on depth > 0; a further DLQ would hide failed messages from the tools that replay them',
+    );
+  }
+
+  const { accessLogBucket } = observability;
+  ackControl(
+    accessLogBucket,
+    'CT.S3.PR.10',
+    'S3 server access logs can only be delivered to a bucket with SSE-S3 default encryption; this bucket holds access records only',
+  );
+  ackControl(
+    accessLogBucket,
+    'CT.S3.PR.2',
+    'It is the server-access-log target of the other buckets; logging it into itself would loop and logging it elsewhere needs another bucket with the same finding',
+  );
+  for (const scope of [observability, state.importsBucket]) {
+    ackControl(
+      scope,
+      'CT.S3.PR.9',
+      'Object Lock would make objects undeletable until their retention ends, defeating provable deletion: offboarding deletes debug captures and imports, and lifecycle rules expire archives and access logs on schedule',
+    );
+    ackControl(
+      scope,
+      'CT.S3.PR.4',
+      'Nothing reacts to object events: the bulk loader is started by the partner with the object key, Firehose writes the archive, operators read debug captures on request; event notifications would need a consumer that has no job here',
     );
   }
 }
