@@ -38,7 +38,11 @@ import {
 } from '../../functions/lifecycle/dynamo-lifecycle-stores.ts';
 import { InProcessInitialLoadStarter } from '../../functions/lifecycle/in-process-initial-load-starter.ts';
 import { systemClock } from '../../functions/lifecycle/ports.ts';
-import { type LifecycleSettings, lifecycleSettingsFromEnv } from '../../functions/lifecycle/settings.ts';
+import {
+  type LifecycleSettings,
+  lifecycleSettingsFromEnv,
+  webhookPayloadUrl,
+} from '../../functions/lifecycle/settings.ts';
 import { createVirtuousConnector } from '../../functions/lifecycle/virtuous-connector.ts';
 import { createLifecycleApiHandler } from '../../functions/lifecycle-api/handler.ts';
 import type { LifecycleDeps } from '../../functions/lifecycle-tasks/deps.ts';
@@ -74,6 +78,9 @@ import type { Scheduler } from './scheduler.ts';
 import type { RuntimeSettings } from './settings.ts';
 import type { QueueUrls } from './sqs-stand-in.ts';
 import { bindWorkflowTasks } from './task-binding.ts';
+import { sendTestWebhook } from './test-webhook.ts';
+import type { VirtuousSimulatorState } from './virtuous-simulator/simulator.ts';
+import { repointWebhookSubscriptions, type SubscriptionCheckReport } from './webhook-subscriptions.ts';
 import type { LocalWorkflowEngine, TaskBinder } from './workflow-engine.ts';
 
 export interface ComponentInputs {
@@ -86,6 +93,10 @@ export interface ComponentInputs {
   readonly virtuousBaseUrl: string;
   /** Known once the webhook endpoint listens. */
   readonly webhookPublicBaseUrl: () => string;
+  /** The runtime's own webhook endpoint (test deliveries go there even when the public base URL is a tunnel). */
+  readonly localWebhooksUrl: () => string;
+  /** The simulator's state when it is the Virtuous in use. */
+  readonly simulator?: VirtuousSimulatorState;
   readonly workflows: () => LocalWorkflowEngine;
   /** See RuntimeOptions.timeScale. */
   readonly timeScale: number;
@@ -108,6 +119,8 @@ export interface RuntimeComponents {
    * no key is stored under the reserved drill customer id (locally: a fresh simulator organization's key).
    */
   deletionDrill(sandboxKey: () => Promise<string | undefined>): Promise<DrillReport>;
+  /** Re-points subscriptions that do not deliver to this runtime's webhook endpoint (webhook-subscriptions.ts). */
+  repointWebhookSubscriptions(): Promise<SubscriptionCheckReport>;
   readonly customers: CustomerRepository;
   readonly secrets: SecretStore;
   readonly deadLetters: DeadLetters;
@@ -300,6 +313,8 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     engine: inputs.workflows,
     scheduler: () => scheduler,
     virtuousBaseUrl: inputs.virtuousBaseUrl,
+    simulator: () => inputs.simulator,
+    sendTestWebhook: (input) => sendTestWebhook({ secrets, webhooksUrl: inputs.localWebhooksUrl }, input),
   });
 
   return {
@@ -324,6 +339,13 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     attachScheduler: (value) => {
       scheduler = value;
     },
+    repointWebhookSubscriptions: () =>
+      repointWebhookSubscriptions({
+        customers,
+        secrets,
+        virtuous,
+        payloadUrl: (customerId) => webhookPayloadUrl(lifecycleSettings(), customerId),
+      }),
     deletionDrill: async (sandboxKey) => {
       const ref = { customerId: DRILL_SANDBOX_CUSTOMER_ID, kind: 'api_token' } as const;
       const context = { reason: 'deletion-drill:provision' };

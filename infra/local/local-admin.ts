@@ -18,8 +18,11 @@ import {
 import { errorCode, ForbiddenInputError, isClassified, PermanentError } from '../../functions/shared/errors.ts';
 import { assertCustomerId } from '../../functions/shared/identifiers.ts';
 import type { DeadLetters } from '../../functions/sync/dead-letters.ts';
-import { json } from './http-json.ts';
+import { json, jsonBody } from './http-json.ts';
 import type { Scheduler } from './scheduler.ts';
+import { routeSimulator } from './simulator-admin.ts';
+import { parseProvider, type TestWebhookResult } from './test-webhook.ts';
+import type { VirtuousSimulatorState } from './virtuous-simulator/simulator.ts';
 import type { LocalWorkflowEngine } from './workflow-engine.ts';
 
 export interface LocalAdminDeps {
@@ -29,6 +32,14 @@ export interface LocalAdminDeps {
   readonly engine: () => LocalWorkflowEngine;
   readonly scheduler: () => Scheduler | undefined;
   readonly virtuousBaseUrl: string;
+  /** The simulator when it is the Virtuous in use (routes under `/local/simulator`); undefined with a real one. */
+  readonly simulator?: () => VirtuousSimulatorState | undefined;
+  /** Signs a test delivery with the customer's stored secret and posts it to the runtime's webhook endpoint. */
+  readonly sendTestWebhook?: (input: {
+    customerId: string;
+    provider: 'virtuous' | 'stripe';
+    body?: string;
+  }) => Promise<TestWebhookResult>;
   readonly clock?: () => Date;
 }
 
@@ -66,6 +77,31 @@ export function createLocalAdminHandler(deps: LocalAdminDeps) {
       if (!record?.awaitingTokenTaskToken) return json(409, { error: 'no_rotation_waiting' });
       await deps.engine().sendTaskFailure(record.awaitingTokenTaskToken, 'RotationCancelled');
       return json(202, { status: 'cancelled' });
+    }
+    if (
+      method === 'POST' &&
+      head === 'customers' &&
+      third === 'test-webhook' &&
+      parts.length === 3 &&
+      deps.sendTestWebhook
+    ) {
+      const body = jsonBody(event);
+      if (body.body !== undefined && typeof body.body !== 'string') {
+        throw new ForbiddenInputError('INVALID_BODY', 'body must be the raw JSON text of the delivery');
+      }
+      const result = await deps.sendTestWebhook({
+        customerId: assertCustomerId(second),
+        provider: parseProvider(body.provider === undefined ? undefined : String(body.provider)),
+        ...(typeof body.body === 'string' ? { body: body.body } : {}),
+      });
+      return json(200, result);
+    }
+    if (head === 'simulator' && deps.simulator) {
+      return routeSimulator(deps.simulator(), deps.customers, {
+        method,
+        parts: parts.slice(1),
+        body: () => jsonBody(event),
+      });
     }
     if (method === 'GET' && head === 'executions' && parts.length === 1) {
       const customerId = query.customerId === undefined ? undefined : assertCustomerId(query.customerId);

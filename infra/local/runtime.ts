@@ -9,7 +9,7 @@
 import './process-defaults.ts';
 import { mkdirSync } from 'node:fs';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { ForbiddenInputError, PermanentError } from '../../functions/shared/errors.ts';
+import { errorCode, ForbiddenInputError, PermanentError } from '../../functions/shared/errors.ts';
 import { logger } from '../../functions/shared/observability.ts';
 import { type GatewayServer, startGateway } from './api-gateway.ts';
 import { applyLocalAwsEnvironment, localAwsVariables, localClientConfig } from './aws-environment.ts';
@@ -22,6 +22,7 @@ import type { RuntimeSettings } from './settings.ts';
 import { readSimulatorSnapshot, SimulatorSnapshotKeeper, simulatorSnapshotPath } from './simulator-snapshot-file.ts';
 import { type SqsStandIn, startSqs } from './sqs-stand-in.ts';
 import { type SimulatorHandle, startSimulator } from './virtuous.ts';
+import type { SubscriptionCheckReport } from './webhook-subscriptions.ts';
 import { LocalWorkflowEngine } from './workflow-engine.ts';
 
 export const JOB_RECONCILIATION = 'reconciliation';
@@ -85,6 +86,11 @@ export interface LocalRuntime {
   /** Resolves once no message is waiting or in flight on the inbound queue (or the timeout passed: false). */
   waitForQueueIdle(timeoutMs: number): Promise<boolean>;
   pollerStatistics(): PollerStats;
+  /**
+   * The start-up check of every active or paused customer's Virtuous subscription: one pointing at another address
+   * (the webhook port changed since the customer was onboarded) is re-pointed here; failures are logged loudly.
+   */
+  readonly webhookSubscriptions: Promise<SubscriptionCheckReport>;
   stop(): Promise<StopReport>;
 }
 
@@ -188,6 +194,8 @@ export async function startLocalRuntime(
       virtuousBaseUrl,
       webhookPublicBaseUrl: () =>
         settings.webhookPublicBaseUrl ?? (webhookGatewayHolder.server?.url as string | undefined) ?? '',
+      localWebhooksUrl: () => (webhookGatewayHolder.server?.url as string | undefined) ?? '',
+      ...(simulator === undefined ? {} : { simulator: simulator.control }),
       timeScale: options.timeScale ?? settings.timeScale,
       workflows: () => {
         if (!engine) throw new Error('workflow engine used before it started');
@@ -306,6 +314,24 @@ export async function startLocalRuntime(
     poller.start();
     scheduler.start();
     snapshotKeeper?.start();
+    // In the background: against a real Virtuous the calls may be slow, and nothing else waits for them.
+    const webhookSubscriptions = components.repointWebhookSubscriptions().then(
+      (report) => {
+        for (const customerId of report.repointed) {
+          log(`webhook subscription of ${customerId} re-pointed to this runtime (${webhooks.url})`);
+        }
+        for (const { customerId, code } of report.failed) {
+          log(
+            `WARNING: the webhook subscription of ${customerId} could not be checked or re-pointed (${code}): Virtuous may deliver elsewhere; run: npm run cli -- rotate-webhook-secret ${customerId}`,
+          );
+        }
+        return report;
+      },
+      (error: unknown): SubscriptionCheckReport => {
+        log(`WARNING: webhook subscriptions not checked (${errorCode(error)})`);
+        return { checked: 0, repointed: [], failed: [{ customerId: '*', code: errorCode(error) }] };
+      },
+    );
 
     const endpoints: RuntimeEndpoints = {
       webhooks: webhooks.url,
@@ -373,6 +399,7 @@ export async function startLocalRuntime(
         return false;
       },
       pollerStatistics: () => poller.statistics,
+      webhookSubscriptions,
       stop,
     };
   } catch (error) {

@@ -218,7 +218,7 @@ describe('npm start and the CLI as child processes', () => {
     expect(runtimeOutput).toMatch(/\nstopped\n/);
     const afterStop = await runCli(['status', '--url', lifecycleUrl]);
     expect(afterStop.code).toBe(1);
-    expect(afterStop.stderr).toMatch(/no local runtime answers/);
+    expect(afterStop.stderr).toMatch(/cannot reach the local runtime at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED/);
   });
 
   it('refuses a bad setting with exit code 2 and names it', async () => {

@@ -35,14 +35,7 @@ export class LocalTarget implements Target {
         signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
       });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code;
-      if (cause === 'ECONNREFUSED') {
-        throw new CliError(`no local runtime answers at ${this.baseUrl}: start it with \`npm start\``, EXIT.failed);
-      }
-      if ((error as Error).name === 'TimeoutError') {
-        throw new CliError(`the local runtime did not answer within ${CALL_TIMEOUT_MS / 1000} s`, EXIT.timedOut);
-      }
-      throw new CliError(`calling the local runtime failed (${(error as Error).name})`, EXIT.failed);
+      throw unreachable(this.baseUrl, error);
     }
     const text = await response.text();
     let json: unknown;
@@ -156,10 +149,74 @@ export class LocalTarget implements Target {
     return (json as { result: { ok: boolean; summary?: Record<string, unknown>; errorCode?: string } }).result;
   }
 
+  /** Local only: the runtime signs `body` (or its default event) with the customer's stored secret and posts it. */
+  async sendTestWebhook(
+    customerId: string,
+    provider: 'virtuous' | 'stripe',
+    body: string | undefined,
+  ): Promise<{ status: number; requestId?: string }> {
+    const { json } = await this.call('POST', `/local/customers/${encodeURIComponent(customerId)}/test-webhook`, {
+      provider,
+      ...(body === undefined ? {} : { body }),
+    });
+    return json as { status: number; requestId?: string };
+  }
+
+  /** The Virtuous simulator behind the runtime (`/local/simulator/...`, simulator-admin.ts). */
+  async simulator(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    const { json } = await this.call(method, `/local/simulator/${path}`, body);
+    return json;
+  }
+
   async deletionRecords(customerId: string): Promise<Record<string, unknown>[]> {
     const { json } = await this.call('GET', `/local/customers/${encodeURIComponent(customerId)}/deletion-records`);
     return (json as { deletionRecords: Record<string, unknown>[] }).deletionRecords;
   }
+}
+
+/** Why a request to the runtime got no answer, in plain words, by the network error code Node reports. */
+const NETWORK_REASONS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'nothing listens there',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name could not be resolved now',
+  ECONNRESET: 'the connection was reset',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+  ETIMEDOUT: 'the connection timed out',
+  EPIPE: 'the connection closed while sending',
+  UND_ERR_SOCKET: 'the connection closed before an answer',
+  UND_ERR_HEADERS_TIMEOUT: 'no answer headers in time',
+};
+
+/**
+ * A request that got no HTTP answer, as one line naming the URL, the error code and what it means. fetch reports
+ * network failures as a TypeError whose `cause` carries the code (sometimes one level deeper, in an AggregateError).
+ */
+export function unreachable(baseUrl: string, error: unknown): CliError {
+  if ((error as Error)?.name === 'TimeoutError') {
+    return new CliError(
+      `the local runtime at ${baseUrl} did not answer within ${CALL_TIMEOUT_MS / 1000} s`,
+      EXIT.timedOut,
+    );
+  }
+  const cause = (error as { cause?: { code?: unknown; message?: unknown; errors?: Array<{ code?: unknown }> } })?.cause;
+  const code =
+    (typeof cause?.code === 'string' ? cause.code : undefined) ??
+    cause?.errors?.map((inner) => inner.code).find((inner): inner is string => typeof inner === 'string');
+  if (code === undefined) {
+    // fetch refuses some requests itself (e.g. "bad port") with a message and no code; it holds no request data.
+    const message = typeof cause?.message === 'string' ? cause.message.slice(0, 120) : (error as Error)?.name;
+    return new CliError(`cannot reach the local runtime at ${baseUrl} (${message ?? 'error'})`, EXIT.failed);
+  }
+  const reason = NETWORK_REASONS[code];
+  const hint =
+    code === 'ECONNREFUSED'
+      ? ': start it with `npm start`, or point the CLI at the lifecycle API address `npm start` printed (--url or LOCAL_LIFECYCLE_URL)'
+      : '';
+  return new CliError(
+    `cannot reach the local runtime at ${baseUrl} (${code}${reason === undefined ? '' : `: ${reason}`})${hint}`,
+    EXIT.failed,
+  );
 }
 
 function executionIdOf(json: unknown): string {

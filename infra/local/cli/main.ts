@@ -7,6 +7,7 @@
  */
 import { AwsTarget } from './aws-target.ts';
 import { CliError, EXIT, type ExitCode, usage } from './errors.ts';
+import { localOnly, sendTestWebhookCommand, simCommand } from './local-commands.ts';
 import { LocalTarget } from './local-target.ts';
 import { ProgressPrinter } from './progress.ts';
 import { readSecretInput } from './secret-input.ts';
@@ -36,6 +37,16 @@ Commands
   dead-letters list [--customer <id>] | replay <customerId> <deadLetterId> | discard <customerId> <deadLetterId>
                                  replay --checked: an in-doubt refund you looked for in Virtuous and did not find
   egress-ips                     the addresses customers allowlist
+  send-test-webhook <customerId> [--file <body.json>] [--source virtuous|stripe]
+                                 local runtime: it signs the body (default: a Virtuous GiftCreate that changes
+                                 nothing) with the customer's stored secret and posts it to its webhook endpoint
+  sim org create [--name <name>] | sim org list
+                                 the Virtuous simulator of the local runtime: its organizations
+  sim key create <organizationId>
+                                 a new API key, written only into a pipe:
+                                 npm run cli -- sim key create 1 | npm run cli -- onboard acme
+  sim gifts <customerId>         what reached the simulated Virtuous for the customer (no donor data)
+  sim nightly-batch              run the simulator's nightly batch now (creates held records, sends webhooks)
   run-job reconciliation|rotation-reminders|deletion-drill
                                  run a scheduled job now (local runtime; the drill onboards and offboards a
                                  synthetic customer and checks nothing is left)
@@ -64,6 +75,9 @@ const VALUE_OPTIONS = new Set([
   '--customer',
   '--reason',
   '--minutes',
+  '--file',
+  '--source',
+  '--name',
 ]);
 const FLAG_OPTIONS = new Set(['--aws', '--no-wait', '--yes', '--later', '--off', '--checked', '--help', '-h']);
 /** Options that would carry a secret: refused outright, so a token never lands in shell history by habit. */
@@ -129,14 +143,18 @@ function targetFor(parsed: Parsed, env: NodeJS.ProcessEnv): Target {
     return new AwsTarget(stackName, stringOption(parsed, '--region'));
   }
   if (parsed.options.has('--stack-name')) throw usage('--stack-name needs --aws');
-  const url = stringOption(parsed, '--url') ?? env.LOCAL_LIFECYCLE_URL ?? DEFAULT_LIFECYCLE_URL;
+  // An empty or blank LOCAL_LIFECYCLE_URL (e.g. `export LOCAL_LIFECYCLE_URL=` left in a shell) means "not set".
+  const fromEnv = env.LOCAL_LIFECYCLE_URL?.trim() || undefined;
+  const fromOption = stringOption(parsed, '--url');
+  const source = fromOption !== undefined ? '--url' : 'LOCAL_LIFECYCLE_URL';
+  const url = fromOption ?? fromEnv ?? DEFAULT_LIFECYCLE_URL;
   let parsedUrl: URL;
   try {
     parsedUrl = new URL(url);
   } catch {
-    throw usage('--url must be an absolute URL');
+    throw usage(`${source} must be an absolute URL such as ${DEFAULT_LIFECYCLE_URL}`);
   }
-  if (parsedUrl.protocol !== 'http:' && parsedUrl.protocol !== 'https:') throw usage('--url must be http(s)');
+  if (parsedUrl.protocol !== 'http:' && parsedUrl.protocol !== 'https:') throw usage(`${source} must be http(s)`);
   return new LocalTarget(url.replace(/\/+$/, ''));
 }
 
@@ -418,6 +436,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
       if (note) io.stdout.write(`${ips.length === 0 ? '' : '\n'}${note}\n`);
       return EXIT.succeeded;
     }
+    case 'send-test-webhook':
+      return sendTestWebhookCommand(localOnly(target, 'send-test-webhook'), io, {
+        customerId: customerArgument(parsed),
+        source: stringOption(parsed, '--source'),
+        file: stringOption(parsed, '--file'),
+      });
+    case 'sim':
+      return simCommand(localOnly(target, 'sim'), io, parsed.positional, {
+        name: stringOption(parsed, '--name'),
+        customerId: (value) => customerArgument({ ...parsed, positional: [value ?? ''].filter(Boolean) }),
+      });
     case 'run-job': {
       const name = parsed.positional[0];
       if (name !== 'reconciliation' && name !== 'rotation-reminders' && name !== 'deletion-drill') {

@@ -25,7 +25,19 @@ async function readPiped(input: NodeJS.ReadStream, what: string): Promise<string
     if (size > MAX_TOKEN_LENGTH + 2) throw new ForbiddenInputError('INVALID_TOKEN_SHAPE', `the ${what} is too long`);
     chunks.push(buffer);
   }
-  return validate(Buffer.concat(chunks).toString('utf8'), what);
+  return validate(withoutNpmBanner(Buffer.concat(chunks).toString('utf8')), what);
+}
+
+/**
+ * `npm run` writes its banner (`> package@version script`, `> command`, a blank line) to stdout before the script's
+ * own output, so `npm run cli -- sim key create 1 | npm run cli -- onboard acme` pipes it ahead of the key. Those
+ * lines are dropped; a token never starts with "> ". Anything else still has to be exactly one token.
+ */
+function withoutNpmBanner(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .filter((line) => !line.startsWith('> '))
+    .join('\n');
 }
 
 function readHidden(input: NodeJS.ReadStream, output: NodeJS.WriteStream, prompt: string, what: string) {

@@ -2,12 +2,15 @@
  * The simulator's control API over HTTP (`/_control/...`), for the one-machine runtime and tools that do not share
  * its process. Tests in the same process use the typed handle (VirtuousSimulatorState) instead.
  *
+ *   GET  /_control/organizations                → {organizations: [{organizationId, organizationUserId, name, isEnabled}]}
  *   POST /_control/organizations                {name?, rateLimitPerHour?, isEnabled?, rateLimitHeaderStyle?, faults?}
+ *                                               → {organizationId, apiKey}
  *   PATCH /_control/organizations/{id}          {name?, isEnabled?, rateLimitPerHour?, rateLimitHeaderStyle?}
  *   POST /_control/organizations/{id}/keys      → {apiKey}
  *   POST /_control/keys/revoke                  {apiKey} → {revoked}
  *   PUT  /_control/organizations/{id}/faults    FaultSettings
- *   GET  /_control/organizations/{id}/state     → OrganizationSnapshot
+ *   GET  /_control/organizations/{id}/state     → OrganizationSnapshot (holds donor data: tests only)
+ *   GET  /_control/organizations/{id}/gifts     → GiftLedger (transactions, states, amounts, deliveries; no donor data)
  *   POST /_control/nightly-batch                {organizationId?, deliverWebhooks?}
  *   POST /_control/clock                        {advanceSeconds} → {now}
  *   POST /_control/reset
@@ -38,6 +41,9 @@ export async function handleControl(
   const input = isObject(body) ? body : {};
   const [, resource, id, action] = segments;
   try {
+    if (method === 'GET' && resource === 'organizations' && id === undefined) {
+      return { status: 200, json: { organizations: state.organizationList() } };
+    }
     if (method === 'POST' && resource === 'organizations' && id === undefined) {
       return { status: 201, json: state.createOrganization(input as CreateOrganizationInput) };
     }
@@ -53,6 +59,7 @@ export async function handleControl(
         return { status: 200, json: {} };
       }
       if (method === 'GET' && action === 'state') return { status: 200, json: state.inspect(orgId) };
+      if (method === 'GET' && action === 'gifts') return { status: 200, json: state.giftLedger(orgId) };
     }
     if (method === 'POST' && resource === 'keys' && id === 'revoke') {
       if (typeof input.apiKey !== 'string') return bad('apiKey is required');

@@ -18,6 +18,7 @@ import type {
   SimContact,
   SimGift,
 } from './model.ts';
+import { transactionKey } from './model.ts';
 import { type BatchSummary, runNightlyBatch } from './nightly-batch.ts';
 import { seededRandom } from './prng.ts';
 import {
@@ -79,6 +80,30 @@ export interface OrganizationSnapshot {
   readonly deliveries: readonly DeliveryRecord[];
   readonly requests: readonly RequestLogEntry[];
   readonly faultsInjected: Readonly<Record<FaultKind, number>>;
+}
+
+export interface GiftLedgerEntry {
+  /** `source/id` of the gift transaction (transactionKey). */
+  readonly transaction: string;
+  /** Times Virtuous received it: more than 1 is a re-submission. */
+  readonly received: number;
+  /** created by a nightly batch, held until the next one, waiting for a contact, or received but not created. */
+  readonly state: 'created' | 'held' | 'needs_update' | 'not_created';
+  readonly giftId?: number;
+  readonly amount?: number;
+  readonly currencyCode?: string;
+}
+
+export interface GiftLedger {
+  readonly organizationId: number;
+  readonly name: string;
+  readonly transactions: readonly GiftLedgerEntry[];
+  /** Contact transactions received (all submissions). */
+  readonly contactTransactions: number;
+  readonly reversals: number;
+  readonly held: { readonly gifts: number; readonly contacts: number; readonly reversals: number };
+  /** Webhook deliveries the organization sent after its nightly batches. */
+  readonly deliveries: { readonly delivered: number; readonly failed: number; readonly skipped: number };
 }
 
 export interface NightlyBatchOptions {
@@ -310,6 +335,77 @@ export class VirtuousSimulatorState {
       deliveries: structuredClone(org.deliveries),
       requests: [...org.requests],
       faultsInjected: { ...org.faultCounts },
+    };
+  }
+
+  /** Every organization, by id and name (no keys). */
+  organizationList(): Array<{ organizationId: number; organizationUserId: number; name: string; isEnabled: boolean }> {
+    return [...this.organizations.values()].map((org) => ({
+      organizationId: org.id,
+      organizationUserId: org.userId,
+      name: org.name,
+      isEnabled: org.isEnabled,
+    }));
+  }
+
+  /** The organization whose `organizationUserId` (what `GET /api/Organization/Current` answers) is `userId`. */
+  organizationForUser(userId: number): number | undefined {
+    return [...this.organizations.values()].find((org) => org.userId === userId)?.id;
+  }
+
+  /**
+   * What reached the organization as gifts, by transaction (source and id, times received, held or created, amount)
+   * and the webhook deliveries it sent: identifiers, amounts and counts only, never a donor's name or address.
+   */
+  giftLedger(organizationId: number): GiftLedger {
+    const org = this.organization(organizationId);
+    const created = new Map<string, SimGift>();
+    for (const gift of org.gifts.values()) {
+      if (gift.transactionSource !== undefined && gift.transactionId !== undefined) {
+        created.set(transactionKey(gift.transactionSource, gift.transactionId), gift);
+      }
+    }
+    const held = new Map(
+      org.heldGifts.map((gift) => [transactionKey(gift.transactionSource, gift.transactionId), gift]),
+    );
+    const needsUpdate = new Set(
+      [...org.needsUpdate.values()].map((entry) => transactionKey(entry.transactionSource, entry.transactionId)),
+    );
+    const transactions = [...org.giftSubmissions].map(([key, received]): GiftLedgerEntry => {
+      const gift = created.get(key);
+      const waiting = held.get(key);
+      const amount = gift?.amount ?? waiting?.amount;
+      const currencyCode = gift?.currencyCode ?? waiting?.currencyCode;
+      return {
+        transaction: key,
+        received,
+        state:
+          gift !== undefined
+            ? 'created'
+            : waiting !== undefined
+              ? 'held'
+              : needsUpdate.has(key)
+                ? 'needs_update'
+                : 'not_created',
+        ...(gift === undefined ? {} : { giftId: gift.id }),
+        ...(amount === undefined ? {} : { amount }),
+        ...(currencyCode === undefined ? {} : { currencyCode }),
+      };
+    });
+    const deliveries = { delivered: 0, failed: 0, skipped: 0 };
+    for (const record of org.deliveries) {
+      if (record.outcome === 'delivered') deliveries.delivered += 1;
+      else if (record.outcome === 'failed') deliveries.failed += 1;
+      else deliveries.skipped += 1;
+    }
+    return {
+      organizationId: org.id,
+      name: org.name,
+      transactions,
+      contactTransactions: [...org.contactSubmissions.values()].reduce((sum, n) => sum + n, 0),
+      reversals: [...org.reversalSubmissions.values()].reduce((sum, n) => sum + n, 0),
+      held: { gifts: org.heldGifts.length, contacts: org.heldContacts.length, reversals: org.heldReversals.length },
+      deliveries,
     };
   }
 
