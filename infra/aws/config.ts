@@ -14,8 +14,14 @@ export interface IntegrationConfig {
   readonly virtuousSignatureHeader: string;
   /** Largest webhook body accepted, enforced identically by WAF (explicit body-size rule) and the verifier (413). */
   readonly maxWebhookBodyBytes: number;
-  /** Requests per IP per 5 minutes before WAF blocks the address. */
+  /** Requests per IP per 5 minutes before WAF blocks the address, on every route except the webhook routes. */
   readonly wafRateLimitPer5Minutes: number;
+  /**
+   * Webhook deliveries per sender IP and webhook URL (one customer of one provider) per 5 minutes before WAF blocks
+   * that pair. Virtuous and Stripe send every customer's webhooks from a few shared addresses, so the webhook routes
+   * are never limited per IP alone.
+   */
+  readonly wafWebhookRateLimitPer5Minutes: number;
   /** API Gateway stage throttling, steady rate (requests/second) and burst. */
   readonly apiRateLimit: number;
   readonly apiBurstLimit: number;
@@ -41,6 +47,8 @@ const DEFAULTS = {
   virtuousSignatureHeader: 'X-Virtuous-Signature',
   maxWebhookBodyBytes: 65_536,
   wafRateLimitPer5Minutes: 2_000,
+  // 20 deliveries a second for one customer from one sender, sustained for 5 minutes: above a nightly batch.
+  wafWebhookRateLimitPer5Minutes: 6_000,
   apiRateLimit: 50,
   apiBurstLimit: 100,
   virtuousBaseUrl: 'https://api.virtuoussoftware.com',
@@ -71,6 +79,13 @@ export function readConfig(node: Node): IntegrationConfig {
     virtuousBaseUrl,
     maxWebhookBodyBytes: intContext(node, 'maxWebhookBodyBytes', DEFAULTS.maxWebhookBodyBytes, 1_024, 65_536),
     wafRateLimitPer5Minutes: intContext(node, 'wafRateLimitPer5Minutes', DEFAULTS.wafRateLimitPer5Minutes, 10, 2e9),
+    wafWebhookRateLimitPer5Minutes: intContext(
+      node,
+      'wafWebhookRateLimitPer5Minutes',
+      DEFAULTS.wafWebhookRateLimitPer5Minutes,
+      100,
+      2e9,
+    ),
     apiRateLimit: intContext(node, 'apiRateLimit', DEFAULTS.apiRateLimit, 1, 10_000),
     apiBurstLimit: intContext(node, 'apiBurstLimit', DEFAULTS.apiBurstLimit, 1, 5_000),
     hourlyRequestBudget: intContext(node, 'hourlyRequestBudget', DEFAULTS.hourlyRequestBudget, 1, 100_000),

@@ -70,6 +70,7 @@ export class IntegrationStack extends Stack {
       virtuousSignatureHeader: config.virtuousSignatureHeader,
       maxWebhookBodyBytes: config.maxWebhookBodyBytes,
       wafRateLimitPer5Minutes: config.wafRateLimitPer5Minutes,
+      wafWebhookRateLimitPer5Minutes: config.wafWebhookRateLimitPer5Minutes,
       apiRateLimit: config.apiRateLimit,
       apiBurstLimit: config.apiBurstLimit,
     });

@@ -64,6 +64,7 @@ describe('webhook settings', () => {
       virtuousSignatureHeader: 'X-Partner-Signature',
       maxWebhookBodyBytes: 32_768,
       wafRateLimitPer5Minutes: 500,
+      wafWebhookRateLimitPer5Minutes: 9_000,
       apiRateLimit: 20,
       apiBurstLimit: 40,
     });
@@ -78,6 +79,9 @@ describe('webhook settings', () => {
     const rules = acl?.Properties.Rules as { Name: string; Statement: Record<string, any> }[];
     expect(rules.find((r) => r.Name === 'BodySizeLimit')?.Statement.SizeConstraintStatement.Size).toBe(32_768);
     expect(rules.find((r) => r.Name === 'RatePerIp')?.Statement.RateBasedStatement.Limit).toBe(500);
+    expect(rules.find((r) => r.Name === 'WebhookRatePerSenderAndCustomer')?.Statement.RateBasedStatement.Limit).toBe(
+      9_000,
+    );
     // WAF logs redact the configured header (lower-case, as WAF matches it).
     template.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
       RedactedFields: [

@@ -32,6 +32,29 @@ import { LOG_RETENTION } from './secure-function.ts';
 
 export const STAGE_NAME = 'v1';
 export const STRIPE_SIGNATURE_HEADER = 'Stripe-Signature';
+export const WEBHOOK_PROVIDER_ROUTES = ['virtuous', 'stripe'] as const;
+
+/**
+ * The webhook routes' URI paths as WAF sees them: `/v1/webhooks/{provider}/{customerId}` on the execute-api URL, or
+ * without the stage on a custom domain mapped at its root. Anchored, so no lifecycle path can look like one.
+ */
+export const WEBHOOK_PATH_REGEX = `^(/${STAGE_NAME})?/webhooks/(${WEBHOOK_PROVIDER_ROUTES.join('|')})/[^/]+/?$`;
+
+/**
+ * Core rule set rules that inspect what a legitimate webhook carries and would block it: donor free text (notes,
+ * descriptions, addresses) in signed JSON can look like script, a path or a URL with an IP address, and Virtuous
+ * does not promise a User-Agent header. On the webhook routes they only count: the body is authenticated by its
+ * HMAC before anything reads it, is never rendered or interpolated into a query, and the verifier refuses anything
+ * unsigned. On every other route the label they leave is blocked by `CommonRuleSetOutsideWebhooks`.
+ * SizeRestrictions_BODY (8 KB) counts everywhere instead: `BodySizeLimit` enforces the product's own limit.
+ */
+export const WEBHOOK_COUNTED_CORE_RULES = {
+  NoUserAgent_HEADER: 'NoUserAgent_Header',
+  CrossSiteScripting_BODY: 'CrossSiteScripting_Body',
+  GenericLFI_BODY: 'GenericLFI_Body',
+  GenericRFI_BODY: 'GenericRFI_Body',
+} as const;
+const CORE_RULE_SET_LABEL = 'awswaf:managed:aws:core-rule-set';
 
 export interface IngressProps {
   readonly environmentName: string;
@@ -40,7 +63,10 @@ export interface IngressProps {
   readonly lifecycleApi: IFunction;
   readonly virtuousSignatureHeader: string;
   readonly maxWebhookBodyBytes: number;
+  /** Requests per client IP per 5 minutes on every route except the webhook routes. */
   readonly wafRateLimitPer5Minutes: number;
+  /** Requests per sender IP and webhook URL (one customer of one provider) per 5 minutes on the webhook routes. */
+  readonly wafWebhookRateLimitPer5Minutes: number;
   readonly apiRateLimit: number;
   readonly apiBurstLimit: number;
 }
@@ -116,11 +142,12 @@ export class Ingress extends Construct {
     });
     const verifier = new LambdaIntegration(props.webhookVerifier, { proxy: true });
     const webhooks = this.api.root.addResource('webhooks');
-    const routes: Record<string, string> = {
+    const routes: Record<(typeof WEBHOOK_PROVIDER_ROUTES)[number], string> = {
       virtuous: props.virtuousSignatureHeader,
       stripe: STRIPE_SIGNATURE_HEADER,
     };
-    for (const [provider, signatureHeader] of Object.entries(routes)) {
+    for (const provider of WEBHOOK_PROVIDER_ROUTES) {
+      const signatureHeader = routes[provider];
       webhooks
         .addResource(provider)
         .addResource('{customerId}')
@@ -154,6 +181,9 @@ export class Ingress extends Construct {
       rules: [
         managedRule('AmazonIpReputationList', 0, 'AWSManagedRulesAmazonIpReputationList'),
         {
+          // Per client IP on the lifecycle API and anything else that is not a webhook. Not on the webhook routes:
+          // Virtuous and Stripe deliver every customer's webhooks from a few shared addresses, so a per-IP limit
+          // would drop their deliveries and retries for all customers at once.
           name: 'RatePerIp',
           priority: 1,
           action: { block: {} },
@@ -162,15 +192,34 @@ export class Ingress extends Construct {
               limit: props.wafRateLimitPer5Minutes,
               aggregateKeyType: 'IP',
               evaluationWindowSec: 300,
+              scopeDownStatement: { notStatement: { statement: webhookPath() } },
             },
           },
           visibilityConfig: visibility('RatePerIp'),
         },
         {
+          // Webhook routes: per sender IP AND webhook URL (one customer of one provider). A sender's traffic for one
+          // customer never counts against another customer, and a flood aimed at one customer's URL from one
+          // address is cut without touching the legitimate sender's deliveries to the same URL.
+          name: 'WebhookRatePerSenderAndCustomer',
+          priority: 2,
+          action: { block: {} },
+          statement: {
+            rateBasedStatement: {
+              limit: props.wafWebhookRateLimitPer5Minutes,
+              aggregateKeyType: 'CUSTOM_KEYS',
+              customKeys: [{ ip: {} }, { uriPath: { textTransformations: [{ priority: 0, type: 'NONE' }] } }],
+              evaluationWindowSec: 300,
+              scopeDownStatement: webhookPath(),
+            },
+          },
+          visibilityConfig: visibility('WebhookRatePerSenderAndCustomer'),
+        },
+        {
           // The product's body limit, identical to the verifier's 413 threshold. Bodies beyond what WAF inspects
           // count as oversize (MATCH), so nothing larger slips through uninspected.
           name: 'BodySizeLimit',
-          priority: 2,
+          priority: 3,
           action: { block: {} },
           statement: {
             sizeConstraintStatement: {
@@ -184,8 +233,33 @@ export class Ingress extends Construct {
         },
         // SizeRestrictions_BODY blocks bodies over 8 KB, below legitimate Stripe event sizes; it is set to COUNT
         // because BodySizeLimit above enforces the product's own limit (the same value the verifier answers 413 for).
-        managedRule('CommonRuleSet', 3, 'AWSManagedRulesCommonRuleSet', ['SizeRestrictions_BODY']),
-        managedRule('KnownBadInputs', 4, 'AWSManagedRulesKnownBadInputsRuleSet'),
+        // The rules that would block legitimate webhooks count too, and are blocked again below outside the webhook
+        // routes (see WEBHOOK_COUNTED_CORE_RULES).
+        managedRule('CommonRuleSet', 4, 'AWSManagedRulesCommonRuleSet', [
+          'SizeRestrictions_BODY',
+          ...Object.keys(WEBHOOK_COUNTED_CORE_RULES),
+        ]),
+        {
+          name: 'CommonRuleSetOutsideWebhooks',
+          priority: 5,
+          action: { block: {} },
+          statement: {
+            andStatement: {
+              statements: [
+                {
+                  orStatement: {
+                    statements: Object.values(WEBHOOK_COUNTED_CORE_RULES).map((label) => ({
+                      labelMatchStatement: { scope: 'LABEL', key: `${CORE_RULE_SET_LABEL}:${label}` },
+                    })),
+                  },
+                },
+                { notStatement: { statement: webhookPath() } },
+              ],
+            },
+          },
+          visibilityConfig: visibility('CommonRuleSetOutsideWebhooks'),
+        },
+        managedRule('KnownBadInputs', 6, 'AWSManagedRulesKnownBadInputsRuleSet'),
       ],
     });
 
@@ -229,6 +303,17 @@ export class Ingress extends Construct {
     const stack = Stack.of(this);
     return `https://${this.api.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}/${STAGE_NAME}`;
   }
+}
+
+/** Matches the webhook routes by URI path (WEBHOOK_PATH_REGEX). */
+function webhookPath(): CfnWebACL.StatementProperty {
+  return {
+    regexMatchStatement: {
+      regexString: WEBHOOK_PATH_REGEX,
+      fieldToMatch: { uriPath: {} },
+      textTransformations: [{ priority: 0, type: 'NONE' }],
+    },
+  };
 }
 
 function visibility(metricName: string): CfnWebACL.VisibilityConfigProperty {
