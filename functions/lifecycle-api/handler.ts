@@ -14,6 +14,8 @@
  *   GET  /lifecycle/customers/{customerId}/dead-letters[?resolution=open|replayed|discarded]                 → 200
  *   POST /lifecycle/customers/{customerId}/dead-letters/{id}/replay    {checked?: true}                      → 200
  *   POST /lifecycle/customers/{customerId}/dead-letters/{id}/discard   (empty or {})                         → 200
+ *   GET  /lifecycle/customers/{customerId}/incidents                  its incident reports, newest first     → 200
+ *   GET  /lifecycle/customers/{customerId}/incidents/{reportId}       one report (404 when unknown)          → 200
  *
  * Thin: parse the shape (a 400 names what is wrong with it, never the data), call the domain, map the result.
  * No answer, log or error carries a key.
@@ -27,6 +29,7 @@ import { isClassified, TransientError } from '../shared/errors.ts';
 import { isCustomerId } from '../shared/identifiers.ts';
 import { logger } from '../shared/observability.ts';
 import { disableDebugCapture, enableDebugCapture } from './debug-capture.ts';
+import { listIncidentReports, readIncidentReport } from './incident-reports.ts';
 import {
   ApiRefusal,
   describeExecution,
@@ -132,6 +135,9 @@ async function route(deps: LifecycleApiDeps, event: APIGatewayProxyEvent): Promi
   if (root === 'lifecycle' && collection === 'customers' && (action === undefined || action === 'dead-letters')) {
     return operatorRoute(deps, event, method, [id, action, name, ...rest]);
   }
+  if (root === 'lifecycle' && collection === 'customers' && action === 'incidents' && rest.length === 0) {
+    return incidentRoute(deps, customerIdFrom(id), method, name);
+  }
   if (root !== 'lifecycle' || rest.length > 0) throw new ApiRefusal(404, 'NOT_FOUND', 'no such route');
   if (collection === 'executions' && id !== undefined && action === undefined) {
     if (method !== 'GET') throw new ApiRefusal(405, 'METHOD_NOT_ALLOWED', 'use GET');
@@ -227,6 +233,21 @@ async function operatorRoute(
     if (isClassified(error) && error.name === 'PermanentError') throw new ApiRefusal(409, error.code, error.message);
     throw error;
   }
+}
+
+async function incidentRoute(
+  deps: LifecycleApiDeps,
+  customerId: string,
+  method: string,
+  reportId: string | undefined,
+): Promise<APIGatewayProxyResult> {
+  if (method !== 'GET') throw new ApiRefusal(405, 'METHOD_NOT_ALLOWED', 'use GET');
+  const reports = deps.incidentReports;
+  if (reports === undefined) {
+    throw new ApiRefusal(501, 'NOT_CONFIGURED', 'incident reports are not available on this deployment');
+  }
+  if (reportId === undefined) return answer(200, { incidents: await listIncidentReports(reports, customerId) });
+  return answer(200, { report: await readIncidentReport(reports, customerId, reportId) });
 }
 
 async function debugCaptureRoute(

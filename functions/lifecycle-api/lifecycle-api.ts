@@ -5,7 +5,13 @@
  */
 import type { SecretStore } from '../credentials/secret-store.ts';
 import type { CustomerRecord, CustomerRepository, Sensitivity, WorkflowName } from '../customers/customer.ts';
-import type { Clock, ExecutionDescription, VirtuousConnector, WorkflowStarter } from '../lifecycle/ports.ts';
+import type {
+  Clock,
+  ExecutionDescription,
+  IncidentReportStore,
+  VirtuousConnector,
+  WorkflowStarter,
+} from '../lifecycle/ports.ts';
 import type { LifecycleSettings } from '../lifecycle/settings.ts';
 import {
   type PauseResult,
@@ -32,6 +38,8 @@ export interface LifecycleApiDeps {
   readonly notifier?: Notifier;
   /** The operator's dead-letter routes (list, replay, discard). Without them those routes 501. */
   readonly deadLetters?: Pick<DeadLetters, 'list' | 'replay' | 'discard'>;
+  /** Incident reports (list, read). Without them those routes 501. */
+  readonly incidentReports?: Pick<IncidentReportStore, 'get' | 'list'>;
 }
 
 /** Statuses from which a customer may (re)start onboarding. */

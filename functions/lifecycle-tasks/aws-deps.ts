@@ -8,6 +8,7 @@ import { createSecretsManagerStore } from '../credentials/secrets-manager-store.
 import { createKmsPayloadSealer } from '../crypto/kms-payload-sealer.ts';
 import { DynamoCustomerRepository } from '../customers/dynamo-customer-repository.ts';
 import { S3CaptureStore } from '../debug-captures/s3-capture-store.ts';
+import { CloudTrailSecretAccessTrail } from '../lifecycle/cloudtrail-secret-access-trail.ts';
 import { DynamoCustomerDataStore } from '../lifecycle/dynamo-customer-data-store.ts';
 import {
   DynamoIncidentReportStore,
@@ -90,6 +91,7 @@ export function createAwsLifecycleDeps(env: NodeJS.ProcessEnv = process.env): Li
     recentWrites: () => new DynamoRecentWritesSource(client, table('syncRecords')),
     audit: () => new DynamoDbAuditLog(client, table('secretAudit')),
     incidentReports: () => new DynamoIncidentReportStore(client, table('incidentReports')),
+    secretAccessTrail: () => new CloudTrailSecretAccessTrail({ environment: requireSetting(ENV.environmentName, env) }),
   });
   return deps;
 }
@@ -172,6 +174,23 @@ export function createAwsLifecycleApiDeps(env: NodeJS.ProcessEnv = process.env):
     starter: new SfnWorkflowStarter(env),
     clock: systemClock,
     settings: lifecycleSettingsFromEnv(env),
+    incidentReports: lazyIncidentReports(client, env),
+  };
+}
+
+/** Incident reports for the read routes; the table is resolved on the first read, so the other routes need no setting. */
+function lazyIncidentReports(
+  client: DynamoDBDocumentClient,
+  env: NodeJS.ProcessEnv,
+): Pick<DynamoIncidentReportStore, 'get' | 'list'> {
+  let reports: DynamoIncidentReportStore | undefined;
+  const build = () => {
+    reports ??= new DynamoIncidentReportStore(client, tableNameFromEnv('incidentReports', env));
+    return reports;
+  };
+  return {
+    get: (customerId, reportId) => build().get(customerId, reportId),
+    list: (customerId, limit) => build().list(customerId, limit),
   };
 }
 

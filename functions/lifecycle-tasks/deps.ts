@@ -15,6 +15,7 @@ import type {
   SyncControl,
   VirtuousConnector,
 } from '../lifecycle/ports.ts';
+import type { SecretAccessTrail } from '../lifecycle/secret-access-trail.ts';
 import type { LifecycleSettings } from '../lifecycle/settings.ts';
 import type { Notifier } from '../notifications/notifier.ts';
 
@@ -32,4 +33,6 @@ export interface LifecycleDeps {
   readonly recentWrites: RecentWritesSource;
   readonly audit: Pick<AuditLog, 'accessesBetween'>;
   readonly incidentReports: IncidentReportStore;
+  /** What the secrets manager itself recorded: CloudTrail on AWS, the local store's access records on one machine. */
+  readonly secretAccessTrail: SecretAccessTrail;
 }

@@ -1,17 +1,26 @@
 /** Lambda entry for the incident-response workflow's Task states. */
 import {
+  checkSecretsManagerTrail,
   collectRecentWrites,
   collectSecretAccess,
   compileIncidentReport,
   openIncident,
+  recordRotationOutcome,
+  secretsManagerTrailUnavailable,
 } from '../lifecycle/incident-response.ts';
 import type { RecentWritesSummary, SecretAccessFindings } from '../lifecycle/ports.ts';
+import type { SecretsManagerTrailFindings } from '../lifecycle/secret-access-trail.ts';
 import { awsTaskHandler } from './aws-entry.ts';
 import { createCommonTasks } from './common-tasks.ts';
 import type { LifecycleDeps } from './deps.ts';
 import { customerIdOf, field, requireString, type TaskEvent, type TaskTable } from './task-event.ts';
 
 const step = (event: TaskEvent) => ({ customerId: customerIdOf(event), executionId: event.executionId });
+
+const window = (event: TaskEvent) => ({
+  investigatedFrom: requireString(event, 'incident.investigatedFrom'),
+  investigatedTo: requireString(event, 'incident.investigatedTo'),
+});
 
 export function createIncidentResponseTasks(deps: LifecycleDeps): TaskTable {
   return {
@@ -24,24 +33,31 @@ export function createIncidentResponseTasks(deps: LifecycleDeps): TaskTable {
       })),
     }),
     CollectSecretAccess: async (event) => ({
-      ...(await collectSecretAccess(deps, {
-        ...step(event),
-        investigatedFrom: requireString(event, 'incident.investigatedFrom'),
-        investigatedTo: requireString(event, 'incident.investigatedTo'),
-      })),
+      ...(await collectSecretAccess(deps, { ...step(event), ...window(event) })),
+    }),
+    CheckSecretsManagerTrail: async (event) => ({
+      ...(await checkSecretsManagerTrail(deps, { ...step(event), ...window(event) })),
     }),
     CompileIncidentReport: async (event) => {
-      const rotationError = field(event, 'findings.rotation.error');
+      // Absent when the trail could not be read: its Catch put the error under `trailFailure` instead.
+      const trail = field(event, 'secretsManagerTrail') as SecretsManagerTrailFindings | undefined;
       return compileIncidentReport(deps, {
         ...step(event),
+        ...window(event),
         reportId: requireString(event, 'incident.reportId'),
         openedAt: requireString(event, 'incident.openedAt'),
-        investigatedFrom: requireString(event, 'incident.investigatedFrom'),
-        investigatedTo: requireString(event, 'incident.investigatedTo'),
+        recentWrites: field(event, 'recentWrites') as RecentWritesSummary,
+        secretAccess: field(event, 'secretAccess') as SecretAccessFindings,
+        secretsManagerTrail: trail ?? secretsManagerTrailUnavailable(deps, field(event, 'trailFailure.Error')),
+      });
+    },
+    RecordRotationOutcome: async (event) => {
+      const rotationError = field(event, 'findings.rotation.error');
+      return recordRotationOutcome(deps, {
+        ...step(event),
+        reportId: requireString(event, 'incident.reportId'),
         rotationStatus: requireString(event, 'findings.rotation.status'),
         rotationError: typeof rotationError === 'string' ? rotationError : undefined,
-        recentWrites: field(event, 'findings.recentWrites') as RecentWritesSummary,
-        secretAccess: field(event, 'findings.secretAccess') as SecretAccessFindings,
       });
     },
   };

@@ -8,6 +8,7 @@ import {
   GetCommand,
   PutCommand,
   paginateQuery,
+  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { assertCustomerId } from '../shared/identifiers.ts';
@@ -15,11 +16,13 @@ import { dynamoCall, dynamoSignal } from './dynamo-call.ts';
 import type {
   IncidentReport,
   IncidentReportStore,
+  IncidentReportSummary,
   InitialLoad,
   InitialLoadState,
   RecentWritesSource,
   RecentWritesSummary,
   SyncControl,
+  TokenRotationOutcome,
 } from './ports.ts';
 
 const REPORT_RETENTION_SECONDS = 366 * 24 * 60 * 60;
@@ -52,6 +55,51 @@ export class DynamoIncidentReportStore implements IncidentReportStore {
     if (answer.Item === undefined) return undefined;
     const { expiresAt: _expiresAt, ...report } = answer.Item;
     return report as IncidentReport;
+  }
+
+  async list(customerId: string, limit: number): Promise<IncidentReportSummary[]> {
+    assertCustomerId(customerId);
+    const answer = await dynamoCall('list incident reports', () =>
+      this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'customerId = :c',
+          ExpressionAttributeValues: { ':c': customerId },
+          ProjectionExpression: 'reportId, executionId, openedAt, compiledAt, tokenRotation, compromiseIndicators',
+          // Report ids start with the opening time, so the sort key orders them.
+          ScanIndexForward: false,
+          Limit: limit,
+        }),
+        { abortSignal: dynamoSignal() },
+      ),
+    );
+    return (answer.Items ?? []) as IncidentReportSummary[];
+  }
+
+  async recordRotation(
+    customerId: string,
+    reportId: string,
+    update: { readonly tokenRotation: TokenRotationOutcome; readonly compromiseIndicators: readonly string[] },
+  ): Promise<boolean> {
+    assertCustomerId(customerId);
+    return dynamoCall('record the rotation in the incident report', async () => {
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { customerId, reportId },
+            UpdateExpression: 'SET tokenRotation = :r, compromiseIndicators = :i',
+            ConditionExpression: 'attribute_exists(reportId)',
+            ExpressionAttributeValues: { ':r': update.tokenRotation, ':i': update.compromiseIndicators },
+          }),
+          { abortSignal: dynamoSignal() },
+        );
+        return true;
+      } catch (error) {
+        if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+        throw error;
+      }
+    });
   }
 }
 

@@ -6,6 +6,7 @@ import type { SecretStage } from '../credentials/secret-store.ts';
 import type { WorkflowName } from '../customers/customer.ts';
 import type { TableKey } from '../shared/tables.ts';
 import type { VirtuousApi } from '../virtuous/api.ts';
+import type { SecretsManagerTrailFindings } from './secret-access-trail.ts';
 
 export interface Clock {
   now(): Date;
@@ -85,6 +86,11 @@ export interface RecentWritesSummary {
   readonly latest?: string;
 }
 
+/**
+ * What incident response found, stored and sent as soon as the investigation is done: the token rotation runs
+ * alongside and waits for the customer's new key, so the report first says `in_progress` and is updated (and the
+ * customer told again) once the rotation ends.
+ */
 export interface IncidentReport {
   readonly customerId: string;
   readonly reportId: string;
@@ -93,11 +99,27 @@ export interface IncidentReport {
   readonly compiledAt: string;
   readonly investigatedFrom: string;
   readonly investigatedTo: string;
-  readonly tokenRotation: { readonly status: 'rotated' | 'not_rotated'; readonly errorCode?: string };
+  readonly tokenRotation: TokenRotationOutcome;
   readonly recentWrites: RecentWritesSummary;
+  /** The integration's own audit table: every SecretStore operation, with its business reason. */
   readonly secretAccess: SecretAccessFindings;
+  /** What the secrets manager itself recorded (CloudTrail on AWS), whoever called. */
+  readonly secretsManagerTrail: SecretsManagerTrailFindings;
   readonly compromiseIndicators: readonly string[];
 }
+
+export interface TokenRotationOutcome {
+  readonly status: 'in_progress' | 'rotated' | 'not_rotated';
+  readonly errorCode?: string;
+  /** When the rotation's outcome was written into the report. */
+  readonly recordedAt?: string;
+}
+
+/** A report's headline, for listing a customer's incidents. */
+export type IncidentReportSummary = Pick<
+  IncidentReport,
+  'reportId' | 'executionId' | 'openedAt' | 'compiledAt' | 'tokenRotation' | 'compromiseIndicators'
+>;
 
 export interface SecretAccessFindings {
   readonly totalAccesses: number;
@@ -110,6 +132,14 @@ export interface SecretAccessFindings {
 export interface IncidentReportStore {
   put(report: IncidentReport): Promise<void>;
   get(customerId: string, reportId: string): Promise<IncidentReport | undefined>;
+  /** The customer's reports, newest first, at most `limit`. */
+  list(customerId: string, limit: number): Promise<IncidentReportSummary[]>;
+  /** Writes the rotation's outcome and the indicators it changes into a stored report; false when there is none. */
+  recordRotation(
+    customerId: string,
+    reportId: string,
+    update: { readonly tokenRotation: TokenRotationOutcome; readonly compromiseIndicators: readonly string[] },
+  ): Promise<boolean>;
 }
 
 /** Starts and inspects lifecycle executions: Step Functions on AWS, the one-machine runtime locally. */

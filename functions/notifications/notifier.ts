@@ -16,7 +16,8 @@ export type CustomerNotificationType =
   | 'webhook_secret_rotation_failed'
   | 'offboarding_failed'
   | 'offboarding_complete'
-  | 'incident_report_ready';
+  | 'incident_report_ready'
+  | 'incident_report_updated';
 
 export interface CustomerNotification {
   readonly customerId: string;

@@ -43,6 +43,7 @@ import {
   lifecycleSettingsFromEnv,
   webhookPayloadUrl,
 } from '../../functions/lifecycle/settings.ts';
+import { StoreAccessTrail } from '../../functions/lifecycle/store-access-trail.ts';
 import { createVirtuousConnector } from '../../functions/lifecycle/virtuous-connector.ts';
 import { createLifecycleApiHandler } from '../../functions/lifecycle-api/handler.ts';
 import type { LifecycleDeps } from '../../functions/lifecycle-tasks/deps.ts';
@@ -268,6 +269,8 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     recentWrites: new DynamoRecentWritesSource(documentClient, tableNames.syncRecords),
     audit,
     incidentReports: new DynamoIncidentReportStore(documentClient, tableNames.incidentReports),
+    // No CloudTrail on one machine: the local store's own access records, named as such in the report.
+    secretAccessTrail: new StoreAccessTrail(audit, environment),
   });
   // Built on first use: the webhook endpoint's URL (part of the settings) is known only once it listens.
   const dispatchers = new Map<WorkflowName, (payload: unknown) => Promise<unknown>>();
@@ -292,6 +295,7 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
       held: syncDeps.held,
       notifier,
       deadLetters,
+      incidentReports: new DynamoIncidentReportStore(documentClient, tableNames.incidentReports),
     });
     return lifecycleApi(event);
   };

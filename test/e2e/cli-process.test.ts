@@ -150,6 +150,13 @@ describe('npm start and the CLI as child processes', () => {
     const result = await runCli(['incident', CUSTOMER, '--url', lifecycleUrl, '--timeout', '60'], newKey);
     expect(result.stderr).toBe('');
     expect(result.stdout).toMatch(/new key handed over/);
+    // The report comes first, while the rotation waits; the key is read after it, the rotation's outcome follows.
+    const reportAt = result.stdout.indexOf('incident report incident-');
+    expect(reportAt).toBeGreaterThanOrEqual(0);
+    expect(reportAt).toBeLessThan(result.stdout.indexOf('new key handed over'));
+    expect(result.stdout).toMatch(/token rotation {5}in progress/);
+    expect(result.stdout).toMatch(/secrets manager {4}local secret store records \(no CloudTrail here\): \S+ to \S+/);
+    expect(result.stdout).toMatch(/incident report incident-\S+ updated: token rotated at \S+; indicators none/);
     expect(result.stdout).toMatch(/incident-response succeeded/);
     // Without a terminal, progress is plain lines: one per step start and end, no control characters.
     expect(result.stdout).toMatch(/^… \w+ started$/m);

@@ -450,6 +450,7 @@ describe('each function role calls only what its code needs', () => {
     if (spec.invokedBySchedule) services.add('sqs');
     if (spec.readsOAuthClientOf?.length) services.add('secretsmanager');
     if (spec.startsInitialLoads) services.add('lambda');
+    if (spec.reviewsSecretAccess) services.add('cloudtrail');
     return [...services].sort();
   }
 
@@ -475,6 +476,19 @@ describe('each function role calls only what its code needs', () => {
         actions.filter((a: string) => /^[a-z0-9-]+:\*$/.test(a)),
         name,
       ).toEqual([]);
+    }
+  });
+
+  it('only the incident-response tasks look up CloudTrail events, read-only: never stop or change a trail', async () => {
+    expect(WORKER_SPECS['tasks:incident-response'].reviewsSecretAccess).toBe(true);
+    for (const [name, worker] of workerRoles()) {
+      const request = { principal: policies.roleArn(worker), identityPolicies: policies.identityPolicies(worker) };
+      const lookup = await simulate({ ...request, action: 'cloudtrail:LookupEvents', resource: '*' });
+      expect(lookup, name).toBe(WORKER_SPECS[name].reviewsSecretAccess === true ? 'Allowed' : 'ImplicitlyDenied');
+      const trail = `arn:${PARTITION}:cloudtrail:${REGION}:${ACCOUNT}:trail/management`;
+      for (const action of ['cloudtrail:StopLogging', 'cloudtrail:DeleteTrail', 'cloudtrail:PutEventSelectors']) {
+        expect(await simulate({ ...request, action, resource: trail }), `${name} ${action}`).not.toBe('Allowed');
+      }
     }
   });
 

@@ -21,6 +21,7 @@ import {
   DynamoRecentWritesSource,
   DynamoSyncControl,
 } from '../../functions/lifecycle/dynamo-lifecycle-stores.ts';
+import { StoreAccessTrail } from '../../functions/lifecycle/store-access-trail.ts';
 import type {
   ExecutionDescription,
   InitialLoad,
@@ -218,6 +219,7 @@ export async function startWorkflowTestEnv(overrides: Partial<LifecycleSettings>
       recentWrites: new DynamoRecentWritesSource(aws.documentClient, aws.tableNames.syncRecords),
       audit,
       incidentReports: new DynamoIncidentReportStore(aws.documentClient, aws.tableNames.incidentReports),
+      secretAccessTrail: new StoreAccessTrail(audit, TEST_ENVIRONMENT),
     },
     run: (workflow, input, options) => env.starter.run(workflow, input, options),
     async close() {

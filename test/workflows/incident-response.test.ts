@@ -2,10 +2,20 @@ import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import type { AuditLog } from '../../functions/credentials/audit-log.ts';
 import { DynamoDbAuditLog } from '../../functions/credentials/dynamodb-audit-log.ts';
+import type { IncidentReport, IncidentReportSummary } from '../../functions/lifecycle/ports.ts';
+import type { SecretAccessTrail } from '../../functions/lifecycle/secret-access-trail.ts';
 import type { LocalExecution } from '../../functions/lifecycle-tasks/local-runner.ts';
-import { TransientError } from '../../functions/shared/errors.ts';
+import { PermanentError, TransientError } from '../../functions/shared/errors.ts';
 import { enteredStates, leaksInEvents, retriesOf, useWorkflowTestEnv } from '../support/workflow-runner.ts';
-import { callApi, executionFrom, onboardedCustomer, rotationWaiting } from './lifecycle-fixtures.ts';
+import {
+  apiEvent,
+  callApi,
+  executionFrom,
+  lifecycleApi,
+  onboardedCustomer,
+  rotationWaiting,
+  waitFor,
+} from './lifecycle-fixtures.ts';
 
 const env = useWorkflowTestEnv({ incidentLookbackHours: 24 });
 const INTRUDER = 'arn:aws:sts::123456789012:assumed-role/UnexpectedRole/session-1';
@@ -59,7 +69,112 @@ async function startIncident(customerId: string) {
   );
 }
 
+/** The lifecycle API's incident routes over the test environment's report store. */
+async function getJson(path: string): Promise<{ statusCode: number; body: Record<string, unknown> }> {
+  const response = await lifecycleApi(env(), { incidentReports: env().deps.incidentReports })(apiEvent('GET', path));
+  return { statusCode: response.statusCode, body: JSON.parse(response.body) as Record<string, unknown> };
+}
+
+/** A read of the customer's token the local store refused, by a principal that is not ours. */
+async function seedDeniedRead(customerId: string): Promise<void> {
+  const audit = new DynamoDbAuditLog(env().aws.documentClient, env().aws.tableNames.secretAudit);
+  await audit.record({
+    customerId,
+    kind: 'api_token',
+    action: 'read',
+    stage: 'current',
+    accessor: INTRUDER,
+    reason: 'sync:submit',
+    outcome: 'error',
+    errorCode: 'SECRET_ACCESS_DENIED',
+    at: new Date(Date.now() - 20 * 60_000).toISOString(),
+  });
+}
+
 describe('incident-response workflow (statemachines/incident-response.asl.json)', () => {
+  it('sends the report while the rotation still waits for the new key, serves it, then records the rotation', async () => {
+    const { customerId, org } = await onboardedCustomer(env(), 'inc');
+    await seedWrites(customerId);
+    await seedDeniedRead(customerId);
+    const execution = await startIncident(customerId);
+    await rotationWaiting(env(), customerId);
+    const ready = () =>
+      env().notifier.customer.find(
+        (notice) => notice.customerId === customerId && notice.type === 'incident_report_ready',
+      );
+    await waitFor(() => ready() !== undefined);
+
+    // Still waiting for the key: the execution runs and the rotation has no outcome yet.
+    expect((await env().starter.describe(execution.executionId))?.status).toBe('RUNNING');
+    expect((await env().deps.customers.get(customerId))?.awaitingTokenTaskToken).toBeDefined();
+    const reportId = ready()?.details?.reportId as string;
+    expect(ready()?.details).toEqual({ reportId, indicators: 3, tokenRotation: 'in_progress' });
+
+    const listed = await getJson(`/lifecycle/customers/${customerId}/incidents`);
+    expect(listed.statusCode).toBe(200);
+    expect(listed.body.incidents as IncidentReportSummary[]).toEqual([
+      expect.objectContaining({
+        reportId,
+        executionId: execution.executionId,
+        tokenRotation: { status: 'in_progress' },
+      }),
+    ]);
+    const served = await getJson(`/lifecycle/customers/${customerId}/incidents/${encodeURIComponent(reportId)}`);
+    expect(served.statusCode).toBe(200);
+    const report = served.body.report as IncidentReport;
+    expect(report.tokenRotation).toEqual({ status: 'in_progress' });
+    expect(report.recentWrites.byKind).toEqual({ gift: 4, contact: 2 });
+    // No CloudTrail on one machine: the report names the local store's access records as its source.
+    expect(report.secretsManagerTrail).toMatchObject({
+      source: 'local-secret-store',
+      status: 'checked',
+      coveredFrom: report.investigatedFrom,
+      coveredTo: report.investigatedTo,
+      deliveryLagMinutes: 0,
+      completeUntil: report.investigatedTo,
+      deniedCalls: 1,
+      foreignCalls: 4,
+      foreignPrincipals: [INTRUDER],
+    });
+    expect(report.secretsManagerTrail.findings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'foreign_accessor', principal: INTRUDER, calls: 3 }),
+        expect.objectContaining({ kind: 'access_denied', principal: INTRUDER, calls: 1, errorCode: 'AccessDenied' }),
+      ]),
+    );
+    expect(report.compromiseIndicators).toEqual([
+      'unexpected_secret_accessors',
+      'secrets_manager_foreign_accessor',
+      'secrets_manager_access_denied',
+    ]);
+
+    await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/rotation-token`, {
+      token: env().sim.addKey(org.organizationId),
+    });
+    expect((await execution.result).status).toBe('SUCCEEDED');
+    const updated = await env().deps.incidentReports.get(customerId, reportId);
+    expect(updated?.tokenRotation).toEqual({ status: 'rotated', recordedAt: expect.any(String) });
+    expect(updated?.compromiseIndicators).toEqual(report.compromiseIndicators);
+    expect(env().notifier.customer).toContainEqual(
+      expect.objectContaining({
+        customerId,
+        type: 'incident_report_updated',
+        details: { reportId, tokenRotation: 'rotated', indicators: 3 },
+      }),
+    );
+    expect(leaksInEvents(execution)).toBe(0);
+  });
+
+  it('refuses a malformed report id and answers 404 for an unknown one', async () => {
+    const { customerId } = await onboardedCustomer(env(), 'inc');
+    expect((await getJson(`/lifecycle/customers/${customerId}/incidents/..%2Fother`)).statusCode).toBe(400);
+    const unknown = encodeURIComponent('incident-2026-01-01T00:00:00.000Z-0123abcd');
+    expect((await getJson(`/lifecycle/customers/${customerId}/incidents/${unknown}`)).body).toMatchObject({
+      error: 'INCIDENT_REPORT_NOT_FOUND',
+    });
+    expect((await getJson(`/lifecycle/customers/${customerId}/incidents`)).body).toEqual({ incidents: [] });
+  });
+
   it('rotates the key at once, reviews writes and secret access, stores and sends a report', async () => {
     const { customerId, org } = await onboardedCustomer(env(), 'inc');
     await seedWrites(customerId);
@@ -85,20 +200,21 @@ describe('incident-response workflow (statemachines/incident-response.asl.json)'
       (await env().secrets.read({ customerId, kind: 'api_token' }, 'current', { reason: 'test:inspect' }))?.value,
     ).toBe(newKey);
 
-    const output = outcome.output as { report: { reportId: string; indicators: number } };
-    const report = await env().deps.incidentReports.get(customerId, output.report.reportId);
-    expect(report?.tokenRotation).toEqual({ status: 'rotated' });
+    const output = outcome.output as { findings: { report: { reportId: string; indicators: number } } };
+    const report = await env().deps.incidentReports.get(customerId, output.findings.report.reportId);
+    expect(report?.tokenRotation).toEqual({ status: 'rotated', recordedAt: expect.any(String) });
     expect(report?.recentWrites.total).toBe(6);
     expect(report?.recentWrites.byKind).toEqual({ gift: 4, contact: 2 });
     expect(report?.secretAccess.unexpectedPrincipals).toEqual([INTRUDER]);
     expect(report?.secretAccess.unexpectedAccesses).toBe(3);
     expect(report?.secretAccess.totalAccesses).toBeGreaterThan(3);
-    expect(report?.compromiseIndicators).toEqual(['unexpected_secret_accessors']);
+    expect(report?.secretsManagerTrail.foreignPrincipals).toEqual([INTRUDER]);
+    expect(report?.compromiseIndicators).toEqual(['unexpected_secret_accessors', 'secrets_manager_foreign_accessor']);
     expect(env().notifier.customer).toContainEqual(
       expect.objectContaining({
         customerId,
         type: 'incident_report_ready',
-        details: { reportId: report?.reportId, indicators: 1 },
+        details: { reportId: report?.reportId, indicators: 2, tokenRotation: 'in_progress' },
       }),
     );
     expect(env().notifier.alerts).toContainEqual(
@@ -121,13 +237,58 @@ describe('incident-response workflow (statemachines/incident-response.asl.json)'
     expect(outcome.status).toBe('SUCCEEDED');
     expect(enteredStates(execution)).toContain('RotationNotCompleted');
     expect((await nestedRotation(before)?.result)?.status).toBe('FAILED');
-    const output = outcome.output as { report: { reportId: string } };
-    const report = await env().deps.incidentReports.get(customerId, output.report.reportId);
-    expect(report?.tokenRotation).toEqual({ status: 'not_rotated', errorCode: 'States.TaskFailed' });
+    const output = outcome.output as { findings: { report: { reportId: string } } };
+    const report = await env().deps.incidentReports.get(customerId, output.findings.report.reportId);
+    expect(report?.tokenRotation).toEqual({
+      status: 'not_rotated',
+      errorCode: 'States.TaskFailed',
+      recordedAt: expect.any(String),
+    });
     expect(report?.compromiseIndicators).toContain('token_not_rotated');
     expect(env().notifier.alertCodesFor(customerId)).toContain('ORGANIZATION_MISMATCH');
     expect((await env().deps.customers.get(customerId))?.lock).toBeUndefined();
     expect(leaksInEvents(execution)).toBe(0);
+  });
+
+  it('sends the report when the trail cannot be read, saying so, and warns the operators', async () => {
+    const { customerId, org } = await onboardedCustomer(env(), 'inc');
+    const original = env().deps;
+    const refusing: SecretAccessTrail = {
+      source: 'cloudtrail',
+      deliveryLagMinutes: 15,
+      readAccesses: async () => {
+        throw new PermanentError('CLOUDTRAIL_LOOKUP_REFUSED', 'x');
+      },
+    };
+    env().deps = { ...original, secretAccessTrail: refusing };
+    try {
+      const execution = await startIncident(customerId);
+      await rotationWaiting(env(), customerId);
+      await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/rotation-token`, {
+        token: env().sim.addKey(org.organizationId),
+      });
+      const outcome = await execution.result;
+      expect(outcome.status).toBe('SUCCEEDED');
+      const output = outcome.output as { findings: { report: { reportId: string } } };
+      const report = await env().deps.incidentReports.get(customerId, output.findings.report.reportId);
+      expect(report?.secretsManagerTrail).toMatchObject({
+        source: 'cloudtrail',
+        status: 'unavailable',
+        errorCode: 'PermanentError',
+        totalCalls: 0,
+      });
+      expect(report?.compromiseIndicators).toEqual([]);
+      expect(env().notifier.alerts).toContainEqual(
+        expect.objectContaining({
+          customerId,
+          code: 'INCIDENT_REPORT_READY',
+          severity: 'warning',
+          details: expect.objectContaining({ secretsManagerTrail: 'unavailable' }),
+        }),
+      );
+    } finally {
+      env().deps = original;
+    }
   });
 
   it('retries a transient failure of the audit query', async () => {
@@ -150,8 +311,8 @@ describe('incident-response workflow (statemachines/incident-response.asl.json)'
       const outcome = await execution.result;
       expect(outcome.status).toBe('SUCCEEDED');
       expect(retriesOf(execution)).toMatchObject({ CollectSecretAccess: 2 });
-      const output = outcome.output as { report: { reportId: string } };
-      const report = await env().deps.incidentReports.get(customerId, output.report.reportId);
+      const output = outcome.output as { findings: { report: { reportId: string } } };
+      const report = await env().deps.incidentReports.get(customerId, output.findings.report.reportId);
       expect(report?.compromiseIndicators).toEqual([]);
       expect(report?.secretAccess.unexpectedAccesses).toBe(0);
     } finally {

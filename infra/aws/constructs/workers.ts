@@ -87,7 +87,10 @@ export interface WorkerSpec {
    * its own role: an integration-internal secret, outside every customer's scope.
    */
   readonly readsOAuthClientOf?: readonly string[];
-  /** Reviews the secret-access audit (incident response): told which roles' sessions are expected there. */
+  /**
+   * Reviews the secret-access audit and what CloudTrail recorded of the customer's secrets (incident response): told
+   * which roles' sessions are expected there, and may look up CloudTrail's management events.
+   */
   readonly reviewsSecretAccess?: boolean;
   /**
    * Starts a new customer's initial loads (onboarding): invokes the reconciler and the bulk loader asynchronously,
@@ -205,6 +208,8 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
       heldMessages: rw,
       deadLetters: rw,
       syncRecords: rw,
+      // Serves incident reports (read only).
+      incidentReports: 'read',
     },
     customerSecrets: 'secret-lifecycle',
     inboundQueue: 'send',
@@ -295,6 +300,8 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     ...LIFECYCLE_TASK_BASE,
     entry: WORKFLOWS['incident-response'].tasksEntry,
     description: 'Task states of the incident-response workflow',
+    // The CloudTrail lookup is paced to 2 requests a second over up to 200 pages: more than the base 2 minutes.
+    timeout: Duration.minutes(5),
     tables: { customers: rw, syncRecords: 'read', secretAudit: rw, rateBudgets: rw, incidentReports: rw },
     reviewsSecretAccess: true,
   },
@@ -504,6 +511,10 @@ export class Workers extends Construct {
     if (spec.inboundQueue === 'consume') state.inboundQueue.grantConsumeMessages(role);
     if (spec.customerNotifications) this.props.customerNotifications.grantPublish(role);
     if (spec.operatorAlerts) this.props.operatorAlerts.grantPublish(role);
+    if (spec.reviewsSecretAccess) {
+      // LookupEvents has no resource-level permissions: `*` is the only resource it accepts.
+      role.addToPrincipalPolicy(new PolicyStatement({ actions: ['cloudtrail:LookupEvents'], resources: ['*'] }));
+    }
     if (spec.sealsWithDataKey) secrets.dataKey.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
     else if (spec.opensWithDataKey) secrets.dataKey.grantDecrypt(role);
     if (spec.readsImports) {

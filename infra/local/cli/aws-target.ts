@@ -21,6 +21,7 @@ import {
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { WorkflowName } from '../../../functions/customers/customer.ts';
+import type { IncidentReport, IncidentReportSummary } from '../../../functions/lifecycle/ports.ts';
 import { CliError, EXIT, usage } from './errors.ts';
 import type { Step } from './progress.ts';
 import type {
@@ -310,6 +311,23 @@ export class AwsTarget implements Target {
 
   async runJob(): Promise<{ ok: boolean }> {
     throw usage('run-job is for the local runtime; on AWS the jobs run on EventBridge schedules (invoke the function)');
+  }
+
+  async incidentReports(customerId: string): Promise<IncidentReportSummary[]> {
+    const answer = (await this.callApi(`/customers/${encodeURIComponent(customerId)}/incidents`, undefined, 'GET')) as {
+      incidents?: IncidentReportSummary[];
+    };
+    return answer.incidents ?? [];
+  }
+
+  async incidentReport(customerId: string, reportId: string): Promise<IncidentReport> {
+    const answer = (await this.callApi(
+      `/customers/${encodeURIComponent(customerId)}/incidents/${encodeURIComponent(reportId)}`,
+      undefined,
+      'GET',
+    )) as { report?: IncidentReport };
+    if (answer.report === undefined) throw new CliError('no report in the answer', EXIT.failed);
+    return answer.report;
   }
 
   async deletionRecords(): Promise<Record<string, unknown>[]> {

@@ -4,6 +4,7 @@
  * failure (exit 1). Error answers are shown by their code only.
  */
 import type { WorkflowName } from '../../../functions/customers/customer.ts';
+import type { IncidentReport, IncidentReportSummary } from '../../../functions/lifecycle/ports.ts';
 import { CliError, EXIT, usage } from './errors.ts';
 import type {
   CustomerView,
@@ -166,6 +167,19 @@ export class LocalTarget implements Target {
   async simulator(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
     const { json } = await this.call(method, `/local/simulator/${path}`, body);
     return json;
+  }
+
+  async incidentReports(customerId: string): Promise<IncidentReportSummary[]> {
+    const { json } = await this.call('GET', `/lifecycle/customers/${encodeURIComponent(customerId)}/incidents`);
+    return (json as { incidents: IncidentReportSummary[] }).incidents;
+  }
+
+  async incidentReport(customerId: string, reportId: string): Promise<IncidentReport> {
+    const { json } = await this.call(
+      'GET',
+      `/lifecycle/customers/${encodeURIComponent(customerId)}/incidents/${encodeURIComponent(reportId)}`,
+    );
+    return (json as { report: IncidentReport }).report;
   }
 
   async deletionRecords(customerId: string): Promise<Record<string, unknown>[]> {

@@ -7,6 +7,7 @@
  */
 import { AwsTarget } from './aws-target.ts';
 import { CliError, EXIT, type ExitCode, usage } from './errors.ts';
+import { formatIncidentReport, formatRotation, reportOfExecution } from './incident-report.ts';
 import { localOnly, sendTestWebhookCommand, simCommand } from './local-commands.ts';
 import { LocalTarget } from './local-target.ts';
 import { ProgressPrinter } from './progress.ts';
@@ -26,7 +27,9 @@ Commands
   submit-token <customerId>      hand the new key (prompt or stdin) to a rotation waiting for it
   rotate-webhook-secret <customerId>
   offboard <customerId> --yes    delete everything of the customer and print the deletion record
-  incident <customerId>          suspected compromise: rotate at once, investigate, report
+  incident <customerId>          suspected compromise: rotate at once and, alongside, investigate (recent writes,
+                                 secret-access audit, CloudTrail); prints the report as soon as it is sent, then
+                                 reads the new key (prompt or stdin) and prints the rotation's outcome
   pause <customerId> [--reason <code>]
                                  pause the customer's sync by hand: its messages are held until resume
   resume <customerId>            check the stored Virtuous key, set the customer active, release held messages now
@@ -248,6 +251,45 @@ function tokenHandover(target: Target, io: CliIo, customerId: string): NonNullab
   };
 }
 
+/**
+ * Follows the incident, prints its report as soon as it is stored (the rotation still waits for the new key), then
+ * reads the key like rotate-token; when the execution ends, prints the rotation's outcome the report was updated with.
+ */
+async function incident(parsed: Parsed, target: Target, io: CliIo, customerId: string): Promise<ExitCode> {
+  let executionId: string | undefined;
+  let printed = false;
+  const handover = tokenHandover(target, io, customerId);
+  const code = await runWorkflowCommand(
+    parsed,
+    target,
+    io,
+    'incident-response',
+    async () => {
+      const started = await target.startWorkflow(customerId, 'incident-response');
+      executionId = started.executionId;
+      return started;
+    },
+    async (execution) => {
+      if (printed) return handover(execution);
+      // The key is asked for only once the report is out: the report never waits for the key.
+      const report = await reportOfExecution(target, customerId, execution.executionId);
+      if (report === undefined) return undefined;
+      printed = true;
+      return formatIncidentReport(report).trimEnd();
+    },
+  );
+  if (executionId === undefined || parsed.options.has('--no-wait')) return code;
+  const report = await reportOfExecution(target, customerId, executionId);
+  if (report === undefined) io.stdout.write('no incident report was stored; the operators were alerted\n');
+  else if (!printed) io.stdout.write(formatIncidentReport(report));
+  else {
+    io.stdout.write(
+      `incident report ${report.reportId} updated: token ${formatRotation(report.tokenRotation)}; indicators ${report.compromiseIndicators.join(', ') || 'none'}\n`,
+    );
+  }
+  return code;
+}
+
 async function status(parsed: Parsed, target: Target, io: CliIo): Promise<ExitCode> {
   const customerId = parsed.positional[0] === undefined ? undefined : customerArgument(parsed);
   const customers = customerId
@@ -375,18 +417,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
       }
       return code;
     }
-    case 'incident': {
-      const customerId = customerArgument(parsed);
-      // The incident rotates the token at once: its nested rotation waits for the new key, read like rotate-token's.
-      return runWorkflowCommand(
-        parsed,
-        target,
-        io,
-        'incident-response',
-        () => target.startWorkflow(customerId, 'incident-response'),
-        tokenHandover(target, io, customerId),
-      );
-    }
+    case 'incident':
+      return incident(parsed, target, io, customerArgument(parsed));
     case 'pause': {
       const customerId = customerArgument(parsed);
       const reason = stringOption(parsed, '--reason');

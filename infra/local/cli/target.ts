@@ -3,6 +3,7 @@
  * and the stack's lifecycle API). Both answer in the same small shapes so the commands do not care which.
  */
 import type { WorkflowName } from '../../../functions/customers/customer.ts';
+import type { IncidentReport, IncidentReportSummary } from '../../../functions/lifecycle/ports.ts';
 import type { Step } from './progress.ts';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE';
@@ -85,4 +86,7 @@ export interface Target {
   runJob(name: string): Promise<{ ok: boolean; summary?: Record<string, unknown>; errorCode?: string }>;
   /** The deletion records of an offboarded customer (counts and timestamps only). */
   deletionRecords(customerId: string): Promise<Record<string, unknown>[]>;
+  /** The customer's incident reports, newest first (identifiers, times and counts). */
+  incidentReports(customerId: string): Promise<IncidentReportSummary[]>;
+  incidentReport(customerId: string, reportId: string): Promise<IncidentReport>;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { analyseSecretAccess, compromiseIndicators } from '../../../functions/lifecycle/incident-response.ts';
+import { type TrailFinding, trailUnavailable } from '../../../functions/lifecycle/secret-access-trail.ts';
 
 const WORKER = 'arn:aws:iam::123456789012:role/CustomerSecretsRole';
 const SESSION = 'arn:aws:sts::123456789012:assumed-role/CustomerSecretsRole/acme@processor';
@@ -59,10 +60,36 @@ describe('compromiseIndicators', () => {
     peakHourlyAccesses: 1,
     volumeAnomaly: false,
   };
+  const quietTrail = trailUnavailable({ source: 'cloudtrail', deliveryLagMinutes: 15 }, 'x');
+  const finding = (kind: TrailFinding['kind']): TrailFinding => ({
+    kind,
+    principal: 'arn:aws:sts::123456789012:assumed-role/Intruder/a',
+    secretName: 'virtuous/prod/acme/api_token',
+    calls: 1,
+    firstAt: '2026-11-29T01:00:00.000Z',
+    lastAt: '2026-11-29T01:00:00.000Z',
+  });
   it('names each finding that points at a compromise', () => {
-    expect(compromiseIndicators({ status: 'rotated' }, clean)).toEqual([]);
+    expect(compromiseIndicators({ status: 'rotated' }, clean, quietTrail)).toEqual([]);
+    expect(compromiseIndicators({ status: 'in_progress' }, clean, quietTrail)).toEqual([]);
     expect(
-      compromiseIndicators({ status: 'not_rotated' }, { ...clean, unexpectedAccesses: 1, volumeAnomaly: true }),
-    ).toEqual(['unexpected_secret_accessors', 'secret_access_volume_anomaly', 'token_not_rotated']);
+      compromiseIndicators(
+        { status: 'not_rotated' },
+        { ...clean, unexpectedAccesses: 1, volumeAnomaly: true },
+        {
+          ...quietTrail,
+          foreignCalls: 2,
+          deniedCalls: 1,
+          findings: [finding('foreign_accessor'), finding('volume_anomaly')],
+        },
+      ),
+    ).toEqual([
+      'unexpected_secret_accessors',
+      'secret_access_volume_anomaly',
+      'secrets_manager_foreign_accessor',
+      'secrets_manager_access_denied',
+      'secrets_manager_volume_anomaly',
+      'token_not_rotated',
+    ]);
   });
 });
