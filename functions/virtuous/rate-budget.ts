@@ -77,6 +77,13 @@ export interface DynamoDbRateBudgetOptions {
   readonly now?: () => number;
 }
 
+/** An acquire that waits to be sent with others of the same customer. */
+interface WaitingReservation {
+  readonly requests: number;
+  readonly resolve: (decision: BudgetDecision) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /** The highest `used` this process has seen stored for a customer's window (the count only rises within one). */
 interface KnownCount {
   readonly windowStart: number;
@@ -90,6 +97,8 @@ export class DynamoDbRateBudget implements RateBudget {
   private readonly now: () => number;
   /** One entry per customer, for the latest window only: bounded by the customers this process serves. */
   private readonly known = new Map<string, KnownCount>();
+  /** Customers with a reservation in flight, and the acquires that arrived meanwhile (sent together after it). */
+  private readonly waiting = new Map<string, WaitingReservation[]>();
 
   constructor(options: DynamoDbRateBudgetOptions) {
     this.documents =
@@ -99,8 +108,61 @@ export class DynamoDbRateBudget implements RateBudget {
     this.now = options.now ?? Date.now;
   }
 
+  /**
+   * Reserves like one conditional ADD per call, but calls for a customer that arrive while one of theirs is in flight
+   * wait for it and then go out together as one ADD of their sum (a processor's concurrent submissions otherwise cost
+   * one request each). Nothing is reserved ahead of a call, so nothing is left unused; when the sum does not fit in
+   * what is left, each is tried alone, so as many are granted as the budget allows and never more.
+   */
   async acquire(customerId: string, requests = 1): Promise<BudgetDecision> {
     checkRequestCount(requests, this.hourlyBudget);
+    const waiting = this.waiting.get(customerId);
+    if (waiting !== undefined) {
+      return new Promise<BudgetDecision>((resolve, reject) => waiting.push({ requests, resolve, reject }));
+    }
+    this.waiting.set(customerId, []);
+    try {
+      return await this.reserve(customerId, requests);
+    } finally {
+      this.sendWaiting(customerId);
+    }
+  }
+
+  private sendWaiting(customerId: string): void {
+    const group = this.waiting.get(customerId) ?? [];
+    if (group.length === 0) {
+      this.waiting.delete(customerId);
+      return;
+    }
+    this.waiting.set(customerId, []);
+    void this.reserveTogether(customerId, group).finally(() => this.sendWaiting(customerId));
+  }
+
+  private async reserveTogether(customerId: string, group: readonly WaitingReservation[]): Promise<void> {
+    try {
+      const total = group.reduce((sum, reservation) => sum + reservation.requests, 0);
+      if (total <= this.hourlyBudget) {
+        const decision = await this.reserve(customerId, total);
+        if (decision.granted || group.length === 1) {
+          for (const reservation of group) reservation.resolve(decision);
+          return;
+        }
+      }
+    } catch (error) {
+      for (const reservation of group) reservation.reject(error);
+      return;
+    }
+    for (const reservation of group) {
+      try {
+        reservation.resolve(await this.reserve(customerId, reservation.requests));
+      } catch (error) {
+        reservation.reject(error);
+      }
+    }
+  }
+
+  /** One conditional ADD of `requests` to the customer's current window. */
+  private async reserve(customerId: string, requests: number): Promise<BudgetDecision> {
     const nowMs = this.now();
     const windowStart = windowStartOf(nowMs);
     try {

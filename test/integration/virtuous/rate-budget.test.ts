@@ -140,6 +140,42 @@ describe('DynamoDbRateBudget', () => {
     expect((await storedItem('cust-known', windowStart))?.used).toBe(71);
   });
 
+  it('sends the acquires that arrive while one is in flight as one reservation, and never more than the budget', async () => {
+    const documents = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ region: TEST_REGION, credentials: TEST_CREDENTIALS, endpoint: aws.dynamodbEndpoint }),
+    );
+    let requests = 0;
+    documents.middlewareStack.add(
+      (next) => async (args) => {
+        requests += 1;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countBudgetRequests' },
+    );
+    const now = () => sim.control.now();
+    const windowStart = windowStartOf(now());
+    const b = new DynamoDbRateBudget({
+      client: documents,
+      tableName: aws.tableNames.rateBudgets,
+      hourlyBudget: 12,
+      now,
+    });
+    // Eight submissions of one batch ask at once: the first goes alone, the seven behind it in one ADD.
+    const decisions = await Promise.all(Array.from({ length: 8 }, () => b.acquire('cust-group')));
+    expect(decisions.every((decision) => decision.granted)).toBe(true);
+    expect(requests).toBe(2);
+    expect((await storedItem('cust-group', windowStart))?.used).toBe(8);
+    // Six more with four left: the group does not fit, so each is tried alone and exactly four are granted.
+    requests = 0;
+    const rest = await Promise.all(Array.from({ length: 6 }, () => b.acquire('cust-group')));
+    expect(rest.filter((decision) => decision.granted)).toHaveLength(4);
+    expect(rest.filter((decision) => !decision.granted)).toHaveLength(2);
+    expect((await storedItem('cust-group', windowStart))?.used).toBe(12);
+    expect(requests).toBe(1 + 1 + 5);
+    // Another customer's acquires are not held behind this one's.
+    expect((await b.acquire('cust-other')).granted).toBe(true);
+  });
+
   it('refuses impossible requests and reports storage failures as TransientError', async () => {
     const b = budget(5);
     await expect(b.acquire('cust-x', 6)).rejects.toThrow(ForbiddenInputError);
