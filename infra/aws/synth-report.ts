@@ -1,7 +1,8 @@
 /**
- * `npm run synth`: offline CloudFormation synthesis into cdk.out with the cdk-nag packs as policy-validation
- * plugins, then a short summary for humans: the stack, resource counts by type, egress IPs and outputs, and the
- * security findings (unacknowledged ones fail the command, acknowledged ones are counted by rule).
+ * `npm run synth`: offline CloudFormation synthesis into cdk.out with the cdk-nag packs and the AWS Control Tower
+ * proactive controls (cfn-guard) as policy-validation plugins, then a short summary for humans: the stack, resource
+ * counts by type, egress IPs and outputs, and the security findings (unacknowledged ones fail the command,
+ * acknowledged ones are counted by rule or control).
  *
  *   npm run synth                                   # staging (cdk.json)
  *   npm run synth -- -c environmentName=production
@@ -10,14 +11,18 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './constructs/secure-function.ts';
 import { buildIntegrationApp } from './integration-app.ts';
+import { CFN_GUARD_PLUGIN_NAME, CONTROL_ID_PATTERN } from './nag/control-tower.ts';
 import { NAG_PACK_NAMES } from './nag/packs.ts';
 import { contextFromArgs, projectContext } from './project-context.ts';
 
+interface Violation {
+  ruleName: string;
+  description: string;
+  violatingConstructs: { constructPath: string }[];
+}
+
 interface Report {
-  pluginReports: {
-    pluginName: string;
-    violations: { ruleName: string; violatingConstructs: { constructPath: string }[] }[];
-  }[];
+  pluginReports: { pluginName: string; violations: Violation[]; suppressedViolations?: Violation[] }[];
 }
 
 const outdir = join(PROJECT_ROOT, 'cdk.out');
@@ -58,9 +63,14 @@ const byType = new Map<string, number>();
 for (const resource of Object.values(template.Resources))
   byType.set(resource.Type, (byType.get(resource.Type) ?? 0) + 1);
 const eips = Object.values(template.Resources).filter((r) => r.Type === 'AWS::EC2::EIP');
+// A cfn-guard finding is named by its Control Tower control id (CT.S3.PR.9) before the guard rule name.
+const controlOf = (violation: Violation) => violation.description.match(CONTROL_ID_PATTERN)?.[1];
 const unacknowledged = report.pluginReports.flatMap((plugin) =>
   plugin.violations.flatMap((violation) =>
-    violation.violatingConstructs.map((c) => `${plugin.pluginName}  ${violation.ruleName}  @ ${c.constructPath}`),
+    violation.violatingConstructs.map(
+      (c) =>
+        `${plugin.pluginName}  ${[controlOf(violation), violation.ruleName].filter(Boolean).join(' ')}  @ ${c.constructPath}`,
+    ),
   ),
 );
 const acknowledgedByRule = new Map<string, number>();
@@ -68,6 +78,18 @@ for (const finding of acknowledged) {
   const rule = finding.ruleId.replace(/\[.*$/, '');
   acknowledgedByRule.set(rule, (acknowledgedByRule.get(rule) ?? 0) + 1);
 }
+// cfn-guard's acknowledged findings are the ones CDK suppressed; counted by Control Tower control id.
+const guardReport = report.pluginReports.find((plugin) => plugin.pluginName === CFN_GUARD_PLUGIN_NAME);
+const guardUnacknowledged = (guardReport?.violations ?? []).reduce((n, v) => n + v.violatingConstructs.length, 0);
+const guardAcknowledgedByControl = new Map<string, number>();
+for (const violation of guardReport?.suppressedViolations ?? []) {
+  const control = controlOf(violation) ?? violation.ruleName;
+  guardAcknowledgedByControl.set(
+    control,
+    (guardAcknowledgedByControl.get(control) ?? 0) + violation.violatingConstructs.length,
+  );
+}
+const guardAcknowledged = [...guardAcknowledgedByControl.values()].reduce((a, b) => a + b, 0);
 
 const lines: string[] = [];
 lines.push(`Stack      ${stack.stackName}  (account ${stack.account}, region ${stack.region})`);
@@ -90,10 +112,19 @@ for (const [name, output] of Object.entries(template.Outputs ?? {})) {
 lines.push('');
 lines.push(`Security findings (cdk-nag packs ${NAG_PACK_NAMES.join(', ')}, plus CDK's CloudFormation validation):`);
 lines.push(
-  `  ${unacknowledged.length} unacknowledged, ${acknowledged.length} acknowledged (reasons: infra/aws/nag/acknowledgements.ts, docs/security/cdk-nag-acknowledgements.md)`,
+  `  ${unacknowledged.length - guardUnacknowledged} unacknowledged, ${acknowledged.length} acknowledged (reasons: infra/aws/nag/acknowledgements.ts, docs/security/cdk-nag-acknowledgements.md)`,
 );
 for (const [rule, count] of [...acknowledgedByRule].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) {
   lines.push(`    ${String(count).padStart(3)}  ${rule}`);
+}
+lines.push(`Control Tower proactive controls (cfn-guard, ${CFN_GUARD_PLUGIN_NAME}):`);
+lines.push(
+  `  ${guardUnacknowledged} unacknowledged, ${guardAcknowledged} acknowledged (reasons: infra/aws/nag/acknowledgements.ts, docs/security/cdk-nag-acknowledgements.md)`,
+);
+for (const [control, count] of [...guardAcknowledgedByControl].sort(
+  (a, b) => b[1] - a[1] || a[0].localeCompare(b[0]),
+)) {
+  lines.push(`    ${String(count).padStart(3)}  ${control}`);
 }
 if (unacknowledged.length > 0) {
   lines.push('');

@@ -90,6 +90,19 @@ export function acknowledgeStackFindings(stack: IntegrationStack): void {
   for (const queue of [stack.state.deadLetterQueue, stack.state.scheduleDeadLetterQueue]) {
     ack(queue, 'Serverless-SQSRedrivePolicy', 'Dead-letter queue: the end of a redrive chain, alarmed on depth > 0');
   }
+  // Point-in-time recovery is off only where a table's schema says a backup would defeat it (functions/shared/tables.ts).
+  for (const construct of stack.state.node.findAll()) {
+    if (
+      construct instanceof CfnTable &&
+      stack.resolve(construct.pointInTimeRecoverySpecification)?.pointInTimeRecoveryEnabled === false
+    ) {
+      const reason =
+        'Customer data keys are destroyed at offboarding (crypto-shredding); a point-in-time-recovery copy would keep them restorable for 35 days after the customer has been told their data is gone';
+      ack(construct, 'AwsSolutions-DDB3', reason);
+      ack(construct, 'NIST.800.53.R5-DynamoDBPITREnabled', reason);
+      ackControl(construct, 'CT.DYNAMODB.PR.1', reason);
+    }
+  }
 
   // Network.
   for (const subnet of stack.network.vpc.publicSubnets) {
@@ -250,20 +263,6 @@ function acknowledgeControlTowerFindings(stack: IntegrationStack): void {
         construct,
         'CT.CLOUDWATCH.PR.2',
         'Log groups keep 30 days by design: customers are told logs expire after 30 days (docs/customer-setup.md retention table). Investigations use the one-year KMS-encrypted S3 archive that the function, workflow and API access log groups feed through subscription filters',
-      );
-    }
-  }
-
-  // Point-in-time recovery is off only where a table's schema says a backup would defeat it (functions/shared/tables.ts).
-  for (const construct of state.node.findAll()) {
-    if (
-      construct instanceof CfnTable &&
-      stack.resolve(construct.pointInTimeRecoverySpecification)?.pointInTimeRecoveryEnabled === false
-    ) {
-      ackControl(
-        construct,
-        'CT.DYNAMODB.PR.1',
-        'Customer data keys are destroyed at offboarding (crypto-shredding); a point-in-time-recovery copy would keep them restorable for 35 days after the customer has been told their data is gone',
       );
     }
   }
