@@ -15,8 +15,10 @@
  * Promoting moves AWSCURRENT onto the pending version (Secrets Manager moves AWSPREVIOUS to the version AWSCURRENT
  * left) and then removes AWSPENDING. Deleting the previous version removes its last label: Secrets Manager has no
  * per-version delete; an unlabelled version is deprecated, can no longer be read (the resource policy requires a
- * staging label on every read) and is purged by Secrets Manager. Deleting a customer schedules DeleteSecret with
- * the configured recovery window (7-30 days) or, when configured 0, deletes without recovery.
+ * staging label on every read) and is deleted by Secrets Manager in the background (unlabelled versions older than
+ * 24 hours, once a secret holds more than 100). Deleting a customer schedules DeleteSecret with the configured
+ * recovery window (7-30 days) or, when configured 0, deletes without recovery. Storing into a secret that waits out
+ * its recovery window restores it and relabels it (replaceDeleted), so a retried onboarding is not locked out.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -30,6 +32,7 @@ import {
   PutResourcePolicyCommand,
   PutSecretValueCommand,
   paginateListSecrets,
+  RestoreSecretCommand,
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
@@ -173,12 +176,16 @@ export class SecretsManagerStore implements SecretStore {
         try {
           versionId = (await put()).VersionId;
         } catch (error) {
-          if (!(await this.isAbsent(client, resolved.name, error))) throw classifySecretsManagerError(error);
-          await this.create(client, resolved);
-          try {
-            versionId = (await put()).VersionId;
-          } catch (retryError) {
-            throw classifySecretsManagerError(retryError);
+          if (isScheduledForDeletion(error) && (await this.isPendingDeletion(client, resolved.name))) {
+            versionId = await this.replaceDeleted(client, resolved.name, value);
+          } else {
+            if (!(await this.isAbsent(client, resolved.name, error))) throw classifySecretsManagerError(error);
+            await this.create(client, resolved);
+            try {
+              versionId = (await put()).VersionId;
+            } catch (retryError) {
+              throw classifySecretsManagerError(retryError);
+            }
           }
         } finally {
           this.cache.invalidate(resolved.name);
@@ -351,6 +358,48 @@ export class SecretsManagerStore implements SecretStore {
       return !(listed.SecretList ?? []).some((entry) => entry.Name === name);
     } catch {
       return false;
+    }
+  }
+
+  /** Whether the secret waits out its recovery window (DescribeSecret still answers for it, with DeletedDate). */
+  private async isPendingDeletion(client: SecretsManagerClient, name: string): Promise<boolean> {
+    try {
+      const described = await client.send(new DescribeSecretCommand({ SecretId: name }));
+      return described.DeletedDate !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Stores `value` in a secret that was deleted with a recovery window (an onboarding that failed and was
+   * compensated, then retried): Secrets Manager refuses every write to it, and a new secret of that name, until
+   * the window ends. RestoreSecret makes it writable at once; the new value becomes its only labelled version
+   * (current and pending, as a new secret's first version is), and the restored values lose their last label, so
+   * nothing restored can be read again. Returns the new version id.
+   */
+  private async replaceDeleted(client: SecretsManagerClient, name: string, value: string): Promise<string> {
+    try {
+      await client.send(new RestoreSecretCommand({ SecretId: name }));
+      const put = await client.send(
+        new PutSecretValueCommand({
+          SecretId: name,
+          SecretString: value,
+          VersionStages: [STAGE_LABEL.current, STAGE_LABEL.pending],
+          ClientRequestToken: randomUUID(),
+        }),
+      );
+      const versionId = put.VersionId;
+      if (versionId === undefined) throw new PermanentError('SECRET_NO_VERSION', 'PutSecretValue returned no version');
+      for (const [label, holder] of await this.stages(client, name)) {
+        if (holder === versionId) continue;
+        await client.send(
+          new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: label, RemoveFromVersionId: holder }),
+        );
+      }
+      return versionId;
+    } catch (error) {
+      throw classifyUnlessClassified(error);
     }
   }
 

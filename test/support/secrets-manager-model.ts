@@ -18,15 +18,25 @@
  *   (IncludeDeprecated), ListSecrets with filters name / tag-key / tag-value / description / all (prefix match,
  *   `!` negation, OR within a filter, AND across filters), IncludePlannedDeletion, MaxResults/NextToken.
  * - TagResource, PutResourcePolicy (must be JSON), DeleteSecret with RecoveryWindowInDays (7-30, default 30) or
- *   ForceDeleteWithoutRecovery (both: InvalidParameterException); any other call on a secret scheduled for
- *   deletion: InvalidRequestException; `purgeDue()` removes secrets whose recovery window ended.
+ *   ForceDeleteWithoutRecovery (both: InvalidParameterException). DeleteSecret with a recovery window sets
+ *   DeletedDate; from then on GetSecretValue, PutSecretValue, UpdateSecretVersionStage (and, here, the other
+ *   writes and ListSecretVersionIds) fail with InvalidRequestException "You can't perform this operation on the
+ *   secret because it was marked for deletion." and CreateSecret of the name with InvalidRequestException "You can't
+ *   create this secret because a secret with this name is already scheduled for deletion." (the AWS texts);
+ *   DescribeSecret still answers (with DeletedDate); a second DeleteSecret with a window is refused, a forced one
+ *   deletes at once. RestoreSecret removes DeletedDate (a no-op on a secret that is not scheduled), and every
+ *   version comes back with its labels. `purgeDue()` removes secrets whose recovery window ended.
+ * - Version purge: Secrets Manager has no call that deletes one version ("You can't directly delete a version of a
+ *   secret": remove its labels and it is deprecated). It "removes unlabeled versions when there are more than 100,
+ *   but it does not remove versions created less than 24 hours ago" (quotas page); `purgeDeprecatedVersions()` is
+ *   that background task: oldest unlabelled versions first, while a secret holds more than 100 versions.
  * - Scoping: with `principalOf`, each call learns the session's customer_id tag from the calling client's
  *   credentials and is denied (AccessDeniedException) on a secret whose customer_id tag or name is another
  *   customer's, as the customer-secrets role's policy does, and on a secret that does not exist (a tag condition
  *   cannot match a missing resource, so AWS answers AccessDenied rather than ResourceNotFound). CreateSecret is
  *   checked against the request's tags. ListSecrets is not resource-scoped (as in IAM).
  *
- * Not modelled: SecretBinary, rotation Lambdas, replication, version purge beyond 100 versions, KMS itself.
+ * Not modelled: SecretBinary, rotation Lambdas, replication, the hard quota on versions, KMS itself.
  */
 import {
   CreateSecretCommand,
@@ -41,6 +51,7 @@ import {
   PutSecretValueCommand,
   ResourceExistsException,
   ResourceNotFoundException,
+  RestoreSecretCommand,
   type SecretsManagerClient,
   SecretsManagerServiceException,
   TagResourceCommand,
@@ -55,6 +66,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 
 const CURRENT = 'AWSCURRENT';
 const PREVIOUS = 'AWSPREVIOUS';
+/** Secrets Manager starts removing unlabelled versions above this many versions of one secret. */
+export const VERSIONS_KEPT = 100;
+/** ... and never removes a version younger than this. */
+export const MIN_DEPRECATED_AGE_MS = 24 * 3600_000;
+/** The texts AWS answers for a secret scheduled for deletion. */
+export const MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion.";
+export const NAME_SCHEDULED_FOR_DELETION =
+  "You can't create this secret because a secret with this name is already scheduled for deletion.";
 const ACCOUNT = '123456789012';
 const REGION = 'us-east-1';
 
@@ -140,6 +159,7 @@ export class SecretsManagerModel {
       this.putResourcePolicy(i, c),
     );
     route(DeleteSecretCommand, 'DeleteSecret', (i: DeleteSecretCommand['input'], c) => this.deleteSecret(i, c));
+    route(RestoreSecretCommand, 'RestoreSecret', (i: RestoreSecretCommand['input'], c) => this.restoreSecret(i, c));
   }
 
   createSecret(input: CreateSecretCommand['input'], customer?: string) {
@@ -148,9 +168,7 @@ export class SecretsManagerModel {
     this.authorize(customer, name, tags);
     const existing = this.secrets.get(name);
     if (existing?.deletedDate) {
-      throw invalidRequest(
-        "You can't create this secret because a secret with this name is already scheduled for deletion.",
-      );
+      throw invalidRequest(NAME_SCHEDULED_FOR_DELETION);
     }
     if (existing) {
       throw new ResourceExistsException({
@@ -323,11 +341,36 @@ export class SecretsManagerModel {
       this.secrets.delete(secret.name);
       return { ARN: secret.arn, Name: secret.name, DeletionDate: new Date(this.now()) };
     }
-    if (secret.deletedDate) throw invalidRequest('The secret is already scheduled for deletion.');
+    if (secret.deletedDate) throw invalidRequest(MARKED_FOR_DELETION);
     const days = input.RecoveryWindowInDays ?? 30;
     if (days < 7 || days > 30) throw invalidParameter('RecoveryWindowInDays must be between 7 and 30.');
     secret.deletedDate = new Date(this.now() + days * 86_400_000);
     return { ARN: secret.arn, Name: secret.name, DeletionDate: secret.deletedDate };
+  }
+
+  /** Cancels a scheduled deletion: the secret and all its versions, with their labels, are back. */
+  restoreSecret(input: RestoreSecretCommand['input'], customer?: string) {
+    const secret = this.find(input.SecretId, customer);
+    delete secret.deletedDate;
+    return { ARN: secret.arn, Name: secret.name };
+  }
+
+  /**
+   * Secrets Manager's background removal of deprecated versions: while a secret holds more than 100 versions, its
+   * oldest unlabelled version created at least 24 hours ago is deleted. Returns how many versions were removed.
+   */
+  purgeDeprecatedVersions(): number {
+    let removed = 0;
+    for (const secret of this.secrets.values()) {
+      const removable = [...secret.versions.values()]
+        .filter((v) => v.stages.size === 0 && this.now() - v.createdDate.getTime() >= MIN_DEPRECATED_AGE_MS)
+        .sort((a, b) => a.createdDate.getTime() - b.createdDate.getTime());
+      while (secret.versions.size > VERSIONS_KEPT && removable.length > 0) {
+        secret.versions.delete((removable.shift() as ModelVersion).versionId);
+        removed++;
+      }
+    }
+    return removed;
   }
 
   /** Removes secrets whose recovery window has ended (Secrets Manager does this in the background). */
@@ -378,7 +421,7 @@ export class SecretsManagerModel {
   private live(secretId: string | undefined, customer: string | undefined): ModelSecret {
     const secret = this.find(secretId, customer);
     if (secret.deletedDate) {
-      throw invalidRequest("You can't perform this operation on the secret because it was marked for deletion.");
+      throw invalidRequest(MARKED_FOR_DELETION);
     }
     return secret;
   }

@@ -213,6 +213,32 @@ export function describeSecretStoreContract(name: string, makeHarness: () => Pro
       expect(audit.all()).toHaveLength(0);
     });
 
+    it('stores again at once after the customer was deleted: the new value is current and pending, nothing deleted is readable', async () => {
+      const { store } = await makeHarness();
+      const customerId = uniqueCustomer('again');
+      const refs: SecretRef[] = [
+        { customerId, kind: 'api_token' },
+        { customerId, kind: 'source_webhook_secret', source: 'stripe' },
+      ];
+      for (const ref of refs) {
+        await store.putPending(ref, secretValue('old-1'), ctx);
+        await store.promotePending(ref, ctx);
+        await store.putPending(ref, secretValue('old-2'), ctx);
+        await store.promotePending(ref, ctx);
+        await store.putPending(ref, secretValue('old-pending'), ctx);
+      }
+      expect(await store.deleteCustomer(customerId, ctx)).toEqual({ deletedSecrets: 2 });
+      for (const ref of refs) {
+        const fresh = secretValue('fresh');
+        const { versionId } = await store.putPending(ref, fresh, ctx);
+        expect(await store.read(ref, 'pending', ctx)).toMatchObject({ value: fresh, versionId });
+        expect(await store.read(ref, 'current', ctx)).toMatchObject({ value: fresh, versionId });
+        expect(await store.read(ref, 'previous', ctx)).toBeUndefined();
+        expect(await store.promotePending(ref, ctx)).toEqual({ versionId });
+        expect(await store.read(ref, 'previous', ctx)).toBeUndefined();
+      }
+    });
+
     it('keeps customers apart and deletes only the offboarded customer (ids sharing a prefix included)', async () => {
       const { store } = await makeHarness();
       const a = uniqueCustomer('acme');

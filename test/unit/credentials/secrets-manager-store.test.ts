@@ -87,6 +87,28 @@ describe('SecretsManagerStore on the Secrets Manager model', () => {
     }
   });
 
+  it('leaves every rotated-out version without a label, so Secrets Manager deletes it once it is a day old', async () => {
+    const time = clock();
+    const h = makeAwsHarness({ now: time.now });
+    const ref = api('acme');
+    const name = 'virtuous/test/acme/api_token';
+    const labelled = () => Object.values(h.model.stagesOf(name)).filter((stages) => stages.length > 0);
+    // 104 rotations as token rotation runs them: new key pending, cut over, the old key retired after confirmation.
+    for (let i = 0; i < 104; i++) {
+      await h.store.putPending(ref, value(`r${i}`), ctx);
+      await h.store.promotePending(ref, ctx);
+      await h.store.deletePrevious(ref, ctx);
+      expect(labelled()).toEqual([['AWSCURRENT']]);
+      time.advance(3_600_000);
+    }
+    expect(Object.keys(h.model.stagesOf(name))).toHaveLength(104);
+    time.advance(24 * 3_600_000);
+    // Secrets Manager's background purge (there is no call that deletes one version): down to its 100 versions.
+    expect(h.model.purgeDeprecatedVersions()).toBe(4);
+    expect(labelled()).toEqual([['AWSCURRENT']]);
+    expect(h.model.log.some((entry) => entry.op === 'GetSecretValue' && entry.id !== name)).toBe(false);
+  });
+
   it('serves reads from the cache for 30 s, audits cache hits, and re-fetches after invalidate()', async () => {
     const c = clock();
     const h = makeAwsHarness({ now: c.now });
@@ -191,10 +213,19 @@ describe('SecretsManagerStore on the Secrets Manager model', () => {
       7, 7,
     ]);
     expect(h.model.secrets.get('virtuous/test/acme/api_token')?.deletedDate).toBeInstanceOf(Date);
-    // Re-onboarding inside the recovery window is refused by Secrets Manager: surfaced as a permanent, named error.
-    await expect(h.store.putPending(api('acme'), value('c'), ctx)).rejects.toMatchObject({
-      code: 'SECRET_SCHEDULED_FOR_DELETION',
-    });
+    // Re-onboarding inside the recovery window: Secrets Manager refuses the write to a secret marked for deletion,
+    // so the store restores it and makes the new value its only labelled version.
+    const again = value('c');
+    const { versionId } = await h.store.putPending(api('acme'), again, ctx);
+    expect(h.model.log.filter((c) => c.op === 'RestoreSecret').map((c) => c.id)).toEqual([
+      'virtuous/test/acme/api_token',
+    ]);
+    expect(Object.entries(h.model.stagesOf('virtuous/test/acme/api_token')).filter(([, s]) => s.length > 0)).toEqual([
+      [versionId, ['AWSCURRENT', 'AWSPENDING']],
+    ]);
+    expect((await h.store.read(api('acme'), 'current', ctx))?.value).toBe(again);
+    // The other secret stays scheduled for deletion: only a write brings a secret back.
+    expect(h.model.secrets.get('virtuous/test/acme/webhook_secret')?.deletedDate).toBeInstanceOf(Date);
 
     const forced = makeAwsHarness({ overrides: { recoveryWindowDays: 0 } });
     await forced.store.putPending(api('acme'), value('d'), ctx);
