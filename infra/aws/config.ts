@@ -2,9 +2,11 @@
  * Deployment settings of the CDK app, read once from CDK context (cdk.json, `-c key=value`). Everything here is a
  * name, a number or a header: no value in context or in a function's environment is ever a secret.
  */
+import { isIPv4 } from 'node:net';
 import type { Node } from 'constructs';
 import { assertEnvironmentName } from '../../functions/shared/identifiers.ts';
 import { DEFAULT_HOURLY_REQUEST_BUDGET } from '../../functions/virtuous/rate-budget.ts';
+import type { EgressIpAllocation } from './constructs/network.ts';
 
 export type EnvironmentName = 'production' | 'staging';
 
@@ -41,6 +43,12 @@ export interface IntegrationConfig {
    * verification.md): a run without it fails and alarms.
    */
   readonly deletionDrillEnabled: boolean;
+  /**
+   * Elastic IPs allocated before this stack, one per availability zone (`[{ "allocationId": "eipalloc-…",
+   * "publicIp": "…" }, …]`): a recreated stack keeps the egress addresses customers allowlisted. Absent: the stack
+   * allocates its own (docs/runbooks/egress-ip-change.md).
+   */
+  readonly egressIpAllocations?: readonly EgressIpAllocation[];
 }
 
 const DEFAULTS = {
@@ -93,7 +101,38 @@ export function readConfig(node: Node): IntegrationConfig {
     processorMaxConcurrency: intContext(node, 'processorMaxConcurrency', DEFAULTS.processorMaxConcurrency, 2, 1_000),
     operatorEmails: Array.isArray(emails) ? emails.map(String) : [],
     deletionDrillEnabled: booleanContext(node, 'deletionDrillEnabled'),
+    ...egressIpAllocationsContext(node),
   };
+}
+
+const ALLOCATION_ID = /^eipalloc-[0-9a-f]{8,17}$/;
+
+/** `egressIpAllocations`: an array in cdk.json, a JSON string with `-c`; every id and address checked, no repeats. */
+function egressIpAllocationsContext(node: Node): { egressIpAllocations?: readonly EgressIpAllocation[] } {
+  let raw: unknown = node.tryGetContext('egressIpAllocations');
+  if (raw === undefined || raw === '') return {};
+  if (typeof raw === 'string') {
+    try {
+      raw = JSON.parse(raw);
+    } catch {
+      throw new Error('context egressIpAllocations must be a JSON array');
+    }
+  }
+  const shape =
+    'context egressIpAllocations must be an array of { "allocationId": "eipalloc-…", "publicIp": "a.b.c.d" }';
+  if (!Array.isArray(raw) || raw.length === 0) throw new Error(shape);
+  const allocations = raw.map((entry: unknown): EgressIpAllocation => {
+    const { allocationId, publicIp } = (entry ?? {}) as Record<string, unknown>;
+    if (typeof allocationId !== 'string' || !ALLOCATION_ID.test(allocationId)) throw new Error(shape);
+    if (typeof publicIp !== 'string' || !isIPv4(publicIp)) throw new Error(shape);
+    return { allocationId, publicIp };
+  });
+  for (const key of ['allocationId', 'publicIp'] as const) {
+    if (new Set(allocations.map((a) => a[key])).size !== allocations.length) {
+      throw new Error(`context egressIpAllocations names the same ${key} twice`);
+    }
+  }
+  return { egressIpAllocations: allocations };
 }
 
 /** `-c key=true` arrives as a string, cdk.json as a boolean; anything but true/false is refused. */

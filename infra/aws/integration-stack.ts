@@ -40,7 +40,11 @@ export class IntegrationStack extends Stack {
 
     this.secrets = new Secrets(this, 'Secrets', { environmentName });
     const dataKey = this.secrets.dataKey;
-    this.network = new Network(this, 'Network', { environmentName, logKey: dataKey });
+    this.network = new Network(this, 'Network', {
+      environmentName,
+      logKey: dataKey,
+      ...(config.egressIpAllocations === undefined ? {} : { existingEgressIps: config.egressIpAllocations }),
+    });
     this.observability = new Observability(this, 'Observability', {
       environmentName,
       dataKey,

@@ -1,7 +1,13 @@
 /**
  * The workers' network: a two-AZ VPC whose private subnets reach the internet only through one NAT gateway per AZ,
- * each on an Elastic IP created here and retained across stack replacement, so the egress addresses customers
- * allowlist in Virtuous never change by accident. AWS-service traffic stays on VPC endpoints; flow logs are kept.
+ * each on an Elastic IP, so the egress addresses customers allowlist in Virtuous never change by accident.
+ * AWS-service traffic stays on VPC endpoints; flow logs are kept.
+ *
+ * By default the Elastic IPs are created here, with a retain policy: stack updates keep them, and deleting the stack
+ * leaves them allocated (orphaned, still billed) instead of releasing them. A new stack never picks them up by
+ * itself: it would allocate new addresses. To keep the customers' allowlisted addresses across a recreated stack,
+ * give it the existing allocations (context `egressIpAllocations`); the stack then creates no Elastic IP and puts
+ * its NAT gateways on those (docs/runbooks/egress-ip-change.md).
  */
 import { CfnOutput, CfnResource, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
@@ -27,28 +33,48 @@ import { LOG_RETENTION } from './secure-function.ts';
 export const AZ_COUNT = 2;
 export const VPC_CIDR = '10.40.0.0/16';
 
+/** An Elastic IP allocated before this stack (kept from a stack that was deleted, or allocated by hand). */
+export interface EgressIpAllocation {
+  readonly allocationId: string;
+  /** Its public address: what the outputs and the SSM parameter publish to customers. */
+  readonly publicIp: string;
+}
+
 export interface NetworkProps {
   readonly environmentName: string;
   readonly logKey: IKey;
+  /** One per availability zone, in order: the NAT gateways use these instead of new Elastic IPs. */
+  readonly existingEgressIps?: readonly EgressIpAllocation[];
 }
 
 export class Network extends Construct {
   readonly vpc: Vpc;
+  /** The Elastic IPs this stack created; empty when it was given existing allocations. */
   readonly egressIps: readonly CfnEIP[];
   readonly flowLogGroup: LogGroup;
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
 
-    this.egressIps = Array.from({ length: AZ_COUNT }, (_, index) => {
-      const eip = new CfnEIP(this, `EgressIp${index + 1}`, {
-        domain: 'vpc',
-        tags: [{ key: 'Name', value: `virtuous-${props.environmentName}-egress-${index + 1}` }],
-      });
-      // The addresses are part of the customer documentation: deleting the stack must not release them.
-      eip.applyRemovalPolicy(RemovalPolicy.RETAIN);
-      return eip;
-    });
+    const existing = props.existingEgressIps;
+    if (existing !== undefined && existing.length !== AZ_COUNT) {
+      throw new Error(`egressIpAllocations must name exactly ${AZ_COUNT} Elastic IPs, one per availability zone`);
+    }
+    this.egressIps =
+      existing !== undefined
+        ? []
+        : Array.from({ length: AZ_COUNT }, (_, index) => {
+            const eip = new CfnEIP(this, `EgressIp${index + 1}`, {
+              domain: 'vpc',
+              tags: [{ key: 'Name', value: `virtuous-${props.environmentName}-egress-${index + 1}` }],
+            });
+            // The addresses are part of the customer documentation: deleting the stack must not release them (a
+            // later stack can take them over through existingEgressIps).
+            eip.applyRemovalPolicy(RemovalPolicy.RETAIN);
+            return eip;
+          });
+    const allocationIds = existing?.map((ip) => ip.allocationId) ?? this.egressIps.map((eip) => eip.attrAllocationId);
+    const publicIps = existing?.map((ip) => ip.publicIp) ?? this.egressIps.map((eip) => eip.ref);
 
     this.flowLogGroup = new LogGroup(this, 'FlowLogs', {
       retention: LOG_RETENTION,
@@ -60,7 +86,7 @@ export class Network extends Construct {
       ipAddresses: IpAddresses.cidr(VPC_CIDR),
       maxAzs: AZ_COUNT,
       natGateways: AZ_COUNT,
-      natGatewayProvider: NatProvider.gateway({ eipAllocationIds: this.egressIps.map((eip) => eip.attrAllocationId) }),
+      natGatewayProvider: NatProvider.gateway({ eipAllocationIds: allocationIds }),
       subnetConfiguration: [
         // Public subnets hold only the NAT gateways: nothing launched there gets a public address by default.
         { name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
@@ -104,7 +130,6 @@ export class Network extends Construct {
       });
     }
 
-    const publicIps = this.egressIps.map((eip) => eip.ref);
     new StringListParameter(this, 'EgressIpsParameter', {
       parameterName: `/virtuous/${props.environmentName}/egress-ips`,
       description: 'Public IPv4 addresses the workers use to call Virtuous (customers allowlist these)',
