@@ -3,10 +3,21 @@
  * (default `.local/keyring.json`, git-ignored), is created with mode 0600 on first use, and is refused when other
  * users can read it. Every key has an id; entries record the id that wrapped them, so a new key can become active
  * while entries wrapped by an older one stay readable until they are re-wrapped.
+ *
+ * The same file holds each customer's data key (`customerKeys`, the one-machine form of a per-customer KMS data key,
+ * functions/crypto/customer-keys.ts). Offboarding removes the customer's entry, rewriting the file atomically, and
+ * keeps a tombstone (key id, fingerprint, time) in `destroyedCustomerKeys`.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import {
+  type CustomerKeyStore,
+  customerKeyDestroyed,
+  type DestroyedCustomerKey,
+  keyFingerprint,
+  newCustomerKeyId,
+} from '../crypto/customer-keys.ts';
 import { ForbiddenInputError, PermanentError } from '../shared/errors.ts';
 import { createFileExclusively, writeFileAtomically } from './atomic-file.ts';
 import { KeyedMutex } from './mutex.ts';
@@ -33,6 +44,17 @@ interface KeyringDocument {
   format: 1;
   activeKeyId: string;
   keys: { id: string; key: string; createdAt: string }[];
+  /** One data key per customer (absent in files written before per-customer keys). */
+  customerKeys?: CustomerKeyEntry[];
+  destroyedCustomerKeys?: (Omit<DestroyedCustomerKey, 'state'> & { customerId: string })[];
+}
+
+interface CustomerKeyEntry {
+  customerId: string;
+  id: string;
+  key: string;
+  fingerprint: string;
+  createdAt: string;
 }
 
 export const DEFAULT_KEYRING_PATH = '.local/keyring.json';
@@ -76,6 +98,79 @@ abstract class DocumentKeyring implements Keyring {
       const document = await this.load();
       await this.save({ ...document, keys: document.keys.filter((k) => k.id === document.activeKeyId) });
     });
+  }
+
+  /** The customers' data keys kept in this keyring (see the file comment). */
+  get customerKeys(): CustomerKeyStore {
+    const run = <T>(work: () => Promise<T>) => keyringLocks.run(this.lockKey, work);
+    const entryOf = (document: KeyringDocument, customerId: string) =>
+      (document.customerKeys ?? []).find((entry) => entry.customerId === customerId);
+    const tombstoneOf = (document: KeyringDocument, customerId: string) =>
+      (document.destroyedCustomerKeys ?? []).find((entry) => entry.customerId === customerId);
+    const dataKey = (entry: CustomerKeyEntry) => ({
+      keyId: entry.id,
+      key: Buffer.from(entry.key, 'base64'),
+      fingerprint: entry.fingerprint,
+    });
+    return {
+      current: (customerId) =>
+        run(async () => {
+          const document = await this.load();
+          const existing = entryOf(document, customerId);
+          if (existing) return dataKey(existing);
+          const key = randomBytes(32);
+          const entry: CustomerKeyEntry = {
+            customerId,
+            id: newCustomerKeyId(),
+            key: key.toString('base64'),
+            fingerprint: keyFingerprint(key),
+            createdAt: new Date().toISOString(),
+          };
+          await this.save({ ...document, customerKeys: [...(document.customerKeys ?? []), entry] });
+          return dataKey(entry);
+        }),
+      byId: (customerId, keyId) =>
+        run(async () => {
+          const entry = entryOf(await this.load(), customerId);
+          if (entry === undefined || entry.id !== keyId) throw customerKeyDestroyed(keyId);
+          return dataKey(entry);
+        }),
+      describe: (customerId) =>
+        run(async () => {
+          const document = await this.load();
+          const entry = entryOf(document, customerId);
+          if (entry) {
+            return { state: 'active', keyId: entry.id, fingerprint: entry.fingerprint, createdAt: entry.createdAt };
+          }
+          const tombstone = tombstoneOf(document, customerId);
+          return tombstone ? { state: 'destroyed', ...withoutCustomer(tombstone) } : undefined;
+        }),
+      destroy: (customerId, at) =>
+        run(async () => {
+          const document = await this.load();
+          const entry = entryOf(document, customerId);
+          if (entry === undefined) {
+            const tombstone = tombstoneOf(document, customerId);
+            return tombstone ? { state: 'destroyed', ...withoutCustomer(tombstone) } : undefined;
+          }
+          const tombstone = {
+            customerId,
+            keyId: entry.id,
+            fingerprint: entry.fingerprint,
+            destroyedAt: at.toISOString(),
+          };
+          // One atomic rewrite: the file never holds the key and the tombstone together, nor neither.
+          await this.save({
+            ...document,
+            customerKeys: (document.customerKeys ?? []).filter((other) => other.customerId !== customerId),
+            destroyedCustomerKeys: [
+              ...(document.destroyedCustomerKeys ?? []).filter((other) => other.customerId !== customerId),
+              tombstone,
+            ],
+          });
+          return { state: 'destroyed', ...withoutCustomer(tombstone) };
+        }),
+    };
   }
 
   private find(document: KeyringDocument, id: string): KeyEncryptionKey {
@@ -157,6 +252,11 @@ export class FileKeyring extends DocumentKeyring {
   protected async save(document: KeyringDocument): Promise<void> {
     await writeFileAtomically(this.path, `${JSON.stringify(document, null, 2)}\n`);
   }
+}
+
+function withoutCustomer<T extends { customerId: string }>(entry: T): Omit<T, 'customerId'> {
+  const { customerId: _customerId, ...rest } = entry;
+  return rest;
 }
 
 function invalidKeyring(): PermanentError {

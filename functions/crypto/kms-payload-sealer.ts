@@ -24,7 +24,7 @@ function encryptionContext(context: SealContext): Record<string, string> {
   return { customerId: context.customerId, purpose: context.purpose };
 }
 
-function classifyKmsError(error: unknown, operation: string): never {
+export function classifyKmsError(error: unknown, operation: string): never {
   const name = (error as { name?: string }).name ?? '';
   if (name === 'InvalidCiphertextException' || name === 'IncorrectKeyException') {
     throw new PermanentError('SEALED_PAYLOAD_UNREADABLE', `kms ${operation} refused the sealed payload`, {

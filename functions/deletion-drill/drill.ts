@@ -5,14 +5,26 @@
  * every table that holds customer data (the same per-table inventory offboarding counts with), the customer record
  * (must be the bare offboarded marker), the debug-capture store, and the secret store.
  *
+ * Crypto-shredding is checked too: between onboarding and offboarding the drill holds a message for the drill
+ * customer (a random canary, sealed under the customer's data key like every held message) and keeps a sealed copy
+ * of the canary itself. Afterwards the customer's key must be destroyed (a tombstone only), that sealed copy must
+ * refuse to open, and, on one machine, the data folder's files must hold no canary plaintext, no key of the
+ * customer and no sealed payload that still opens (disk-residue.ts). The secret-access audit rows the workflows
+ * wrote for the drill customer stay until their TTL, like every customer's; they must hold identifiers only.
+ *
  * The sandbox key is never configuration: the operator stores it as the API token of the reserved customer id
  * `deletion-drill` through the normal secret naming, and the drill reads it from the SecretStore like any token.
  *
  * Bounded: each wait has a budget (the whole drill fits a 15-minute Lambda), each poll a fixed interval. The report
  * carries codes, statuses and counts only.
  */
+import { randomUUID } from 'node:crypto';
+import type { AuditLog } from '../credentials/audit-log.ts';
+import type { CustomerKeyStore } from '../crypto/customer-keys.ts';
+import type { PayloadSealer, SealedPayload } from '../crypto/payload-sealer.ts';
 import type { CustomerRecord } from '../customers/customer.ts';
 import type { DebugCaptureStore } from '../debug-captures/debug-capture-store.ts';
+import { ALL_AUDIT_ROWS, nonIdentifierAuditFields } from '../lifecycle/deletion-reach.ts';
 import type { CustomerDataStore, ExecutionStatus } from '../lifecycle/ports.ts';
 import {
   ApiRefusal,
@@ -20,8 +32,11 @@ import {
   receiveOnboardingToken,
   startWorkflow,
 } from '../lifecycle-api/lifecycle-api.ts';
-import { errorCode } from '../shared/errors.ts';
+import { errorCode, isClassified } from '../shared/errors.ts';
 import type { TableKey } from '../shared/tables.ts';
+import type { HeldMessages } from '../sync/held-messages.ts';
+import { HELD_MESSAGE_PURPOSE } from '../sync/held-messages.ts';
+import type { DiskResidue } from './disk-residue.ts';
 
 /** Reserved customer id whose `api_token` secret is the sandbox organization's key. Never onboarded itself. */
 export const DRILL_SANDBOX_CUSTOMER_ID = 'deletion-drill';
@@ -42,8 +57,16 @@ export const DEFAULT_DRILL_LIMITS: DrillLimits = { onboardingMs: 5 * 60_000, off
 export interface DeletionDrillDeps {
   /** The lifecycle API's dependencies: the drill onboards and offboards exactly as a partner would. */
   readonly lifecycle: LifecycleApiDeps;
-  readonly customerData: Pick<CustomerDataStore, 'inventory' | 'purge'>;
+  readonly customerData: Pick<CustomerDataStore, 'inventory'>;
   readonly debugCaptures: Pick<DebugCaptureStore, 'list'>;
+  /** The customer data keys and the sealer of customer payloads: the crypto-shredding check. */
+  readonly customerKeys: Pick<CustomerKeyStore, 'describe'>;
+  readonly sealer: PayloadSealer;
+  /** Where the canary message is held (sealed), so offboarding has real sealed data of the drill customer to shred. */
+  readonly held: Pick<HeldMessages, 'hold'>;
+  readonly audit: Pick<AuditLog, 'accessesBetween'>;
+  /** One machine only: scans the data folder's files for residue of the customer (disk-residue.ts). */
+  readonly scanDisk?: (check: { customerId: string; keyId: string; canary: string }) => Promise<DiskResidue>;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly limits?: Partial<DrillLimits>;
 }
@@ -63,6 +86,14 @@ export interface DrillResidue {
   readonly customerRecord: 'offboarded_marker' | 'missing' | 'not_offboarded' | 'extra_fields';
   readonly debugCaptures: number;
   readonly secrets: number;
+  /** The customer's data key after offboarding: must be `destroyed`. */
+  readonly customerKey: 'destroyed' | 'active' | 'missing';
+  /** The canary sealed under that key before offboarding: must be `refused`. */
+  readonly sealedCanary: 'refused' | 'opened' | 'not_sealed';
+  /** Audit rows kept for the drill customer and whether every one holds identifiers only. */
+  readonly auditRows: { readonly kept: number; readonly identifiersOnly: boolean };
+  /** One machine: what the data folder's files still hold of the customer. */
+  readonly disk?: DiskResidue;
 }
 
 export interface DrillReport {
@@ -108,29 +139,77 @@ function recordResidue(record: CustomerRecord | undefined): DrillResidue['custom
   return Object.keys(record).every((field) => MARKER_FIELDS.has(field)) ? 'offboarded_marker' : 'extra_fields';
 }
 
+/** What the drill sealed for its customer before offboarding, to prove afterwards that none of it opens. */
+export interface DrillCanary {
+  readonly text: string;
+  readonly sealed: SealedPayload;
+}
+
+export const DRILL_CANARY_PURPOSE = 'deletion-drill';
+const DRILL_CANARY_HELD_ID = 'deletion-drill-canary';
+
+async function plantCanary(deps: DeletionDrillDeps, customerId: string): Promise<DrillCanary> {
+  const text = `deletion-drill-canary-${randomUUID()}`;
+  await deps.held.hold(
+    customerId,
+    DRILL_CANARY_HELD_ID,
+    JSON.stringify({ canary: text }),
+    'deletion_drill',
+    deps.lifecycle.clock.now(),
+  );
+  return { text, sealed: await deps.sealer.seal(text, { customerId, purpose: DRILL_CANARY_PURPOSE }) };
+}
+
+async function canaryOpens(deps: DeletionDrillDeps, customerId: string, canary: DrillCanary): Promise<boolean> {
+  try {
+    await deps.sealer.open(canary.sealed, { customerId, purpose: DRILL_CANARY_PURPOSE });
+    return true;
+  } catch (error) {
+    if (isClassified(error) && error.name === 'PermanentError') return false;
+    throw error;
+  }
+}
+
 /** Looks everywhere offboarding deletes from; the secret check comes last because secret access is audited. */
 export async function findResidue(
   deps: DeletionDrillDeps,
   customerId: string,
   requestId: string,
+  canary?: DrillCanary,
 ): Promise<DrillResidue> {
-  const [inventory, record, captures] = await Promise.all([
+  const [inventory, record, captures, key] = await Promise.all([
     deps.customerData.inventory(customerId),
     deps.lifecycle.customers.get(customerId),
     deps.debugCaptures.list(customerId),
+    deps.customerKeys.describe(customerId),
   ]);
   const tables = Object.fromEntries(Object.entries(inventory).filter(([, count]) => (count ?? 0) > 0)) as Partial<
     Record<TableKey, number>
   >;
+  const sealedCanary =
+    canary === undefined ? 'not_sealed' : (await canaryOpens(deps, customerId, canary)) ? 'opened' : 'refused';
+  const disk =
+    deps.scanDisk !== undefined && canary !== undefined && key !== undefined
+      ? await deps.scanDisk({ customerId, keyId: key.keyId, canary: canary.text })
+      : undefined;
   // Deleting again is the store's one way to find every secret of a customer (by tag, any kind or source): zero
   // means none was left; anything else is residue (and is gone now, which the report still shows).
   const { deletedSecrets } = await deps.lifecycle.secrets.deleteCustomer(customerId, {
     reason: 'deletion-drill:verify',
     requestId,
   });
-  // That check wrote audit entries for the synthetic customer: remove them so the drill leaves nothing itself.
-  await deps.customerData.purge(customerId, 1_000);
-  return { tables, customerRecord: recordResidue(record), debugCaptures: captures.length, secrets: deletedSecrets };
+  // Audit rows outlive offboarding (until their TTL), this check's own included; they must hold identifiers only.
+  const auditRows = await deps.audit.accessesBetween(customerId, ALL_AUDIT_ROWS.from, ALL_AUDIT_ROWS.to);
+  return {
+    tables,
+    customerRecord: recordResidue(record),
+    debugCaptures: captures.length,
+    secrets: deletedSecrets,
+    customerKey: key === undefined ? 'missing' : key.state,
+    sealedCanary,
+    auditRows: { kept: auditRows.length, identifiersOnly: nonIdentifierAuditFields(auditRows).length === 0 },
+    ...(disk === undefined ? {} : { disk }),
+  };
 }
 
 function hasResidue(residue: DrillResidue): boolean {
@@ -138,7 +217,12 @@ function hasResidue(residue: DrillResidue): boolean {
     Object.keys(residue.tables).length > 0 ||
     residue.customerRecord !== 'offboarded_marker' ||
     residue.debugCaptures > 0 ||
-    residue.secrets > 0
+    residue.secrets > 0 ||
+    residue.customerKey !== 'destroyed' ||
+    residue.sealedCanary !== 'refused' ||
+    !residue.auditRows.identifiersOnly ||
+    (residue.disk !== undefined &&
+      (residue.disk.plaintextCopies > 0 || residue.disk.sealedOpened > 0 || residue.disk.keyEntries > 0))
   );
 }
 
@@ -176,6 +260,8 @@ export async function runDeletionDrill(deps: DeletionDrillDeps): Promise<DrillRe
       throw error;
     }
     onboarding = await waitForExecution(deps, onboardingId, limits.onboardingMs, limits.pollMs, sleep);
+    // Sealed data of the drill customer for offboarding to shred (only once onboarding has settled).
+    const canary = onboarding === 'SUCCEEDED' ? await plantCanary(deps, customerId) : undefined;
     // Offboarding runs whatever onboarding did: a half-onboarded drill customer must not be left behind either.
     let offboardingId: string;
     try {
@@ -190,7 +276,7 @@ export async function runDeletionDrill(deps: DeletionDrillDeps): Promise<DrillRe
     if (offboarding !== 'SUCCEEDED') {
       return done({ ok: false, failure: 'DRILL_OFFBOARDING_FAILED', onboarding, offboarding });
     }
-    const residue = await findResidue(deps, customerId, offboardingId);
+    const residue = await findResidue(deps, customerId, offboardingId, canary);
     if (onboarding !== 'SUCCEEDED') {
       return done({ ok: false, failure: 'DRILL_ONBOARDING_FAILED', onboarding, offboarding, residue });
     }

@@ -31,12 +31,17 @@ let awsHandler: ((event?: unknown) => Promise<DrillReport>) | undefined;
 /** AWS entry: the lifecycle API's and the offboarding tasks' AWS wiring, built on first call from the environment. */
 export const handler = async (event?: unknown): Promise<DrillReport> => {
   if (awsHandler === undefined) {
-    const { createAwsLifecycleApiDeps, createAwsLifecycleDeps } = await import('../lifecycle-tasks/aws-deps.ts');
+    const { createAwsLifecycleApiDeps, createAwsLifecycleDeps, createAwsDrillSealing } = await import(
+      '../lifecycle-tasks/aws-deps.ts'
+    );
     const stores = createAwsLifecycleDeps();
     awsHandler = createDeletionDrillHandler({
       lifecycle: createAwsLifecycleApiDeps(),
       customerData: stores.customerData,
       debugCaptures: stores.debugCaptures,
+      customerKeys: stores.customerKeys,
+      audit: stores.audit,
+      ...createAwsDrillSealing(stores.customerKeys),
     });
   }
   return awsHandler(event);

@@ -8,6 +8,7 @@
  *   POST /lifecycle/customers/{customerId}/resume               (empty or {})                             → 200
  *   POST /lifecycle/customers/{customerId}/debug-capture        {minutes} (1-1440)                        → 200
  *   DELETE /lifecycle/customers/{customerId}/debug-capture                                               → 200
+ *   POST /lifecycle/deletion-drill/sandbox-key                  {token}  (deletion-drill set-up)          → 200
  *   GET  /lifecycle/executions/{executionId}                                                              → 200
  *   GET  /lifecycle/customers                                          status of every customer              → 200
  *   GET  /lifecycle/customers/{customerId}                             its status (404 when unknown)          → 200
@@ -25,6 +26,7 @@ import { z } from 'zod';
 import type { WorkflowName } from '../customers/customer.ts';
 import { summarizeCustomer, summarizeCustomers } from '../customers/customer-summary.ts';
 import { MAX_DEBUG_CAPTURE_MINUTES } from '../customers/debug-capture-flag.ts';
+import { storeDrillSandboxKey } from '../deletion-drill/sandbox-key.ts';
 import { isClassified, TransientError } from '../shared/errors.ts';
 import { isCustomerId } from '../shared/identifiers.ts';
 import { logger } from '../shared/observability.ts';
@@ -80,6 +82,9 @@ const ReplayBody = z.strictObject({ checked: z.literal(true).optional() });
 const DiscardBody = z.strictObject({});
 
 const DebugCaptureBody = z.strictObject({ minutes: z.number().int().min(1).max(MAX_DEBUG_CAPTURE_MINUTES) });
+
+/** The Virtuous sandbox organization's key the deletion drill onboards with. */
+const SandboxKeyBody = z.strictObject({ token: Token });
 
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -145,6 +150,12 @@ async function route(deps: LifecycleApiDeps, event: APIGatewayProxyEvent): Promi
   }
   if (collection === 'customers' && action === 'debug-capture' && name === undefined) {
     return debugCaptureRoute(deps, event, customerIdFrom(id), method);
+  }
+  if (collection === 'deletion-drill' && id === 'sandbox-key' && action === undefined) {
+    if (method !== 'POST') throw new ApiRefusal(405, 'METHOD_NOT_ALLOWED', 'use POST');
+    const body = parseBody(event, SandboxKeyBody);
+    const stored = await storeDrillSandboxKey(deps, body.token);
+    return answer(200, { customerId: stored.customerId, stored: true });
   }
   if (collection !== 'customers' || method !== 'POST') throw new ApiRefusal(404, 'NOT_FOUND', 'no such route');
   const customerId = customerIdFrom(id);

@@ -5,7 +5,9 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAuditLog } from '../credentials/dynamodb-audit-log.ts';
 import { createSecretsManagerStore } from '../credentials/secrets-manager-store.ts';
-import { createKmsPayloadSealer } from '../crypto/kms-payload-sealer.ts';
+import { createAwsCustomerSealer } from '../crypto/aws-customer-sealer.ts';
+import type { CustomerKeyStore } from '../crypto/customer-keys.ts';
+import { createKmsCustomerKeys } from '../crypto/kms-customer-keys.ts';
 import { DynamoCustomerRepository } from '../customers/dynamo-customer-repository.ts';
 import { S3CaptureStore } from '../debug-captures/s3-capture-store.ts';
 import { CloudTrailSecretAccessTrail } from '../lifecycle/cloudtrail-secret-access-trail.ts';
@@ -24,6 +26,7 @@ import type { LifecycleApiDeps } from '../lifecycle-api/lifecycle-api.ts';
 import { createSnsNotifierFromEnv } from '../notifications/sns-notifier.ts';
 import { createDocumentClient } from '../shared/dynamo-document-client.ts';
 import { ENV, requireSetting, tableNameFromEnv } from '../shared/environment.ts';
+import { PermanentError } from '../shared/errors.ts';
 import { TABLE_KEYS, type TableKey } from '../shared/tables.ts';
 import { createDeadLetters, type DeadLetters } from '../sync/dead-letters.ts';
 import { createDynamoSyncStateRepository } from '../sync/dynamo-sync-state-repository.ts';
@@ -91,9 +94,26 @@ export function createAwsLifecycleDeps(env: NodeJS.ProcessEnv = process.env): Li
     recentWrites: () => new DynamoRecentWritesSource(client, table('syncRecords')),
     audit: () => new DynamoDbAuditLog(client, table('secretAudit')),
     incidentReports: () => new DynamoIncidentReportStore(client, table('incidentReports')),
+    customerKeys: () =>
+      createKmsCustomerKeys({
+        kms: new KMSClient(CLIENT_SETTINGS),
+        keyArn: requireSetting(ENV.dataKmsKeyArn, env),
+        client,
+        table: table('customerKeys'),
+      }),
     secretAccessTrail: () => new CloudTrailSecretAccessTrail({ environment: requireSetting(ENV.environmentName, env) }),
   });
   return deps;
+}
+
+/** Opens payloads sealed under each customer's data key (and older shared-key ones): kms:Decrypt only. */
+function customerSealer(client: DynamoDBDocumentClient, env: NodeJS.ProcessEnv) {
+  return createAwsCustomerSealer({
+    kms: new KMSClient(CLIENT_SETTINGS),
+    keyArn: requireSetting(ENV.dataKmsKeyArn, env),
+    client,
+    table: tableNameFromEnv('customerKeys', env),
+  });
 }
 
 /**
@@ -107,10 +127,7 @@ function lazyHeldMessages(client: DynamoDBDocumentClient, env: NodeJS.ProcessEnv
       held ??= createHeldMessages({
         client,
         table: tableNameFromEnv('heldMessages', env),
-        sealer: createKmsPayloadSealer({
-          kms: new KMSClient(CLIENT_SETTINGS),
-          keyArn: requireSetting(ENV.dataKmsKeyArn, env),
-        }),
+        sealer: customerSealer(client, env),
         queue: createSqsMessageQueue(new SQSClient(CLIENT_SETTINGS), requireSetting(ENV.inboundQueueUrl, env)),
       });
       return held.release(customerId);
@@ -131,10 +148,7 @@ function lazyDeadLetters(
     deadLetters ??= createDeadLetters({
       client,
       table: tableNameFromEnv('deadLetters', env),
-      sealer: createKmsPayloadSealer({
-        kms: new KMSClient(CLIENT_SETTINGS),
-        keyArn: requireSetting(ENV.dataKmsKeyArn, env),
-      }),
+      sealer: customerSealer(client, env),
       queue: createSqsMessageQueue(new SQSClient(CLIENT_SETTINGS), requireSetting(ENV.inboundQueueUrl, env)),
       syncState: createDynamoSyncStateRepository(client, tableNameFromEnv('syncRecords', env)),
     });
@@ -192,6 +206,34 @@ function lazyIncidentReports(
     get: (customerId, reportId) => build().get(customerId, reportId),
     list: (customerId, limit) => build().list(customerId, limit),
   };
+}
+
+/**
+ * The deletion drill's sealing: the canary it seals under the drill customer's data key, and the held message it
+ * stores (sealed the same way) for offboarding to shred. The drill never releases held messages, so it has no queue.
+ */
+export function createAwsDrillSealing(keys: CustomerKeyStore, env: NodeJS.ProcessEnv = process.env) {
+  const client = documentClient();
+  const sealer = createAwsCustomerSealer(
+    {
+      kms: new KMSClient(CLIENT_SETTINGS),
+      keyArn: requireSetting(ENV.dataKmsKeyArn, env),
+      client,
+      table: tableNameFromEnv('customerKeys', env),
+    },
+    keys,
+  );
+  const held = createHeldMessages({
+    client,
+    table: tableNameFromEnv('heldMessages', env),
+    sealer,
+    queue: {
+      send: async () => {
+        throw new PermanentError('NOT_CONFIGURED', 'the deletion drill never releases held messages');
+      },
+    },
+  });
+  return { sealer, held };
 }
 
 /** The rotation scheduler reads customers and starts token rotations; nothing else. */

@@ -4,6 +4,7 @@
  */
 import type { AuditLog } from '../credentials/audit-log.ts';
 import type { SecretStore } from '../credentials/secret-store.ts';
+import type { CustomerKeyStore } from '../crypto/customer-keys.ts';
 import type { CustomerRepository } from '../customers/customer.ts';
 import type { DebugCaptureStore } from '../debug-captures/debug-capture-store.ts';
 import type {
@@ -35,4 +36,6 @@ export interface LifecycleDeps {
   readonly incidentReports: IncidentReportStore;
   /** What the secrets manager itself recorded: CloudTrail on AWS, the local store's access records on one machine. */
   readonly secretAccessTrail: SecretAccessTrail;
+  /** Each customer's data key (offboarding destroys it). */
+  readonly customerKeys: CustomerKeyStore;
 }

@@ -13,14 +13,25 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { TransientError } from '../shared/errors.ts';
 import { assertCustomerId } from '../shared/identifiers.ts';
-import { TABLE_KEYS, TABLES, type TableKey } from '../shared/tables.ts';
+import { TABLE_KEYS, TABLES, type TableKey, type TableSchema } from '../shared/tables.ts';
 import { dynamoCall, dynamoSignal } from './dynamo-call.ts';
 import type { CustomerDataStore, DeletionRecord } from './ports.ts';
 
-/** Tables whose items of the customer are deleted outright: every one that holds customer data, but these two. */
-export const PURGED_TABLES: readonly TableKey[] = TABLE_KEYS.filter(
-  (key) => TABLES[key].holdsCustomerData && key !== 'customers' && key !== 'deletionRecords',
-);
+/**
+ * Tables whose items of the customer are deleted outright: every one that holds customer data, but the customer record
+ * (reduced to a marker), the deletion records, the customer's data key (destroyed by crypto-shredding, with proof) and
+ * the tables whose identifier-only items outlive offboarding until their TTL (`keptAfterOffboarding`).
+ */
+export const PURGED_TABLES: readonly TableKey[] = TABLE_KEYS.filter((key) => {
+  const schema: TableSchema = TABLES[key];
+  return (
+    schema.holdsCustomerData &&
+    schema.keptAfterOffboarding === undefined &&
+    key !== 'customers' &&
+    key !== 'deletionRecords' &&
+    key !== 'customerKeys'
+  );
+});
 
 const BATCH = 25;
 const MAX_UNPROCESSED_ROUNDS = 6;

@@ -2,17 +2,23 @@
  * Offboarding with provable deletion: pause at once (then wait, in the state machine, for sync runs that read the
  * status before the pause to finish their writes), delete the webhook subscription while the key still works, ask
  * the customer's admin to revoke the key (Virtuous has no revocation endpoint), delete every secret, every debug
- * capture and every item of the customer in every table that holds customer data (the secret-access audit included),
- * reduce the customer record to an offboarded marker, and keep a deletion record: counts and timestamps, no PII.
+ * capture and every item of the customer in every table that holds customer data, destroy the customer's data key
+ * (crypto-shredding: what was sealed under it stays unreadable in every copy the purge cannot reach), reduce the
+ * customer record to an offboarded marker, and keep a deletion record: counts, timestamps, the destroyed key's id and
+ * fingerprint, and what remains where, until when and why (the secret-access audit rows, identifiers only, are kept
+ * until their TTL for investigations after the customer left). No PII.
  */
 import type { AuditLog } from '../credentials/audit-log.ts';
 import type { SecretStore } from '../credentials/secret-store.ts';
+import { shredCustomerKey } from '../crypto/customer-key-shredding.ts';
+import type { CustomerKeyStore } from '../crypto/customer-keys.ts';
 import type { CustomerRepository } from '../customers/customer.ts';
 import type { DebugCaptureStore } from '../debug-captures/debug-capture-store.ts';
 import type { Notifier } from '../notifications/notifier.ts';
 import { CredentialRevokedError, PermanentError, RecoverableError } from '../shared/errors.ts';
 import { logger } from '../shared/observability.ts';
 import type { TableKey } from '../shared/tables.ts';
+import { ALL_AUDIT_ROWS, describeRemains } from './deletion-reach.ts';
 import { requireCustomer } from './lock.ts';
 import { type Step, safeCode } from './onboarding.ts';
 import type { Clock, CustomerDataStore, DeletionRecord, VirtuousConnector } from './ports.ts';
@@ -26,6 +32,7 @@ export interface OffboardingDeps {
   readonly customerData: CustomerDataStore;
   readonly debugCaptures: DebugCaptureStore;
   readonly audit: Pick<AuditLog, 'accessesBetween'>;
+  readonly customerKeys: CustomerKeyStore;
 }
 
 /** Items deleted per task invocation: keeps each Lambda run short; the state machine loops until done. */
@@ -110,8 +117,8 @@ export async function deleteCustomerSecrets(
 }
 
 /**
- * Counted after every secret access of the workflow, so the audit entries those accesses wrote are counted and then
- * deleted too. A retry re-counts the same data (nothing writes for a customer that is offboarding).
+ * Counted after every secret access of the workflow. A retry re-counts the same data (nothing writes for a customer
+ * that is offboarding). The secret-access audit is not among the purged tables: its rows stay until their TTL.
  */
 export async function inventoryCustomerData(
   deps: OffboardingDeps,
@@ -145,10 +152,15 @@ export async function finishOffboarding(
     readonly webhookSubscription: SubscriptionOutcome;
   },
 ): Promise<{ deletedAt: string }> {
-  const deletedAt = deps.clock.now().toISOString();
+  const now = deps.clock.now();
+  const deletedAt = now.toISOString();
   const remaining = await deps.customerData.inventory(step.customerId);
   const left = Object.values(remaining).reduce((sum, count) => sum + (count ?? 0), 0);
   if (left > 0) throw new PermanentError('PURGE_INCOMPLETE', `${left} item(s) of ${step.customerId} remain`);
+  // After the purge: nothing sealed for the customer is left to open, and everything copied elsewhere goes dark.
+  const cryptoShredding = await shredCustomerKey(deps.customerKeys, step.customerId, now);
+  const auditRows = await deps.audit.accessesBetween(step.customerId, ALL_AUDIT_ROWS.from, ALL_AUDIT_ROWS.to);
+  const remains = describeRemains(now, auditRows);
   await deps.customerData.reduceToOffboardedMarker(step.customerId, deletedAt);
   await deps.customerData.putDeletionRecord({
     customerId: step.customerId,
@@ -161,6 +173,8 @@ export async function finishOffboarding(
     webhookSubscription: step.webhookSubscription,
     tokenRevocation: 'requested_from_customer_admin',
     customerRecord: 'reduced_to_offboarded_marker',
+    cryptoShredding,
+    remains,
   });
   logger.info('customer offboarded', { customerId: step.customerId, deletedAt });
   return { deletedAt };

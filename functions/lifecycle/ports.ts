@@ -3,9 +3,11 @@
  * local one (or is implemented by another module of this product: SecretStore, CustomerRepository, Notifier).
  */
 import type { SecretStage } from '../credentials/secret-store.ts';
+import type { KeyShredding } from '../crypto/customer-key-shredding.ts';
 import type { WorkflowName } from '../customers/customer.ts';
 import type { TableKey } from '../shared/tables.ts';
 import type { VirtuousApi } from '../virtuous/api.ts';
+import type { RemainingData } from './deletion-reach.ts';
 import type { SecretsManagerTrailFindings } from './secret-access-trail.ts';
 
 export interface Clock {
@@ -37,12 +39,17 @@ export interface DeletionRecord {
   readonly deletedAt: string;
   readonly executionId: string;
   readonly startedAt: string;
+  /** Items deleted per table. */
   readonly tables: Readonly<Partial<Record<TableKey, number>>>;
   readonly secretsDeleted: number;
   readonly debugCapturesDeleted: number;
   readonly webhookSubscription: 'deleted' | 'none' | 'not_deleted_credential_rejected';
   readonly tokenRevocation: 'requested_from_customer_admin';
   readonly customerRecord: 'reduced_to_offboarded_marker';
+  /** The customer's data key, destroyed with proof: whatever was sealed under it, in any copy, is unreadable. */
+  readonly cryptoShredding: KeyShredding;
+  /** What still holds something of the customer, until when, and why (functions/lifecycle/deletion-reach.ts). */
+  readonly remains: readonly RemainingData[];
 }
 
 /** Sync work onboarding starts for a new customer; named in the initial-load checkpoint (ids only). */

@@ -21,6 +21,16 @@ export interface TableSchema {
   readonly holdsCustomerData: boolean;
   /** Why this table exists and how long its items live: shown in docs and the deletion record. */
   readonly retention: string;
+  /**
+   * Why the customer's items outlive offboarding (until their TTL) instead of being purged; shown in docs and in the
+   * deletion record's `remains`. Only for items that hold identifiers and codes, never donor data.
+   */
+  readonly keptAfterOffboarding?: string;
+  /**
+   * False only where a backup copy would defeat the table's purpose: the customer data keys, whose destruction must
+   * leave no restorable copy. Every other table has point-in-time recovery (35 days).
+   */
+  readonly pointInTimeRecovery?: false;
 }
 
 const customerId: KeyAttribute = { name: 'customerId', type: 'S' };
@@ -93,6 +103,8 @@ export const TABLES = {
     timeToLiveAttribute: 'expiresAt',
     holdsCustomerData: true,
     retention: '1 year',
+    keptAfterOffboarding:
+      'secret-access investigations after a customer leaves; who accessed which secret, why and when (identifiers and codes only)',
   },
   incidentReports: {
     suffix: 'incident-reports',
@@ -108,6 +120,14 @@ export const TABLES = {
     sortKey: { name: 'deletedAt', type: 'S' },
     holdsCustomerData: false,
     retention: 'kept for the customer compliance file; holds counts and timestamps, no personal data',
+  },
+  customerKeys: {
+    suffix: 'customer-keys',
+    partitionKey: customerId,
+    holdsCustomerData: true,
+    pointInTimeRecovery: false,
+    retention:
+      "each customer's data key, stored only KMS-encrypted, while the customer is connected; destroyed at offboarding (a tombstone keeps key id and fingerprint); no point-in-time recovery, so no backup keeps a copy",
   },
 } as const satisfies Record<string, TableSchema>;
 

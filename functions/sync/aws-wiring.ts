@@ -13,7 +13,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SecretStore } from '../credentials/secret-store.ts';
-import { createKmsPayloadSealer } from '../crypto/kms-payload-sealer.ts';
+import { createAwsCustomerSealer } from '../crypto/aws-customer-sealer.ts';
 import type { PayloadSealer } from '../crypto/payload-sealer.ts';
 import { DynamoCustomerRepository } from '../customers/dynamo-customer-repository.ts';
 import type { Notifier } from '../notifications/notifier.ts';
@@ -181,9 +181,15 @@ function lazyNotifier(env: NodeJS.ProcessEnv): Notifier {
   };
 }
 
-function lazySealer(env: NodeJS.ProcessEnv): PayloadSealer {
+/** Seals under each customer's own data key (destroyed at offboarding); opens older shared-key payloads too. */
+function lazySealer(env: NodeJS.ProcessEnv, client: DynamoDBDocumentClient): PayloadSealer {
   const sealer = once(() =>
-    createKmsPayloadSealer({ kms: new KMSClient(CLIENT_SETTINGS), keyArn: requireSetting(ENV.dataKmsKeyArn, env) }),
+    createAwsCustomerSealer({
+      kms: new KMSClient(CLIENT_SETTINGS),
+      keyArn: requireSetting(ENV.dataKmsKeyArn, env),
+      client,
+      table: tableNameFromEnv('customerKeys', env),
+    }),
   );
   return {
     seal: (plaintext, context) => sealer().seal(plaintext, context),
@@ -199,7 +205,7 @@ export async function createAwsSyncDependencies(
   return assembleSyncEngine({
     documentClient,
     tableName: (key) => tableNameFromEnv(key, env),
-    sealer: lazySealer(env),
+    sealer: lazySealer(env, documentClient),
     queue: createSqsMessageQueue(new SQSClient(CLIENT_SETTINGS), requireSetting(ENV.inboundQueueUrl, env)),
     secrets: lazySecretStore(env),
     notifier: lazyNotifier(env),

@@ -20,11 +20,19 @@ import {
 } from '../../functions/credentials/encrypted-file-store.ts';
 import { FileKeyring, type Keyring, MemoryKeyring } from '../../functions/credentials/keyring.ts';
 import type { SecretStore } from '../../functions/credentials/secret-store.ts';
+import { createCustomerKeySealer } from '../../functions/crypto/customer-key-sealer.ts';
 import { createLocalPayloadSealer } from '../../functions/crypto/local-payload-sealer.ts';
+import type { PayloadSealer } from '../../functions/crypto/payload-sealer.ts';
 import type { CustomerRepository, WorkflowName } from '../../functions/customers/customer.ts';
 import { DynamoCustomerRepository } from '../../functions/customers/dynamo-customer-repository.ts';
 import { LocalFolderCaptureStore } from '../../functions/debug-captures/local-folder-capture-store.ts';
-import { DRILL_SANDBOX_CUSTOMER_ID, type DrillReport, runDeletionDrill } from '../../functions/deletion-drill/drill.ts';
+import { scanDiskResidue } from '../../functions/deletion-drill/disk-residue.ts';
+import {
+  DRILL_CANARY_PURPOSE,
+  DRILL_SANDBOX_CUSTOMER_ID,
+  type DrillReport,
+  runDeletionDrill,
+} from '../../functions/deletion-drill/drill.ts';
 import {
   type AbnormalEndOutcome,
   cleanUpAfterAbnormalEnd,
@@ -56,10 +64,10 @@ import { createReconcilerHandler } from '../../functions/reconciler/handler.ts';
 import { createRotationSchedulerHandler } from '../../functions/rotation-scheduler/handler.ts';
 import { TABLE_KEYS, type TableKey, tableName } from '../../functions/shared/tables.ts';
 import { createDynamoCheckpointStore } from '../../functions/sync/checkpoints.ts';
-import { createDeadLetters, type DeadLetters } from '../../functions/sync/dead-letters.ts';
+import { createDeadLetters, DEAD_LETTER_PURPOSE, type DeadLetters } from '../../functions/sync/dead-letters.ts';
 import { createDynamoDeliveryLog } from '../../functions/sync/delivery-log.ts';
 import { createDynamoSyncStateRepository } from '../../functions/sync/dynamo-sync-state-repository.ts';
-import { createHeldMessages } from '../../functions/sync/held-messages.ts';
+import { createHeldMessages, HELD_MESSAGE_PURPOSE } from '../../functions/sync/held-messages.ts';
 import { createSqsMessageQueue } from '../../functions/sync/message-queue.ts';
 import { countingRateLimits } from '../../functions/sync/rate-limit-counter.ts';
 import { createDynamoReconciliationLog } from '../../functions/sync/reconciliation-log.ts';
@@ -77,6 +85,7 @@ import { createLocalAdminHandler } from './local-admin.ts';
 import type { SqsBatchHandler } from './queue-poller.ts';
 import type { Scheduler } from './scheduler.ts';
 import type { RuntimeSettings } from './settings.ts';
+import { SIMULATOR_SNAPSHOT_FILE } from './simulator-snapshot-file.ts';
 import type { QueueUrls } from './sqs-stand-in.ts';
 import { bindWorkflowTasks } from './task-binding.ts';
 import { sendTestWebhook } from './test-webhook.ts';
@@ -125,6 +134,8 @@ export interface RuntimeComponents {
   readonly customers: CustomerRepository;
   readonly secrets: SecretStore;
   readonly deadLetters: DeadLetters;
+  /** Seals and opens customer payloads under each customer's data key (tests read the data folder with it). */
+  readonly sealer: PayloadSealer;
   readonly documentClient: DynamoDBDocumentClient;
   /** Sync counters of this process (submitted, confirmed, dead-lettered, ...). */
   readonly syncMetrics: CountingMetrics;
@@ -148,7 +159,10 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
   // Only the simulator on loopback is reached over plain HTTP; a real Virtuous base URL is HTTPS (settings.ts).
   const allowLoopbackHttp = inputs.virtuousBaseUrl.startsWith('http://127.0.0.1:');
 
-  const keyring: Keyring = dataDir === undefined ? new MemoryKeyring() : new FileKeyring(join(dataDir, 'keyring.json'));
+  const keyring: Keyring & Pick<MemoryKeyring, 'customerKeys'> =
+    dataDir === undefined ? new MemoryKeyring() : new FileKeyring(join(dataDir, 'keyring.json'));
+  // Each customer's data key is an entry of the keyring file; offboarding removes it (crypto-shredding).
+  const customerKeys = keyring.customerKeys;
   const audit: AuditLog = new DynamoDbAuditLog(documentClient, tableNames.secretAudit);
   const secrets = new EncryptedFileStore({
     environment,
@@ -161,7 +175,7 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
   const customers = new DynamoCustomerRepository(documentClient, tableNames.customers);
   // Customer notifications and operator alerts: JSON lines a developer can tail (identifiers and codes only).
   const notifier = new LocalNotifier(dataDir === undefined ? undefined : join(dataDir, 'notifications.jsonl'));
-  const sealer = createLocalPayloadSealer(keyring);
+  const sealer = createCustomerKeySealer({ keys: customerKeys, legacy: createLocalPayloadSealer(keyring) });
   const messageQueue = createSqsMessageQueue(sqs, inputs.queues.inboundUrl);
   const syncState = createDynamoSyncStateRepository(documentClient, tableNames.syncRecords);
   const deadLetters = createDeadLetters({
@@ -271,6 +285,7 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     incidentReports: new DynamoIncidentReportStore(documentClient, tableNames.incidentReports),
     // No CloudTrail on one machine: the local store's own access records, named as such in the report.
     secretAccessTrail: new StoreAccessTrail(audit, environment),
+    customerKeys,
   });
   // Built on first use: the webhook endpoint's URL (part of the settings) is known only once it listens.
   const dispatchers = new Map<WorkflowName, (payload: unknown) => Promise<unknown>>();
@@ -372,12 +387,33 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
         },
         customerData,
         debugCaptures: captures,
+        customerKeys,
+        sealer,
+        held: syncDeps.held,
+        audit,
+        // The files offboarding must leave nothing readable in: keyring, dynalite's LevelDB files, queue backlog.
+        ...(dataDir === undefined
+          ? {}
+          : {
+              scanDisk: ({ customerId, keyId, canary }) =>
+                scanDiskResidue({
+                  root: dataDir,
+                  exclude: [SIMULATOR_SNAPSHOT_FILE, 'debug-captures'],
+                  keyringFile: 'keyring.json',
+                  customerId,
+                  keyId,
+                  canary,
+                  purposes: [HELD_MESSAGE_PURPOSE, DEAD_LETTER_PURPOSE, DRILL_CANARY_PURPOSE],
+                  sealer,
+                }),
+            }),
         limits: { pollMs: 250 },
       });
     },
     customers,
     secrets,
     deadLetters,
+    sealer,
     documentClient,
     syncMetrics,
     notifier,

@@ -4,7 +4,7 @@
  * `npx tsx test/security/update-docs.ts` after changing a table, a retention or a workflow file.
  */
 
-import { TABLE_KEYS, TABLES, tableName } from '../../functions/shared/tables.ts';
+import { TABLE_KEYS, TABLES, type TableSchema, tableName } from '../../functions/shared/tables.ts';
 import { LOG_RETENTION } from '../../infra/aws/constructs/secure-function.ts';
 
 function markers(name: string): { begin: string; end: string } {
@@ -64,7 +64,15 @@ export function retentionTable(): string {
         : table.holdsCustomerData
           ? 'the offboarding workflow'
           : 'no expiry';
-    const offboarding = table.holdsCustomerData ? "the customer's items are purged and counted" : 'kept';
+    const schema: TableSchema = table;
+    const offboarding =
+      key === 'customerKeys'
+        ? "the customer's key is destroyed (crypto-shredding; a tombstone keeps key id and fingerprint)"
+        : schema.keptAfterOffboarding !== undefined
+          ? `kept until expiry, identifiers only: ${cell(schema.keptAfterOffboarding)}`
+          : table.holdsCustomerData
+            ? "the customer's items are purged and counted"
+            : 'kept';
     return `| \`${tableName('{environment}', key)}\` | ${cell(table.retention)} | ${enforcement} | ${offboarding} |`;
   });
   const logDays = Number(LOG_RETENTION);

@@ -21,7 +21,6 @@ import {
   DynamoRecentWritesSource,
   DynamoSyncControl,
 } from '../../functions/lifecycle/dynamo-lifecycle-stores.ts';
-import { StoreAccessTrail } from '../../functions/lifecycle/store-access-trail.ts';
 import type {
   ExecutionDescription,
   InitialLoad,
@@ -31,6 +30,7 @@ import type {
   WorkflowStarter,
 } from '../../functions/lifecycle/ports.ts';
 import { DEFAULT_LIFECYCLE_SETTINGS, type LifecycleSettings } from '../../functions/lifecycle/settings.ts';
+import { StoreAccessTrail } from '../../functions/lifecycle/store-access-trail.ts';
 import { createVirtuousConnector } from '../../functions/lifecycle/virtuous-connector.ts';
 import type { LifecycleDeps } from '../../functions/lifecycle-tasks/deps.ts';
 import {
@@ -166,12 +166,13 @@ export async function startWorkflowTestEnv(overrides: Partial<LifecycleSettings>
   const sim = await startTestSimulator();
   const capturesRoot = await mkdtemp(join(tmpdir(), 'lifecycle-captures-'));
   const storage = new MemoryDocumentStorage();
+  const keyring = new MemoryKeyring();
   const audit = new DynamoDbAuditLog(aws.documentClient, aws.tableNames.secretAudit);
   const secrets = registering(
     new EncryptedFileStore({
       environment: TEST_ENVIRONMENT,
       audit,
-      keyring: new MemoryKeyring(),
+      keyring,
       storage,
       accessor: 'local:lifecycle-tasks',
     }),
@@ -220,6 +221,7 @@ export async function startWorkflowTestEnv(overrides: Partial<LifecycleSettings>
       audit,
       incidentReports: new DynamoIncidentReportStore(aws.documentClient, aws.tableNames.incidentReports),
       secretAccessTrail: new StoreAccessTrail(audit, TEST_ENVIRONMENT),
+      customerKeys: keyring.customerKeys,
     },
     run: (workflow, input, options) => env.starter.run(workflow, input, options),
     async close() {

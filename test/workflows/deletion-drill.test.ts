@@ -2,17 +2,22 @@
 // drill's own residue checks run against dynalite, the secret store and the capture folder.
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { createCustomerKeySealer } from '../../functions/crypto/customer-key-sealer.ts';
+import type { CustomerKeyStore } from '../../functions/crypto/customer-keys.ts';
 import { DRILL_SANDBOX_CUSTOMER_ID, drillCustomerId } from '../../functions/deletion-drill/drill.ts';
 import { createDeletionDrillHandler, DELETION_DRILL_FAILURES } from '../../functions/deletion-drill/handler.ts';
 import { DynamoCustomerDataStore } from '../../functions/lifecycle/dynamo-customer-data-store.ts';
 import type { CustomerDataStore } from '../../functions/lifecycle/ports.ts';
+import { PermanentError } from '../../functions/shared/errors.ts';
 import { TABLES } from '../../functions/shared/tables.ts';
+import { createHeldMessages } from '../../functions/sync/held-messages.ts';
 import { useWorkflowTestEnv, type WorkflowTestEnv, withDeps } from '../support/workflow-runner.ts';
 
 const env = useWorkflowTestEnv();
 
 function drill(e: WorkflowTestEnv, day: string) {
   const metrics: [string, number][] = [];
+  const sealer = createCustomerKeySealer({ keys: e.deps.customerKeys });
   const handler = createDeletionDrillHandler({
     lifecycle: {
       customers: e.deps.customers,
@@ -25,6 +30,20 @@ function drill(e: WorkflowTestEnv, day: string) {
     // Independent of the workflow's stores, so a broken purge in the workflow cannot hide from the drill.
     customerData: new DynamoCustomerDataStore(e.aws.documentClient, e.aws.tableNames),
     debugCaptures: e.captures,
+    // The same key store the offboarding tasks destroy keys in (the keyring of the test environment).
+    customerKeys: e.deps.customerKeys,
+    sealer,
+    held: createHeldMessages({
+      client: e.aws.documentClient,
+      table: e.aws.tableNames.heldMessages,
+      sealer,
+      queue: {
+        send: async () => {
+          throw new PermanentError('NOT_CONFIGURED', 'not released in the drill');
+        },
+      },
+    }),
+    audit: e.deps.audit,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 10))),
     limits: { onboardingMs: 10_000, offboardingMs: 10_000, pollMs: 10 },
     emitMetric: (name, value) => metrics.push([name, value]),
@@ -75,6 +94,27 @@ function leavingOneSyncRecord(
   };
 }
 
+/** A broken key destruction: answers a tombstone and destroys nothing. */
+function forgettingDestroy(keys: CustomerKeyStore): CustomerKeyStore {
+  return {
+    ...keys,
+    current: (id) => keys.current(id),
+    byId: (id, keyId) => keys.byId(id, keyId),
+    describe: (id) => keys.describe(id),
+    destroy: async (id, at) => {
+      const state = await keys.describe(id);
+      return (
+        state && {
+          state: 'destroyed',
+          keyId: state.keyId,
+          fingerprint: state.fingerprint,
+          destroyedAt: at.toISOString(),
+        }
+      );
+    },
+  };
+}
+
 describe('deletion drill', () => {
   it('fails and alarms when no sandbox key is stored under the reserved customer id', async () => {
     const d = drill(env(), '2026-11-01');
@@ -93,12 +133,21 @@ describe('deletion drill', () => {
       customerId: d.customerId,
       onboarding: 'SUCCEEDED',
       offboarding: 'SUCCEEDED',
-      residue: { tables: {}, customerRecord: 'offboarded_marker', debugCaptures: 0, secrets: 0 },
+      residue: {
+        tables: {},
+        customerRecord: 'offboarded_marker',
+        debugCaptures: 0,
+        secrets: 0,
+        customerKey: 'destroyed',
+        sealedCanary: 'refused',
+        auditRows: { identifiersOnly: true },
+      },
     });
+    expect(report.residue?.auditRows.kept).toBeGreaterThan(0);
     expect(d.metrics).toEqual([[DELETION_DRILL_FAILURES, 0]]);
-    // The proof offboarding keeps, and nothing the drill's own checks wrote (their audit entries are removed).
+    // The proof offboarding keeps, and the secret-access audit rows, kept until their TTL for investigations.
     expect(await items(env(), 'deletionRecords', d.customerId)).toBe(1);
-    expect(await items(env(), 'secretAudit', d.customerId)).toBe(0);
+    expect(await items(env(), 'secretAudit', d.customerId)).toBe(report.residue?.auditRows.kept);
     expect(await items(env(), 'checkpoints', d.customerId)).toBe(0);
     // The sandbox key itself is untouched for the next drill.
     expect(
@@ -139,6 +188,22 @@ describe('deletion drill', () => {
       residue: { tables: { syncRecords: 1 }, customerRecord: 'offboarded_marker', secrets: 0 },
     });
     expect(d.metrics).toEqual([[DELETION_DRILL_FAILURES, 1]]);
+  });
+
+  it('fails when the customer key survives: offboarding cannot prove the shredding and stops', async () => {
+    const d = drill(env(), '2026-11-06');
+    const report = await withDeps(
+      env(),
+      (original) => ({ customerKeys: forgettingDestroy(original.customerKeys) }),
+      () => d.run(),
+    );
+    expect(report).toMatchObject({ ok: false, failure: 'DRILL_OFFBOARDING_FAILED', offboarding: 'FAILED' });
+    expect(d.metrics).toEqual([[DELETION_DRILL_FAILURES, 1]]);
+    // The key is still there: offboarding stopped before the customer was marked offboarded.
+    expect((await env().deps.customerKeys.describe(d.customerId))?.state).toBe('active');
+    const again = env().run('offboarding', { customerId: d.customerId });
+    expect((await again.result).status).toBe('SUCCEEDED');
+    expect((await env().deps.customerKeys.describe(d.customerId))?.state).toBe('destroyed');
   });
 
   it('counts a debug capture left in the store as residue', async () => {

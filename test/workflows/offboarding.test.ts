@@ -2,9 +2,15 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BatchWriteCommand, paginateScan, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../functions/credentials/audit-log.ts';
+import { createCustomerKeySealer } from '../../functions/crypto/customer-key-sealer.ts';
+import { CUSTOMER_KEY_DESTROYED } from '../../functions/crypto/customer-keys.ts';
+import type { PayloadSealer, SealedPayload } from '../../functions/crypto/payload-sealer.ts';
+import { nonIdentifierAuditFields, type RemainingData } from '../../functions/lifecycle/deletion-reach.ts';
 import { PURGED_TABLES } from '../../functions/lifecycle/dynamo-customer-data-store.ts';
 import { PermanentError, TransientError } from '../../functions/shared/errors.ts';
 import { TABLE_KEYS, TABLES, type TableKey } from '../../functions/shared/tables.ts';
+import { createHeldMessages, HELD_MESSAGE_PURPOSE } from '../../functions/sync/held-messages.ts';
 import { DONOR, findLeaks, registerSecret } from '../support/canaries.ts';
 import {
   enteredStates,
@@ -103,6 +109,32 @@ async function itemsMentioning(customerId: string): Promise<Array<{ table: Table
   return found;
 }
 
+function heldMessagesOf(sealer: PayloadSealer) {
+  const noQueue = { send: async () => undefined };
+  return createHeldMessages({
+    client: env().aws.documentClient,
+    table: env().aws.tableNames.heldMessages,
+    sealer,
+    queue: noQueue,
+  });
+}
+
+async function heldItems(customerId: string): Promise<Record<string, unknown>[]> {
+  const answer = await env().aws.documentClient.send(
+    new QueryCommand({
+      TableName: env().aws.tableNames.heldMessages,
+      KeyConditionExpression: 'customerId = :c',
+      ExpressionAttributeValues: { ':c': customerId },
+    }),
+  );
+  return answer.Items ?? [];
+}
+
+/** Tables that still mention a customer after offboarding: the marker, the record and the kept audit rows. */
+function tablesLeft(remaining: Array<{ table: TableKey }>): string[] {
+  return [...new Set(remaining.map((entry) => entry.table))].sort();
+}
+
 async function offboard(customerId: string) {
   return executionFrom(env(), await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/workflows/offboarding`));
 }
@@ -115,10 +147,18 @@ describe('offboarding workflow (statemachines/offboarding.asl.json)', () => {
     await seedCustomerData(bystander.customerId);
     const before = await counts(customerId);
     const bystanderBefore = await counts(bystander.customerId);
-    // Every purged table holds something before (the audit fills itself), so every count below is a real check.
+    // Every purged table holds something before, so every count below is a real check.
     for (const key of PURGED_TABLES) expect(before[key], key).toBeGreaterThan(0);
     expect(before.syncRecords).toBe(30);
-    expect(before.secretAudit).toBeGreaterThan(0);
+    expect(PURGED_TABLES).not.toContain('secretAudit');
+    // A message held sealed under the customer's own data key; the test keeps a copy of the stored item, as a
+    // point-in-time backup or an uncompacted LevelDB file would.
+    const sealer = createCustomerKeySealer({ keys: env().deps.customerKeys });
+    await heldMessagesOf(sealer).hold(customerId, 'held-residue', JSON.stringify(DONOR), 'paused', new Date());
+    const backupCopy = (await heldItems(customerId))[0]?.payload as SealedPayload;
+    expect(await sealer.open(backupCopy, { customerId, purpose: HELD_MESSAGE_PURPOSE })).toContain(DONOR.email);
+    const keyBefore = await env().deps.customerKeys.describe(customerId);
+    expect(keyBefore?.state).toBe('active');
 
     const original = env().deps;
     // Small purge rounds, so the PurgeCustomerData → PurgeComplete loop runs many times.
@@ -142,18 +182,29 @@ describe('offboarding workflow (statemachines/offboarding.asl.json)', () => {
     expect(enteredStates(execution).filter((name) => name === 'PurgeCustomerData').length).toBeGreaterThan(5);
 
     const remaining = await itemsMentioning(customerId);
-    expect(remaining.map((entry) => entry.table).sort()).toEqual(['customers', 'deletionRecords']);
+    expect(tablesLeft(remaining)).toEqual(['customers', 'deletionRecords', 'secretAudit']);
+    // The key store keeps a tombstone only (locally an entry of the keyring): no key.
+    expect(await env().deps.customerKeys.describe(customerId)).toMatchObject({ state: 'destroyed' });
     const marker = remaining.find((entry) => entry.table === 'customers')?.item ?? {};
     expect(Object.keys(marker).sort()).toEqual(['createdAt', 'customerId', 'offboardedAt', 'status', 'updatedAt']);
     expect(marker.status).toBe('offboarded');
     const record = remaining.find((entry) => entry.table === 'deletionRecords')?.item ?? {};
     const tables = record.tables as Record<string, number>;
     for (const key of PURGED_TABLES) {
-      if (key === 'secretAudit') continue;
-      expect(tables[key], key).toBe(before[key]);
+      expect(tables[key], key).toBe((before[key] ?? 0) + (key === 'heldMessages' ? 1 : 0));
     }
-    // The audit table also counts the entries the offboarding's own secret accesses wrote before the inventory.
-    expect(tables.secretAudit).toBeGreaterThanOrEqual(before.secretAudit ?? 0);
+    expect(tables.secretAudit).toBeUndefined();
+    // Crypto-shredding: the record names the destroyed key, and the backup copy of the sealed message is dark.
+    expect(record.cryptoShredding).toEqual({
+      status: 'destroyed',
+      keyId: keyBefore?.keyId,
+      fingerprint: keyBefore?.fingerprint,
+      destroyedAt: record.deletedAt,
+      trialOpen: 'refused',
+    });
+    await expect(sealer.open(backupCopy, { customerId, purpose: HELD_MESSAGE_PURPOSE })).rejects.toMatchObject({
+      code: CUSTOMER_KEY_DESTROYED,
+    });
     expect(record).toMatchObject({
       secretsDeleted: 3,
       debugCapturesDeleted: 3,
@@ -171,6 +222,38 @@ describe('offboarding workflow (statemachines/offboarding.asl.json)', () => {
       expect.arrayContaining(['token_revocation_requested', 'offboarding_complete']),
     );
     expect(leaksInEvents(execution)).toBe(0);
+  });
+
+  it("keeps the secret-access audit rows until their TTL and states them, and every other store, in 'remains'", async () => {
+    const { customerId } = await onboardedCustomer(env(), 'off');
+    const execution = await offboard(customerId);
+    expect((await execution.result).status).toBe('SUCCEEDED');
+    const remaining = await itemsMentioning(customerId);
+    const auditRows = remaining.filter((entry) => entry.table === 'secretAudit').map((entry) => entry.item);
+    // Onboarding's and offboarding's own secret accesses (the deletion of every secret included) are all still there.
+    expect(auditRows.length).toBeGreaterThan(3);
+    expect(auditRows.some((row) => row.action === 'delete_customer')).toBe(true);
+    expect(nonIdentifierAuditFields(auditRows as unknown as AuditRecord[])).toEqual([]);
+    const record = remaining.find((entry) => entry.table === 'deletionRecords')?.item ?? {};
+    const remains = record.remains as RemainingData[];
+    const deletedAt = Date.parse(record.deletedAt as string);
+    const days = (iso: string) => Math.round((Date.parse(iso) - deletedAt) / 86_400_000);
+    const audit = remains.find((entry) => entry.store === 'secret-audit table');
+    expect(audit).toMatchObject({ items: auditRows.length });
+    expect(audit?.until).toBe(
+      new Date(Math.max(...auditRows.map((row) => row.expiresAt as number)) * 1000).toISOString(),
+    );
+    expect(Object.fromEntries(remains.map((entry) => [entry.store, days(entry.until)]))).toEqual({
+      'secret-audit table': 366,
+      'CloudWatch log groups': 30,
+      'log archive bucket': 365,
+      'DynamoDB point-in-time backups': 35,
+      'inbound queue and its dead-letter queue': 14,
+    });
+    for (const entry of remains) expect(entry.reason.length, entry.store).toBeGreaterThan(20);
+    // The customer never had sealed data: there was no key to destroy, and the record says so.
+    expect(record.cryptoShredding).toEqual({ status: 'no_key', trialOpen: 'not_applicable' });
+    expect(findLeaks(JSON.stringify(record))).toHaveLength(0);
   });
 
   it('retries a transient failure of the purge and of the subscription deletion', async () => {
@@ -191,10 +274,7 @@ describe('offboarding workflow (statemachines/offboarding.asl.json)', () => {
         const execution = await offboard(customerId);
         expect((await execution.result).status).toBe('SUCCEEDED');
         expect(retriesOf(execution)).toMatchObject({ PurgeCustomerData: 1, DeleteWebhookSubscription: 2 });
-        expect((await itemsMentioning(customerId)).map((entry) => entry.table).sort()).toEqual([
-          'customers',
-          'deletionRecords',
-        ]);
+        expect(tablesLeft(await itemsMentioning(customerId))).toEqual(['customers', 'deletionRecords', 'secretAudit']);
       },
     );
   });
@@ -223,10 +303,7 @@ describe('offboarding workflow (statemachines/offboarding.asl.json)', () => {
     const again = env().run('offboarding', { customerId });
     expect((await again.result).status).toBe('SUCCEEDED');
     expect(secretsExistFor(env(), customerId)).toBe(false);
-    expect((await itemsMentioning(customerId)).map((entry) => entry.table).sort()).toEqual([
-      'customers',
-      'deletionRecords',
-    ]);
+    expect(tablesLeft(await itemsMentioning(customerId))).toEqual(['customers', 'deletionRecords', 'secretAudit']);
   });
 
   it('still deletes everything when the customer already revoked the key (subscription recorded as not deleted)', async () => {

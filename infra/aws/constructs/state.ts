@@ -8,7 +8,14 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Bucket, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type KeyAttribute, TABLE_KEYS, TABLES, type TableKey, tableName } from '../../../functions/shared/tables.ts';
+import {
+  type KeyAttribute,
+  TABLE_KEYS,
+  TABLES,
+  type TableKey,
+  type TableSchema,
+  tableName,
+} from '../../../functions/shared/tables.ts';
 import { dataKeyBucket, dataKeyQueue } from './secure-storage.ts';
 
 /** How often SQS hands a message to the processor before it moves to the DLQ. */
@@ -42,7 +49,7 @@ export class State extends Construct {
 
     const tables = {} as Record<TableKey, Table>;
     for (const key of TABLE_KEYS) {
-      const schema = TABLES[key];
+      const schema: TableSchema = TABLES[key];
       const sortKey = 'sortKey' in schema ? schema.sortKey : undefined;
       const ttl = 'timeToLiveAttribute' in schema ? schema.timeToLiveAttribute : undefined;
       tables[key] = new Table(this, `${key[0]?.toUpperCase()}${key.slice(1)}Table`, {
@@ -53,7 +60,8 @@ export class State extends Construct {
         billingMode: BillingMode.PAY_PER_REQUEST,
         encryption: TableEncryption.CUSTOMER_MANAGED,
         encryptionKey: props.dataKey,
-        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        // Off only for the customer data keys (tables.ts): a restorable copy would undo their destruction.
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: schema.pointInTimeRecovery !== false },
         deletionProtection: production,
         removalPolicy: production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       });

@@ -255,13 +255,16 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     timeout: Duration.minutes(15),
     callsVirtuous: true,
     // Reads every customer table for residue; writes only what onboarding through the API writes (customer record,
-    // audit, rate budget) and deletes its own verification audit entries.
+    // audit, rate budget) and the canary message it holds for its synthetic customer, sealed under that customer's
+    // key, so offboarding has sealed data to shred and the drill can prove none of it opens afterwards.
     tables: {
       ...Object.fromEntries(Object.keys(allCustomerTables).map((key) => [key, 'read' as const])),
       customers: rw,
       secretAudit: rw,
       rateBudgets: rw,
+      heldMessages: rw,
     },
+    sealsWithDataKey: true,
     customerSecrets: 'secret-lifecycle',
     startsWorkflows: ['onboarding', 'offboarding'],
     debugCaptures: 'list',
@@ -295,6 +298,8 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     description: "Task states of the offboarding workflow: deletes the customer's data everywhere",
     tables: { ...allCustomerTables, deletionRecords: rw },
     debugCaptures: 'delete',
+    // Crypto-shredding: the proof seals a probe under the customer's key before destroying it (kms:Decrypt only).
+    opensWithDataKey: true,
   },
   'tasks:incident-response': {
     ...LIFECYCLE_TASK_BASE,
@@ -483,7 +488,11 @@ export class Workers extends Construct {
       environment[ENV.customerNotificationsTopicArn] = this.props.customerNotifications.topicArn;
     }
     if (spec.operatorAlerts) environment[ENV.operatorAlertsTopicArn] = this.props.operatorAlerts.topicArn;
-    if (spec.sealsWithDataKey || spec.opensWithDataKey) environment[ENV.dataKmsKeyArn] = secrets.dataKey.keyArn;
+    if (spec.sealsWithDataKey || spec.opensWithDataKey) {
+      environment[ENV.dataKmsKeyArn] = secrets.dataKey.keyArn;
+      // Payloads are sealed under each customer's data key, stored KMS-encrypted in the customer-keys table.
+      environment[tableEnvVar('customerKeys')] = state.tables.customerKeys.tableName;
+    }
     if (spec.debugCaptures || spec.lifecycleWiring) {
       environment[ENV.debugCaptureBucket] = this.props.debugBucket.bucketName;
     }
@@ -517,6 +526,10 @@ export class Workers extends Construct {
     }
     if (spec.sealsWithDataKey) secrets.dataKey.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
     else if (spec.opensWithDataKey) secrets.dataKey.grantDecrypt(role);
+    // Customer data keys: a sealer reads its customer's key and creates the first one (conditional PutItem); an
+    // opener only reads. Neither deletes: only offboarding destroys a key (its own table grant).
+    if (spec.sealsWithDataKey) state.tables.customerKeys.grant(role, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    else if (spec.opensWithDataKey) state.tables.customerKeys.grant(role, 'dynamodb:GetItem');
     if (spec.readsImports) {
       role.addToPrincipalPolicy(
         new PolicyStatement({ actions: ['s3:GetObject'], resources: [state.importsBucket.arnForObjects('*')] }),

@@ -1,6 +1,8 @@
 // The drill's bounds and failure classification with in-memory fakes: waits stop at their budget, a crash inside a
 // step becomes DRILL_ERROR with a code (never a message), and the report carries no key.
 import { describe, expect, it } from 'vitest';
+import { MemoryKeyring } from '../../../functions/credentials/keyring.ts';
+import { createCustomerKeySealer } from '../../../functions/crypto/customer-key-sealer.ts';
 import type { CustomerRecord } from '../../../functions/customers/customer.ts';
 import { DRILL_SANDBOX_CUSTOMER_ID, runDeletionDrill } from '../../../functions/deletion-drill/drill.ts';
 import type { ExecutionDescription } from '../../../functions/lifecycle/ports.ts';
@@ -55,14 +57,26 @@ async function setup(describe: (id: string) => ExecutionDescription | undefined)
   return { lifecycle, started, key };
 }
 
+/** Sealing of the drill's canary under a real (in-memory) customer key; the held message goes nowhere. */
+function sealing() {
+  const customerKeys = new MemoryKeyring().customerKeys;
+  return {
+    customerKeys,
+    sealer: createCustomerKeySealer({ keys: customerKeys }),
+    held: { hold: async () => undefined },
+    audit: { accessesBetween: async () => [] },
+  };
+}
+
 describe('deletion drill bounds', () => {
   it('gives up on an execution that never ends after its budget, and still offboards the drill customer', async () => {
     const t = await setup((id) => ({ executionId: id, status: id.startsWith('onboarding') ? 'RUNNING' : 'SUCCEEDED' }));
     let sleeps = 0;
     const report = await runDeletionDrill({
       lifecycle: t.lifecycle,
-      customerData: { inventory: async () => ({}), purge: async () => ({ deleted: 0, done: true }) },
+      customerData: { inventory: async () => ({}) },
       debugCaptures: { list: async () => [] },
+      ...sealing(),
       sleep: async () => {
         sleeps += 1;
       },
@@ -83,9 +97,9 @@ describe('deletion drill bounds', () => {
         inventory: async () => {
           throw new TransientError('STATE_STORE_UNAVAILABLE', `table down while checking ${t.key}`);
         },
-        purge: async () => ({ deleted: 0, done: true }),
       },
       debugCaptures: { list: async () => [] },
+      ...sealing(),
       sleep: async () => undefined,
     });
     expect(report).toMatchObject({

@@ -54,7 +54,7 @@ function contract(name: string, make: () => PayloadSealer) {
       const one = await sealer.seal(plaintext, acme);
       const two = await sealer.seal(plaintext, acme);
       expect(one.ciphertext).not.toBe(two.ciphertext);
-      expect(one.wrappedKey).not.toBe(two.wrappedKey);
+      if (one.v === 1 && two.v === 1) expect(one.wrappedKey).not.toBe(two.wrappedKey);
       expect(one.iv).not.toBe(two.iv);
     });
 

@@ -1,0 +1,40 @@
+/**
+ * Setting up the deletion drill: the operator hands the Virtuous sandbox organization's key to the lifecycle API
+ * (POST /lifecycle/deletion-drill/sandbox-key), which validates it live and stores it as the current API token of
+ * the reserved customer id `deletion-drill`, through the SecretStore like any customer's key (customer-scoped role
+ * session, the secrets key via Secrets Manager, the customer resource policy, audited). An operator cannot store it
+ * by hand: the secrets key policy lets only the customer-secrets roles encrypt with that key.
+ */
+import { ApiRefusal, type LifecycleApiDeps } from '../lifecycle-api/lifecycle-api.ts';
+import { PermanentError, RecoverableError } from '../shared/errors.ts';
+import { logger } from '../shared/observability.ts';
+import { DRILL_SANDBOX_CUSTOMER_ID } from './drill.ts';
+
+const REASON = 'deletion-drill:sandbox-key';
+
+export async function storeDrillSandboxKey(
+  deps: Pick<LifecycleApiDeps, 'secrets' | 'virtuous' | 'customers'>,
+  token: string,
+): Promise<{ customerId: string; versionId: string }> {
+  // The reserved id is never a customer: a record under it would mean the drill key doubles as a customer's.
+  if ((await deps.customers.get(DRILL_SANDBOX_CUSTOMER_ID)) !== undefined) {
+    throw new ApiRefusal(409, 'RESERVED_CUSTOMER_ID', `${DRILL_SANDBOX_CUSTOMER_ID} is in use as a customer id`);
+  }
+  let organization: { readonly isEnabled: boolean };
+  try {
+    organization = await deps.virtuous.forToken(DRILL_SANDBOX_CUSTOMER_ID, token).currentOrganization();
+  } catch (error) {
+    if (error instanceof RecoverableError || error instanceof PermanentError) {
+      throw new ApiRefusal(422, 'TOKEN_REJECTED', 'Virtuous did not accept the key');
+    }
+    throw error;
+  }
+  if (!organization.isEnabled) {
+    throw new ApiRefusal(422, 'ORGANIZATION_DISABLED', 'the key reaches an organization that is not enabled');
+  }
+  const ref = { customerId: DRILL_SANDBOX_CUSTOMER_ID, kind: 'api_token' } as const;
+  const { versionId } = await deps.secrets.putPending(ref, token, { reason: REASON });
+  await deps.secrets.promotePending(ref, { reason: REASON });
+  logger.info('deletion drill sandbox key stored', { customerId: DRILL_SANDBOX_CUSTOMER_ID });
+  return { customerId: DRILL_SANDBOX_CUSTOMER_ID, versionId };
+}
