@@ -67,6 +67,29 @@ export function isJsonContentType(value: string | undefined): boolean {
   return mediaType === ACCEPTED_MEDIA_TYPE;
 }
 
+const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+/** Character code → 6-bit value of the standard Base64 alphabet; -1 for every other character. */
+const BASE64_VALUE = new Int8Array(128).fill(-1);
+for (let value = 0; value < BASE64_ALPHABET.length; value += 1) BASE64_VALUE[BASE64_ALPHABET.charCodeAt(value)] = value;
+
+/**
+ * Whether `body` is the canonical Base64 of `decoded` (standard alphabet, padded, unused bits zero), i.e. exactly
+ * `decoded.toString('base64') === body` without encoding 2.7 KB again. Node's decoder skips characters outside the
+ * alphabet and stops at a misplaced `=`, and every data character carries 6 bits, so any such character leaves fewer
+ * bytes than the length implies; what the decoder accepts beyond the standard alphabet (`-`, `_`) and non-zero
+ * unused bits before the padding are checked directly. test/unit/webhook-verifier/http-request.test.ts checks the
+ * equivalence on arbitrary and mutated text.
+ */
+export function isCanonicalBase64(body: string, decoded: Buffer): boolean {
+  if (body.length % 4 !== 0) return false;
+  const padding = body.endsWith('==') ? 2 : body.endsWith('=') ? 1 : 0;
+  if (decoded.length !== (body.length / 4) * 3 - padding) return false;
+  if (body.includes('-') || body.includes('_')) return false;
+  if (padding === 0) return true;
+  const lastValue = BASE64_VALUE[body.charCodeAt(body.length - padding - 1)] ?? -1;
+  return lastValue >= 0 && (lastValue & (padding === 1 ? 0b11 : 0b1111)) === 0;
+}
+
 function decodedLength(body: string, isBase64: boolean): number {
   if (!isBase64) return Buffer.byteLength(body, 'utf8');
   const padding = body.endsWith('==') ? 2 : body.endsWith('=') ? 1 : 0;
@@ -91,10 +114,12 @@ export function readTransportRequest(
   const isBase64 = event.isBase64Encoded === true;
   if (decodedLength(body, isBase64) > maxBodyBytes) return { rejection: { status: 413, error: 'payload_too_large' } };
   const rawBody = Buffer.from(body, isBase64 ? 'base64' : 'utf8');
-  const rawBodyBase64 = rawBody.toString('base64');
-  // Node's decoder skips characters outside the alphabet, so a body is valid Base64 exactly when re-encoding its
-  // bytes gives the same text back (what API Gateway sends always does). Two native passes, no regular expression.
-  if (isBase64 && rawBodyBase64 !== body) return { rejection: { status: 400, error: 'invalid_body_encoding' } };
+  // A Base64 body is accepted only in its canonical form (what API Gateway sends always is), which is then the
+  // queue message's body as it came: no second encoding of the bytes.
+  if (isBase64 && !isCanonicalBase64(body, rawBody)) {
+    return { rejection: { status: 400, error: 'invalid_body_encoding' } };
+  }
+  const rawBodyBase64 = isBase64 ? body : rawBody.toString('base64');
   return {
     request: { provider, customerIdParameter: event.pathParameters?.customerId, rawBody, rawBodyBase64 },
   };
