@@ -7,21 +7,18 @@
  * with `stoppedBy: 'credential_revoked'` (customer paused, one alert, checkpoint kept).
  */
 import { S3Client } from '@aws-sdk/client-s3';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
-import { HttpOAuthRefresher } from '../credentials/oauth-refresher.ts';
-import { oauthClientFromSecret, secretsManagerPlatformSecret } from '../credentials/platform-secrets.ts';
-import { platformSecretName } from '../credentials/secret-names.ts';
 import { SourceTokenManager } from '../credentials/source-tokens.ts';
+import { createStripeConnectRefresher } from '../credentials/stripe-connect-oauth.ts';
 import type { CustomerRepository } from '../customers/customer.ts';
-import { ENV, requireSetting } from '../shared/environment.ts';
+import { ENV } from '../shared/environment.ts';
 import { ForbiddenInputError } from '../shared/errors.ts';
 import { assertCustomerId } from '../shared/identifiers.ts';
 import { logger } from '../shared/observability.ts';
 import { createAwsSyncDependencies, type SyncEngineDeps } from '../sync/aws-wiring.ts';
 import { type BulkLoadDeps, type BulkLoadResult, type HistorySource, runBulkLoad } from '../sync/bulk-load.ts';
 import { flushPowertoolsMetrics } from '../sync/powertools-metrics.ts';
-import { STRIPE_API_BASE_URL, STRIPE_CONNECT_TOKEN_URL, STRIPE_OAUTH_SOURCE } from '../sync/stripe-history-source.ts';
+import { STRIPE_API_BASE_URL } from '../sync/stripe-history-source.ts';
 import { historySourceSelector } from './history-sources.ts';
 
 export const INITIAL_LOAD_ID = 'initial-load';
@@ -84,26 +81,7 @@ const CLIENT_SETTINGS = {
  * role), the customer's refresh token from the customer-scoped SecretStore (rotated tokens written back).
  */
 function stripeConnectTokens(deps: SyncEngineDeps, env: NodeJS.ProcessEnv): SourceTokenManager {
-  const clientSecretName = platformSecretName(
-    requireSetting(ENV.environmentName, env),
-    STRIPE_OAUTH_SOURCE,
-    'oauth_client',
-  );
-  const secretsManager = new SecretsManagerClient({
-    maxAttempts: 3,
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
-  });
-  const refresher = new HttpOAuthRefresher({
-    [STRIPE_OAUTH_SOURCE]: {
-      tokenUrl: env[ENV.stripeOAuthTokenUrl] || STRIPE_CONNECT_TOKEN_URL,
-      clientCredentials: oauthClientFromSecret(secretsManagerPlatformSecret(secretsManager, clientSecretName)),
-      // Stripe Connect takes the platform's secret key as `client_secret` in the form.
-      clientAuthentication: 'body',
-      // Stripe Connect's answer has no `expires_in`: refresh hourly rather than trust a token indefinitely.
-      defaultExpiresInSeconds: 3600,
-      timeoutMs: 10_000,
-    },
-  });
+  const refresher = createStripeConnectRefresher(env);
   return new SourceTokenManager({ store: deps.secrets, refresher, customers: deps.customers, notifier: deps.notifier });
 }
 

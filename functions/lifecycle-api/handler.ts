@@ -7,6 +7,7 @@
  *   POST /lifecycle/customers/{customerId}/pause                {reason?}                                 → 200
  *   POST /lifecycle/customers/{customerId}/resume               (empty or {})                             → 200
  *   POST /lifecycle/customers/{customerId}/debug-capture        {minutes} (1-1440)                        → 200
+ *   POST /lifecycle/customers/{customerId}/sources/{source}      {credential, value}                       → 200
  *   DELETE /lifecycle/customers/{customerId}/debug-capture                                               → 200
  *   POST /lifecycle/deletion-drill/sandbox-key                  {token}  (deletion-drill set-up)          → 200
  *   GET  /lifecycle/executions/{executionId}                                                              → 200
@@ -50,6 +51,7 @@ import {
   resolveDeadLetter,
   viewDeadLetter,
 } from './operator-views.ts';
+import { connectSourceCredential } from './source-credentials.ts';
 
 /** Virtuous API keys are opaque; this bounds them without describing them. */
 const Token = z
@@ -82,6 +84,12 @@ const ReplayBody = z.strictObject({ checked: z.literal(true).optional() });
 const DiscardBody = z.strictObject({});
 
 const DebugCaptureBody = z.strictObject({ minutes: z.number().int().min(1).max(MAX_DEBUG_CAPTURE_MINUTES) });
+
+/** A source platform's credential (Stripe: its webhook signing secret or its OAuth refresh token). */
+const SourceCredentialBody = z.strictObject({
+  credential: z.enum(['webhook_secret', 'refresh_token']),
+  value: Token,
+});
 
 /** The Virtuous sandbox organization's key the deletion drill onboards with. */
 const SandboxKeyBody = z.strictObject({ token: Token });
@@ -183,6 +191,11 @@ async function route(deps: LifecycleApiDeps, event: APIGatewayProxyEvent): Promi
       released: resumed.released,
       alreadyActive: resumed.alreadyActive,
     });
+  }
+  if (action === 'sources' && name !== undefined) {
+    const body = parseBody(event, SourceCredentialBody);
+    const connected = await connectSourceCredential(deps, { customerId, source: name, ...body });
+    return answer(200, { customerId, source: name, credential: body.credential, historyLoad: connected.historyLoad });
   }
   if (action === 'workflows' && name !== undefined) {
     if (!STARTABLE.has(name as WorkflowName)) throw new ApiRefusal(404, 'UNKNOWN_WORKFLOW', 'no such workflow');

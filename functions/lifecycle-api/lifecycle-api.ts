@@ -25,6 +25,7 @@ import { PermanentError, RecoverableError, TransientError } from '../shared/erro
 import { logger } from '../shared/observability.ts';
 import type { DeadLetters } from '../sync/dead-letters.ts';
 import type { HeldMessages } from '../sync/held-messages.ts';
+import type { SourceCredentialServices } from './source-credentials.ts';
 
 export interface LifecycleApiDeps {
   readonly customers: CustomerRepository;
@@ -40,6 +41,8 @@ export interface LifecycleApiDeps {
   readonly deadLetters?: Pick<DeadLetters, 'list' | 'replay' | 'discard'>;
   /** Incident reports (list, read). Without them those routes 501. */
   readonly incidentReports?: Pick<IncidentReportStore, 'get' | 'list'>;
+  /** Connecting a source platform's credentials (source-credentials.ts): the OAuth refresher and the load starter. */
+  readonly sourceCredentials?: SourceCredentialServices;
 }
 
 /** Statuses from which a customer may (re)start onboarding. */

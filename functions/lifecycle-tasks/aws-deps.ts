@@ -5,6 +5,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbAuditLog } from '../credentials/dynamodb-audit-log.ts';
 import { createSecretsManagerStore } from '../credentials/secrets-manager-store.ts';
+import { createStripeConnectRefresher } from '../credentials/stripe-connect-oauth.ts';
 import { createAwsCustomerSealer } from '../crypto/aws-customer-sealer.ts';
 import type { CustomerKeyStore } from '../crypto/customer-keys.ts';
 import { createKmsCustomerKeys } from '../crypto/kms-customer-keys.ts';
@@ -23,6 +24,7 @@ import { lifecycleSettingsFromEnv } from '../lifecycle/settings.ts';
 import { SfnWorkflowStarter } from '../lifecycle/sfn-workflow-starter.ts';
 import { createVirtuousConnector } from '../lifecycle/virtuous-connector.ts';
 import type { LifecycleApiDeps } from '../lifecycle-api/lifecycle-api.ts';
+import type { SourceCredentialServices } from '../lifecycle-api/source-credentials.ts';
 import { createSnsNotifierFromEnv } from '../notifications/sns-notifier.ts';
 import { createDocumentClient } from '../shared/dynamo-document-client.ts';
 import { ENV, requireSetting, tableNameFromEnv } from '../shared/environment.ts';
@@ -161,6 +163,34 @@ function lazyDeadLetters(
   };
 }
 
+/**
+ * Connecting a customer's Stripe: the Stripe Connect refresher validates a refresh token (the platform's OAuth
+ * client, read with this function's role) and a load started after onboarding goes through the initial-load
+ * checkpoint and an asynchronous bulk-loader invoke. Built on the first refresh-token connection.
+ */
+function lazySourceCredentials(client: DynamoDBDocumentClient, env: NodeJS.ProcessEnv): SourceCredentialServices {
+  return lazily<Required<SourceCredentialServices>>({
+    refresher: () => createStripeConnectRefresher(env),
+    syncControl: () => new DynamoSyncControl(client, tableNameFromEnv('checkpoints', env)),
+    initialLoads: () => {
+      // This function may invoke the bulk loader only (never the reconciler): it starts the Stripe history load.
+      const bulkLoader = requireSetting(ENV.bulkLoaderFunctionArn, env);
+      const starter = new LambdaInitialLoadStarter(new LambdaClient(CLIENT_SETTINGS), {
+        reconciler: bulkLoader,
+        bulkLoader,
+      });
+      return {
+        start: async (customerId, load) => {
+          if (load !== 'stripe-connect') {
+            throw new PermanentError('INITIAL_LOAD_NOT_STARTED_HERE', 'the lifecycle API starts the Stripe load only');
+          }
+          await starter.start(customerId, load);
+        },
+      };
+    },
+  });
+}
+
 export function createAwsLifecycleApiDeps(env: NodeJS.ProcessEnv = process.env): LifecycleApiDeps {
   const secrets = createSecretsManagerStore(env);
   const client = documentClient();
@@ -168,6 +198,7 @@ export function createAwsLifecycleApiDeps(env: NodeJS.ProcessEnv = process.env):
   return {
     held: lazyHeldMessages(client, env),
     deadLetters: lazyDeadLetters(client, env),
+    sourceCredentials: lazySourceCredentials(client, env),
     notifier: {
       notifyCustomer: (notification) => {
         notifier ??= createSnsNotifierFromEnv(env);

@@ -311,6 +311,8 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
       notifier,
       deadLetters,
       incidentReports: new DynamoIncidentReportStore(documentClient, tableNames.incidentReports),
+      // No Stripe OAuth client on one machine: a webhook secret connects, a refresh token is refused (501).
+      sourceCredentials: { syncControl: new DynamoSyncControl(documentClient, tableNames.checkpoints), initialLoads },
     });
     return lifecycleApi(event);
   };

@@ -651,7 +651,7 @@ describe('each function role calls only what its code needs', () => {
     }
   });
 
-  it('only the onboarding tasks invoke functions: the reconciler and the bulk loader, unqualified, nothing else', async () => {
+  it('only the onboarding tasks invoke the reconciler and the bulk loader, the lifecycle API the bulk loader, unqualified, nothing else', async () => {
     const functionArn = (name: WorkerName) =>
       policies.resolve({ 'Fn::GetAtt': [logicalId(synth.built.stack.workers.functions[name].function), 'Arn'] });
     for (const [name, worker] of workerRoles()) {
@@ -663,14 +663,16 @@ describe('each function role calls only what its code needs', () => {
           resource,
         });
       for (const target of Object.keys(WORKER_SPECS) as WorkerName[]) {
-        const allowed = name === 'tasks:onboarding' && (target === 'reconciler' || target === 'bulkLoader');
+        const allowed =
+          (name === 'tasks:onboarding' && (target === 'reconciler' || target === 'bulkLoader')) ||
+          (name === 'lifecycleApi' && target === 'bulkLoader');
         expect((await invoke(functionArn(target))) === 'Allowed', `${name} invokes ${target}`).toBe(allowed);
       }
       expect(await invoke(`${functionArn('reconciler')}:1`), `${name} invokes a version`).not.toBe('Allowed');
     }
   });
 
-  it('the bulk loader reads the Stripe platform OAuth client by its exact name, and nobody else does', async () => {
+  it('the bulk loader and the lifecycle API read the Stripe platform OAuth client by its exact name, nobody else', async () => {
     const platform = `arn:${PARTITION}:secretsmanager:${REGION}:${ACCOUNT}:secret:stripe/${ENVIRONMENT}/_platform/oauth_client-Ab12Cd`;
     const elsewhere = [
       `arn:${PARTITION}:secretsmanager:${REGION}:${ACCOUNT}:secret:stripe/${ENVIRONMENT}/_platform/other-Ab12Cd`,
@@ -685,7 +687,9 @@ describe('each function role calls only what its code needs', () => {
           action: 'secretsmanager:GetSecretValue',
           resource,
         });
-      expect((await read(platform)) === 'Allowed', `${name} platform OAuth client`).toBe(name === 'bulkLoader');
+      expect((await read(platform)) === 'Allowed', `${name} platform OAuth client`).toBe(
+        name === 'bulkLoader' || name === 'lifecycleApi',
+      );
       for (const resource of elsewhere) expect(await read(resource), `${name} ${resource}`).not.toBe('Allowed');
     }
   });

@@ -94,9 +94,10 @@ export interface WorkerSpec {
   readonly reviewsSecretAccess?: boolean;
   /**
    * Starts a new customer's initial loads (onboarding): invokes the reconciler and the bulk loader asynchronously,
-   * those two functions only, whose ARNs it is given.
+   * those two functions only, whose ARNs it is given. `stripe-history`: the bulk loader only (the lifecycle API
+   * starts the Stripe history load of a refresh token connected after onboarding).
    */
-  readonly startsInitialLoads?: boolean;
+  readonly startsInitialLoads?: true | 'stripe-history';
 }
 
 /** The functions a `startsInitialLoads` function invokes, and the variable that names each one. */
@@ -201,6 +202,8 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     // heldMessages + inbound send + opening with the data key: a resume puts the held messages back on the queue.
     // deadLetters + syncRecords: the operator lists dead letters; a replay resets the sync record, opens the sealed
     // message and re-sends it on the same queue with the same key (no new grant for those).
+    // checkpoints + starting initial loads + the Stripe OAuth client: connecting a customer's Stripe refresh token
+    // validates it with a refresh, and after onboarding starts the Stripe history load once.
     tables: {
       customers: rw,
       secretAudit: 'write',
@@ -208,10 +211,13 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
       heldMessages: rw,
       deadLetters: rw,
       syncRecords: rw,
+      checkpoints: rw,
       // Serves incident reports (read only).
       incidentReports: 'read',
     },
     customerSecrets: 'secret-lifecycle',
+    readsOAuthClientOf: ['stripe'],
+    startsInitialLoads: 'stripe-history',
     inboundQueue: 'send',
     opensWithDataKey: true,
     // sync_paused / sync_resumed to the customer; a pause by hand is also told to the operators.
@@ -366,6 +372,7 @@ export class Workers extends Construct {
     for (const [name, spec] of Object.entries(WORKER_SPECS) as [WorkerName, WorkerSpec][]) {
       if (!spec.startsInitialLoads) continue;
       for (const [worker, variable] of INITIAL_LOAD_WORKERS) {
+        if (spec.startsInitialLoads === 'stripe-history' && worker !== 'bulkLoader') continue;
         const target = functions[worker].function;
         functions[name].function.addEnvironment(variable, target.functionArn);
         // The unqualified ARN only: no versions or aliases (grantInvoke would add `:*`).

@@ -32,6 +32,8 @@ import type {
   OnboardOptions,
   PauseView,
   ResumeView,
+  SourceConnectionView,
+  SourceCredentialName,
   Target,
 } from './target.ts';
 
@@ -209,6 +211,18 @@ export class AwsTarget implements Target {
 
   async submitRotationToken(customerId: string, token: string): Promise<void> {
     await this.callApi(`/customers/${encodeURIComponent(customerId)}/rotation-token`, { token });
+  }
+
+  async connectSource(
+    customerId: string,
+    source: 'stripe',
+    credential: SourceCredentialName,
+    value: string,
+  ): Promise<SourceConnectionView> {
+    return (await this.callApi(`/customers/${encodeURIComponent(customerId)}/sources/${source}`, {
+      credential,
+      value,
+    })) as SourceConnectionView;
   }
 
   async pause(customerId: string, reason: string | undefined): Promise<PauseView> {

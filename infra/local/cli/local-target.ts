@@ -14,6 +14,8 @@ import type {
   OnboardOptions,
   PauseView,
   ResumeView,
+  SourceConnectionView,
+  SourceCredentialName,
   Target,
 } from './target.ts';
 
@@ -75,6 +77,23 @@ export class LocalTarget implements Target {
 
   async submitRotationToken(customerId: string, token: string): Promise<void> {
     await this.call('POST', `/lifecycle/customers/${encodeURIComponent(customerId)}/rotation-token`, { token });
+  }
+
+  async connectSource(
+    customerId: string,
+    source: 'stripe',
+    credential: SourceCredentialName,
+    value: string,
+  ): Promise<SourceConnectionView> {
+    const { json } = await this.call(
+      'POST',
+      `/lifecycle/customers/${encodeURIComponent(customerId)}/sources/${source}`,
+      {
+        credential,
+        value,
+      },
+    );
+    return json as SourceConnectionView;
   }
 
   async pause(customerId: string, reason: string | undefined): Promise<PauseView> {

@@ -25,6 +25,10 @@ Commands
                                  start an API-token rotation; then read the new key (prompt or stdin) and hand it
                                  over (--later: start only; hand it over later with submit-token)
   submit-token <customerId>      hand the new key (prompt or stdin) to a rotation waiting for it
+  connect-stripe <customerId> --webhook-secret | --refresh-token
+                                 read the customer's Stripe webhook signing secret (whsec_…) or Stripe Connect
+                                 refresh token (hidden prompt or stdin), validate it, store it; a refresh token
+                                 connected after onboarding starts the Stripe history load once
   rotate-webhook-secret <customerId>
   offboard <customerId> --yes    delete everything of the customer and print the deletion record
   incident <customerId>          suspected compromise: rotate at once and, alongside, investigate (recent writes,
@@ -82,7 +86,18 @@ const VALUE_OPTIONS = new Set([
   '--source',
   '--name',
 ]);
-const FLAG_OPTIONS = new Set(['--aws', '--no-wait', '--yes', '--later', '--off', '--checked', '--help', '-h']);
+const FLAG_OPTIONS = new Set([
+  '--aws',
+  '--no-wait',
+  '--yes',
+  '--later',
+  '--off',
+  '--checked',
+  '--webhook-secret',
+  '--refresh-token',
+  '--help',
+  '-h',
+]);
 /** Options that would carry a secret: refused outright, so a token never lands in shell history by habit. */
 const REFUSED_OPTIONS = new Set(['--token', '--api-key', '--key', '--secret']);
 
@@ -102,6 +117,8 @@ export function parseArguments(argv: readonly string[]): Parsed {
       throw usage(`${name} is not accepted: tokens are read from a hidden prompt or stdin, never from arguments`);
     }
     if (FLAG_OPTIONS.has(name as string)) {
+      // `--refresh-token=rt_…` would put the secret into shell history: a flag takes no value.
+      if (inline !== undefined) throw usage(`${name} takes no value (secrets are read from a hidden prompt or stdin)`);
       options.set(name as string, true);
     } else if (VALUE_OPTIONS.has(name as string)) {
       const value = inline ?? argv[index + 1];
@@ -341,6 +358,34 @@ async function deadLetters(parsed: Parsed, target: Target, io: CliIo): Promise<E
   throw usage('dead-letters takes list, replay or discard');
 }
 
+const HISTORY_LOAD_NOTES: Readonly<Record<string, string>> = {
+  started: 'the Stripe history load started',
+  already_started: 'the Stripe history load had already been started',
+  at_onboarding: 'onboarding starts the Stripe history load',
+  not_started: 'the customer is paused: resume it, then connect the refresh token again to load the Stripe history',
+  not_configured: 'this runtime starts no Stripe history load',
+};
+
+/** Reads one Stripe credential (prompt or stdin) and hands it to the lifecycle API, which validates and stores it. */
+async function connectStripe(parsed: Parsed, target: Target, io: CliIo): Promise<ExitCode> {
+  const customerId = customerArgument(parsed);
+  const webhookSecret = parsed.options.has('--webhook-secret');
+  if (webhookSecret === parsed.options.has('--refresh-token')) {
+    throw usage('connect-stripe needs exactly one of --webhook-secret or --refresh-token');
+  }
+  const credential = webhookSecret ? 'webhook_secret' : 'refresh_token';
+  const what = webhookSecret ? 'Stripe webhook signing secret' : 'Stripe Connect refresh token';
+  const value = await readToken(io, `${what} of ${customerId}`);
+  const connected = await target.connectSource(customerId, 'stripe', credential, value);
+  if (webhookSecret) {
+    io.stdout.write(`${what} of ${customerId} stored: Stripe deliveries signed with it are accepted\n`);
+  } else {
+    const note = HISTORY_LOAD_NOTES[connected.historyLoad] ?? `history load: ${connected.historyLoad}`;
+    io.stdout.write(`${what} of ${customerId} validated with Stripe and stored; ${note}\n`);
+  }
+  return EXIT.succeeded;
+}
+
 async function readToken(io: CliIo, what: string): Promise<string> {
   try {
     return await readSecretInput({ what, input: io.stdin, output: io.stderr });
@@ -389,6 +434,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
         tokenHandover(target, io, customerId),
       );
     }
+    case 'connect-stripe':
+      return connectStripe(parsed, target, io);
     case 'submit-token': {
       const customerId = customerArgument(parsed);
       const token = await readToken(io, `new Virtuous API key of ${customerId}`);

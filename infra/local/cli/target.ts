@@ -58,6 +58,14 @@ export interface DebugCaptureView {
   readonly wasActive?: boolean;
 }
 
+/** A source platform credential the CLI connects (Stripe: its webhook signing secret or its OAuth refresh token). */
+export type SourceCredentialName = 'webhook_secret' | 'refresh_token';
+
+export interface SourceConnectionView {
+  /** What became of the Stripe history load (functions/lifecycle-api/source-credentials.ts, HistoryLoad). */
+  readonly historyLoad: string;
+}
+
 export interface Target {
   readonly description: string;
   /** Submits the customer's Virtuous API key (validated and stored as pending) and starts onboarding. */
@@ -65,6 +73,13 @@ export interface Target {
   startWorkflow(customerId: string, workflow: Exclude<WorkflowName, 'onboarding'>): Promise<{ executionId: string }>;
   /** Hands the new key to a token rotation that waits for it. */
   submitRotationToken(customerId: string, token: string): Promise<void>;
+  /** Validates and stores a credential of the customer's source platform (its value goes only into the body). */
+  connectSource(
+    customerId: string,
+    source: 'stripe',
+    credential: SourceCredentialName,
+    value: string,
+  ): Promise<SourceConnectionView>;
   /** Pauses the customer's sync by hand (its messages are held until resume). */
   pause(customerId: string, reason: string | undefined): Promise<PauseView>;
   /** Checks the stored Virtuous key, sets the customer active and releases its held messages at once. */
