@@ -250,17 +250,19 @@ async function runWorkflowCommand(
   return exitCodeOf(execution);
 }
 
-async function awaitingToken(target: Target, customerId: string, execution: ExecutionView): Promise<boolean> {
-  if (target instanceof LocalTarget) return (await target.customer(customerId))?.awaitingToken === true;
-  const last = execution.steps.at(-1);
-  return last?.event === 'entered' && last.type === 'Task' && /await|wait/i.test(last.state);
+/**
+ * The customer record says whether a rotation waits for the key (local runtime and deployed lifecycle API alike):
+ * the waiting state may be in a nested execution (incident response), whose steps the parent's history never shows.
+ */
+async function awaitingToken(target: Target, customerId: string): Promise<boolean> {
+  return (await target.customer(customerId))?.awaitingToken === true;
 }
 
 /** While the execution waits for the customer's new key, reads it (prompt or stdin) once and hands it over. */
 function tokenHandover(target: Target, io: CliIo, customerId: string): NonNullable<FollowOptions['onPoll']> {
   let handedOver = false;
-  return async (execution) => {
-    if (handedOver || !(await awaitingToken(target, customerId, execution))) return undefined;
+  return async () => {
+    if (handedOver || !(await awaitingToken(target, customerId))) return undefined;
     handedOver = true;
     const token = await readToken(io, `new Virtuous API key of ${customerId}`);
     await target.submitRotationToken(customerId, token);
