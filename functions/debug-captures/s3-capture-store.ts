@@ -1,4 +1,11 @@
-import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  type ObjectIdentifier,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { TransientError } from '../shared/errors.ts';
 import { assertCustomerId } from '../shared/identifiers.ts';
 import {
@@ -58,23 +65,49 @@ export class S3CaptureStore implements DebugCaptureStore, DebugCaptureWriter {
     return { key };
   }
 
+  /**
+   * The bucket is versioned (a compliance requirement): deleting a key only puts a delete marker in front of it and
+   * keeps the capture as a noncurrent version. So every version and every delete marker under the customer's prefix
+   * is deleted by version id: no copy of a capture (raw bodies, donor data) outlives offboarding. Returns how many
+   * captures (current objects) there were; a repeated call finds nothing and deletes nothing.
+   */
   async deleteCustomer(customerId: string): Promise<{ deleted: number }> {
-    const prefix = captureCustomerPrefix(assertCustomerId(customerId));
-    const keys = await this.list(customerId);
-    let deleted = 0;
-    for (let start = 0; start < keys.length; start += DELETE_BATCH) {
-      const batch = keys.slice(start, start + DELETE_BATCH);
+    const captures = (await this.list(customerId)).length;
+    const versions = await this.versions(captureCustomerPrefix(assertCustomerId(customerId)));
+    for (let start = 0; start < versions.length; start += DELETE_BATCH) {
       const answer = await this.s3.send(
         new DeleteObjectsCommand({
           Bucket: this.bucket,
-          Delete: { Objects: batch.map((key) => ({ Key: `${prefix}${key}` })), Quiet: true },
+          Delete: { Objects: versions.slice(start, start + DELETE_BATCH), Quiet: true },
         }),
       );
       if ((answer.Errors ?? []).length > 0) {
         throw new TransientError('CAPTURE_DELETE_INCOMPLETE', `some captures of ${customerId} were not deleted`);
       }
-      deleted += batch.length;
     }
-    return { deleted };
+    return { deleted: captures };
+  }
+
+  private async versions(prefix: string): Promise<ObjectIdentifier[]> {
+    const found: ObjectIdentifier[] = [];
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const answer = await this.s3.send(
+        new ListObjectVersionsCommand({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          KeyMarker: keyMarker,
+          VersionIdMarker: versionIdMarker,
+        }),
+      );
+      for (const entry of [...(answer.Versions ?? []), ...(answer.DeleteMarkers ?? [])]) {
+        if (entry.Key !== undefined) found.push({ Key: entry.Key, VersionId: entry.VersionId });
+      }
+      if (!answer.IsTruncated) return found;
+      keyMarker = answer.NextKeyMarker;
+      versionIdMarker = answer.NextVersionIdMarker;
+    }
+    throw new TransientError('CAPTURE_LISTING_TOO_LONG', `listing capture versions under ${prefix} did not finish`);
   }
 }

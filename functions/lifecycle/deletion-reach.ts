@@ -16,6 +16,8 @@ export const PITR_DAYS = 35;
 /** Inbound queue and its dead-letter queue message retention. */
 export const INBOUND_QUEUE_DAYS = 4;
 export const INBOUND_DLQ_DAYS = 14;
+/** The longest recovery window a deployment may set for deleted secrets (SECRET_RECOVERY_WINDOW_DAYS, 0–30). */
+export const MAX_SECRET_RECOVERY_DAYS = 30;
 
 /** Bounds that take in every audit row of a customer, whatever clock wrote it. */
 export const ALL_AUDIT_ROWS = { from: '1970-01-01T00:00:00.000Z', to: '9999-12-31T23:59:59.999Z' } as const;
@@ -70,7 +72,11 @@ function daysAfter(at: Date, days: number): string {
  * one are stated); a row with any field outside the identifier-only shape stops the offboarding, since it would
  * keep something the record cannot vouch for.
  */
-export function describeRemains(deletedAt: Date, auditRows: readonly AuditRecord[]): RemainingData[] {
+export function describeRemains(
+  deletedAt: Date,
+  auditRows: readonly AuditRecord[],
+  secretsDeleted = 0,
+): RemainingData[] {
   const unexpected = nonIdentifierAuditFields(auditRows);
   if (unexpected.length > 0) {
     throw new PermanentError(
@@ -88,6 +94,17 @@ export function describeRemains(deletedAt: Date, auditRows: readonly AuditRecord
       until: new Date(lastExpiry * 1000).toISOString(),
       reason: `kept until their TTL for ${audit.keptAfterOffboarding}`,
       items: auditRows.length,
+    });
+  }
+  if (secretsDeleted > 0) {
+    remains.push({
+      store: 'Secrets Manager (deleted secrets)',
+      holds:
+        "the customer's secrets, scheduled for deletion: readable by no one, restorable only by the customer-secrets writer role",
+      until: daysAfter(deletedAt, MAX_SECRET_RECOVERY_DAYS),
+      reason:
+        "Secrets Manager keeps a deleted secret for the deployment's recovery window (SECRET_RECOVERY_WINDOW_DAYS, at most 30 days), then deletes it for good",
+      items: secretsDeleted,
     });
   }
   remains.push(

@@ -160,7 +160,7 @@ export async function finishOffboarding(
   // After the purge: nothing sealed for the customer is left to open, and everything copied elsewhere goes dark.
   const cryptoShredding = await shredCustomerKey(deps.customerKeys, step.customerId, now);
   const auditRows = await deps.audit.accessesBetween(step.customerId, ALL_AUDIT_ROWS.from, ALL_AUDIT_ROWS.to);
-  const remains = describeRemains(now, auditRows);
+  const remains = describeRemains(now, auditRows, step.secretsDeleted);
   await deps.customerData.reduceToOffboardedMarker(step.customerId, deletedAt);
   await deps.customerData.putDeletionRecord({
     customerId: step.customerId,

@@ -84,6 +84,16 @@ describe('debug-capture bucket access', () => {
     }
   });
 
+  it('only offboarding deletes captures, every version of them: the bucket is versioned', async () => {
+    const object = `arn:${PARTITION}:s3:::${bucket}/captures/acme/2026-11-29/x.json`;
+    const bucketArn = `arn:${PARTITION}:s3:::${bucket}`;
+    for (const name of Object.keys(WORKER_SPECS) as WorkerName[]) {
+      const offboarding = name === 'tasks:offboarding';
+      expect(await allowed(role(name), 's3:DeleteObjectVersion', object), name).toBe(offboarding);
+      expect(await allowed(role(name), 's3:ListBucketVersions', bucketArn), name).toBe(offboarding);
+    }
+  });
+
   it("names the bucket in the verifier's environment", () => {
     const fn = logicalId(synth.built.stack.workers.functions.webhookVerifier.function);
     const variables = policies.resource(fn).Properties?.Environment?.Variables ?? {};

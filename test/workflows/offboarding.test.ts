@@ -240,11 +240,15 @@ describe('offboarding workflow (statemachines/offboarding.asl.json)', () => {
     const days = (iso: string) => Math.round((Date.parse(iso) - deletedAt) / 86_400_000);
     const audit = remains.find((entry) => entry.store === 'secret-audit table');
     expect(audit).toMatchObject({ items: auditRows.length });
+    expect(remains.find((entry) => entry.store === 'Secrets Manager (deleted secrets)')?.items).toBe(
+      record.secretsDeleted,
+    );
     expect(audit?.until).toBe(
       new Date(Math.max(...auditRows.map((row) => row.expiresAt as number)) * 1000).toISOString(),
     );
     expect(Object.fromEntries(remains.map((entry) => [entry.store, days(entry.until)]))).toEqual({
       'secret-audit table': 366,
+      'Secrets Manager (deleted secrets)': 30,
       'CloudWatch log groups': 30,
       'log archive bucket': 365,
       'DynamoDB point-in-time backups': 35,

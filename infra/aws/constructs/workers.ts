@@ -573,9 +573,14 @@ export class Workers extends Construct {
       );
     }
     if (spec.debugCaptures === 'delete') {
+      // s3:DeleteObject* covers DeleteObjectVersion: the bucket is versioned, so offboarding deletes every version
+      // of a capture (and its delete markers), which it finds with ListBucketVersions.
       this.props.debugBucket.grantDelete(role);
       role.addToPrincipalPolicy(
-        new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.props.debugBucket.bucketArn] }),
+        new PolicyStatement({
+          actions: ['s3:ListBucket', 's3:ListBucketVersions'],
+          resources: [this.props.debugBucket.bucketArn],
+        }),
       );
     }
     return worker;

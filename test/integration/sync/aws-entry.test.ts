@@ -90,7 +90,7 @@ function sqsEvent(customerId: string, messageId: string): SQSEvent {
 }
 
 describe('AWS entries', () => {
-  it('processor: builds from the environment, holds a paused customer’s message sealed with the data key', async () => {
+  it('processor: builds from the environment, holds a paused customer’s message sealed under its own data key', async () => {
     // The processor is granted only the tables it uses; settings of the others are absent, as on AWS.
     const unused = [tableEnvVar('checkpoints'), tableEnvVar('reconciliationLog')];
     const kept = unused.map((name) => process.env[name]);
@@ -104,15 +104,24 @@ describe('AWS entries', () => {
     }
     expect(await processorHandler(sqsEvent('nobody', 'm2'), context)).toEqual({ batchItemFailures: [] });
     const call = kms.commandCalls(GenerateDataKeyCommand)[0]?.args[0].input;
+    // The customer's data key: generated once under the data CMK, bound to the customer, stored only encrypted.
     expect(call).toMatchObject({
       KeyId: 'arn:aws:kms:us-east-1:000000000000:key/data',
-      EncryptionContext: { customerId: 'paused-co', purpose: 'held-message' },
+      EncryptionContext: { customerId: 'paused-co', purpose: 'customer-data-key' },
     });
-    const held = await aws.documentClient.send(
-      new (await import('@aws-sdk/lib-dynamodb')).ScanCommand({ TableName: aws.tableNames.heldMessages }),
-    );
+    const { ScanCommand } = await import('@aws-sdk/lib-dynamodb');
+    const held = await aws.documentClient.send(new ScanCommand({ TableName: aws.tableNames.heldMessages }));
     expect(held.Items).toHaveLength(1);
     expect(findLeaks(JSON.stringify(held.Items))).toEqual([]);
+    const keys = await aws.documentClient.send(new ScanCommand({ TableName: aws.tableNames.customerKeys }));
+    expect(keys.Items).toEqual([
+      expect.objectContaining({ customerId: 'paused-co', state: 'active', keyId: call?.EncryptionContext?.keyId }),
+    ]);
+    expect(held.Items?.[0]?.payload).toMatchObject({
+      v: 2,
+      wrap: 'customer-key',
+      keyId: call?.EncryptionContext?.keyId,
+    });
   });
 
   it('reconciler and bulk loader: build from the environment and refuse what they cannot do', async () => {

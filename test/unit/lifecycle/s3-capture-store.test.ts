@@ -1,4 +1,10 @@
-import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { S3CaptureStore } from '../../../functions/debug-captures/s3-capture-store.ts';
@@ -8,7 +14,7 @@ const s3 = mockClient(S3Client);
 afterEach(() => s3.reset());
 
 describe('S3CaptureStore', () => {
-  it("lists every page under the customer's prefix and deletes in batches of at most 1000", async () => {
+  it("lists every page under the customer's prefix and deletes every version in batches of at most 1000", async () => {
     const keys = Array.from({ length: 1500 }, (_, i) => `captures/acme/2026-11-29/${String(i).padStart(4, '0')}.json`);
     s3.on(ListObjectsV2Command, { ContinuationToken: undefined })
       .resolves({
@@ -18,6 +24,25 @@ describe('S3CaptureStore', () => {
       })
       .on(ListObjectsV2Command, { ContinuationToken: 't2' })
       .resolves({ Contents: keys.slice(1000).map((Key) => ({ Key })), IsTruncated: false });
+    // The bucket is versioned: each capture has its current version, some an older one, and an earlier deletion
+    // left a delete marker in front of a noncurrent version (a capture hidden, not gone).
+    s3.on(ListObjectVersionsCommand, { KeyMarker: undefined })
+      .resolves({
+        Versions: keys.slice(0, 1000).map((Key) => ({ Key, VersionId: `v1-${Key}` })),
+        IsTruncated: true,
+        NextKeyMarker: 'k2',
+        NextVersionIdMarker: 'v2',
+      })
+      .on(ListObjectVersionsCommand, { KeyMarker: 'k2', VersionIdMarker: 'v2' })
+      .resolves({
+        Versions: [
+          ...keys.slice(1000).map((Key) => ({ Key, VersionId: `v1-${Key}` })),
+          { Key: keys[0], VersionId: 'v0-older' },
+          { Key: 'captures/acme/2026-11-01/hidden.json', VersionId: 'v0-hidden' },
+        ],
+        DeleteMarkers: [{ Key: 'captures/acme/2026-11-01/hidden.json', VersionId: 'marker' }],
+        IsTruncated: false,
+      });
     s3.on(DeleteObjectsCommand).resolves({ Errors: [] });
 
     const store = new S3CaptureStore(new S3Client({}), 'debug-bucket');
@@ -27,13 +52,25 @@ describe('S3CaptureStore', () => {
       Prefix: 'captures/acme/',
     });
     await expect(store.deleteCustomer('acme')).resolves.toEqual({ deleted: 1500 });
+    expect(s3.commandCalls(ListObjectVersionsCommand)[0]?.args[0].input).toMatchObject({
+      Bucket: 'debug-bucket',
+      Prefix: 'captures/acme/',
+    });
     const deletes = s3.commandCalls(DeleteObjectsCommand).map((call) => call.args[0].input.Delete?.Objects ?? []);
-    expect(deletes.map((objects) => objects.length)).toEqual([1000, 500]);
-    expect(deletes.flat().map((object) => object.Key)).toEqual(keys);
+    expect(deletes.map((objects) => objects.length)).toEqual([1000, 503]);
+    // Every version by id (none left as a noncurrent copy), the delete marker too.
+    expect(deletes.flat().every((object) => object.VersionId !== undefined)).toBe(true);
+    expect(deletes.flat().map((object) => object.VersionId)).toEqual(
+      expect.arrayContaining(['v0-older', 'v0-hidden', 'marker', `v1-${keys[1499]}`]),
+    );
   });
 
   it('reports a partial deletion as transient so the workflow retries it', async () => {
     s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'captures/acme/a.json' }], IsTruncated: false });
+    s3.on(ListObjectVersionsCommand).resolves({
+      Versions: [{ Key: 'captures/acme/a.json', VersionId: 'v1' }],
+      IsTruncated: false,
+    });
     s3.on(DeleteObjectsCommand).resolves({ Errors: [{ Key: 'captures/acme/a.json', Code: 'SlowDown' }] });
     const store = new S3CaptureStore(new S3Client({}), 'debug-bucket');
     await expect(store.deleteCustomer('acme')).rejects.toMatchObject({ name: 'TransientError' });
