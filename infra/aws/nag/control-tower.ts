@@ -32,21 +32,47 @@ const RULES_DIR = join(
 const GUARD_OUTPUT_BUFFER_BYTES = 64 * 1024 * 1024;
 
 /**
- * The bundled controls as a validation plugin. cfn-guard's findings carry no severity; once CDK has suppressed the
- * acknowledged ones it recomputes the plugin's verdict from the severities of what is left, so a finding without one
- * would let synthesis pass. Every finding is an error here: an unacknowledged control fails synthesis.
+ * The bundled controls as a validation plugin.
+ *
+ * - Only the controls that report on a resource type present in the templates are handed to cfn-guard: a control
+ *   finds nothing where its type is absent, and loading all ~300 rule files made it about three times slower.
+ * - cfn-guard's findings carry no severity. Once CDK has suppressed the acknowledged ones it recomputes the plugin's
+ *   verdict from the severities of what is left, so a finding without one would let synthesis pass. Every finding is
+ *   an error here: an unacknowledged control fails synthesis.
  */
 export function createControlTowerValidator(): IPolicyValidationPlugin {
-  const guard = new CfnGuardValidator({ controlTowerRulesEnabled: true, maxBuffer: GUARD_OUTPUT_BUFFER_BYTES });
+  const all = new CfnGuardValidator({ controlTowerRulesEnabled: true });
   return {
-    name: guard.name,
-    version: guard.version,
-    ruleIds: guard.ruleIds,
+    name: all.name,
+    version: all.version,
+    ruleIds: all.ruleIds,
     validate(context: IPolicyValidationContext): PolicyValidationPluginReport {
+      const types = new Set(context.templatePaths.flatMap(resourceTypesOf));
+      const rules = [...bundledGuardFiles().values()].filter((file) => {
+        const reportsOn = reportedResourceTypes(file);
+        return reportsOn.length === 0 || reportsOn.some((type) => types.has(type));
+      });
+      if (rules.length === 0) return { success: true, violations: [] };
+      const guard = new CfnGuardValidator({
+        controlTowerRulesEnabled: false,
+        rules,
+        maxBuffer: GUARD_OUTPUT_BUFFER_BYTES,
+      });
       const report = guard.validate(context);
       return { ...report, violations: report.violations.map((v) => ({ ...v, severity: v.severity ?? 'error' })) };
     },
   };
+}
+
+function resourceTypesOf(templatePath: string): string[] {
+  const template = JSON.parse(readFileSync(templatePath, 'utf8')) as { Resources?: Record<string, { Type: string }> };
+  return Object.values(template.Resources ?? {}).map((resource) => resource.Type);
+}
+
+/** The `# Reports on:` types in a guard file's header; none read means the file is always run. */
+function reportedResourceTypes(file: string): string[] {
+  const header = readFileSync(file, 'utf8').match(/^# Reports on:\s*\n((?:#\s+AWS::.*\n)+)/m)?.[1] ?? '';
+  return header.match(/AWS::[A-Za-z0-9]+::[A-Za-z0-9]+/g) ?? [];
 }
 
 let guardFiles: Map<string, string> | undefined;
