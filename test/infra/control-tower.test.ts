@@ -3,10 +3,11 @@
  * nobody acknowledged, and how control ids map to the rules cfn-guard reports. The stack's own findings are checked in
  * stack-security.test.ts on the shared synthesis.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
+import { App, type IPolicyValidationContext, type PolicyValidationPluginReport, Stack, Validations } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -72,5 +73,36 @@ describe('control ids', () => {
 
   it('that are not bundled are refused, so an acknowledgement cannot silently match nothing', () => {
     expect(() => controlTowerRuleName('CT.SQS.PR.99')).toThrow(/not a Control Tower proactive control/);
+  });
+});
+
+describe('control selection', () => {
+  it('runs only the controls for the resource types present, with the findings the whole bundled set gives', () => {
+    const templatePath = join(outdir, 'mixed.template.json');
+    writeFileSync(
+      templatePath,
+      JSON.stringify({
+        Resources: {
+          Bucket: { Type: 'AWS::S3::Bucket', Properties: {} },
+          Queue: { Type: 'AWS::SQS::Queue', Properties: {} },
+          Logs: { Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 1 } },
+        },
+      }),
+    );
+    const context = { templatePaths: [templatePath] } as unknown as IPolicyValidationContext;
+    const findings = (report: PolicyValidationPluginReport) =>
+      report.violations
+        .flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} @ ${r.resourceLogicalId}`))
+        .sort();
+    const selected = findings(createControlTowerValidator().validate(context));
+    expect(selected).toEqual(findings(new CfnGuardValidator().validate(context)));
+    // One control of each type present, so an empty selection cannot pass.
+    expect(selected).toEqual(
+      expect.arrayContaining([
+        'cloudwatch_log_group_retention_period_check @ Logs',
+        's3_bucket_logging_enabled_check @ Bucket',
+        'sqs_dlq_check @ Queue',
+      ]),
+    );
   });
 });
