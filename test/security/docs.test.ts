@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TABLE_KEYS, tableName } from '../../functions/shared/tables.ts';
-import { readmeWorkflowsSection, WORKFLOWS_DOC, workflowsMarkdown } from '../../statemachines/diagrams.ts';
+import { WORKFLOWS_DOC, workflowsMarkdown } from '../../statemachines/diagrams.ts';
 import {
   citedTests,
   markMissingTests,
@@ -78,13 +78,53 @@ describe('docs/workflows.md', () => {
 });
 
 describe('README.md', () => {
-  it('shows one diagram per workflow, generated from the ASL files now', () => {
-    const section = readSection(doc('README.md'), 'readme-workflows');
-    expect(section, 'README.md lost its generated:readme-workflows markers').toBeDefined();
-    expect(
-      normalizeMarkdown(section ?? '') === normalizeMarkdown(readmeWorkflowsSection()),
-      `README workflow diagrams are stale: ${REGENERATE}`,
-    ).toBe(true);
+  const readme = doc('README.md');
+  const opening = readme.slice(0, readme.indexOf('\n## '));
+
+  it('opens with the two commands and the tour, and leaves the workflow diagrams to docs/workflows.md', () => {
+    expect(opening).toContain('npm ci && npm start');
+    expect(opening).toContain('npm ci && npm test');
+    expect(opening).toContain('<!-- tour -->');
+    expect(opening).toMatch(/sim key create 1 \| npm run cli -- onboard acme/);
+    expect(readme).not.toContain('```mermaid\nflowchart TD');
+    expect(readme).not.toContain('generated:readme-workflows');
+    expect(readme).toContain('[docs/workflows.md](docs/workflows.md)');
+  });
+
+  it('says where a Virtuous API key comes from, for the simulator and for a real organization', () => {
+    expect(opening).toMatch(/`sim key create <organization>`/);
+    expect(opening).toMatch(/Settings → Connectivity → API Keys/);
+  });
+
+  it('every file the tour passes to a command exists', () => {
+    const files = [...opening.matchAll(/--file (\S+)/g)].map((match) => match[1] as string);
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) expect(existsSync(join(REPOSITORY_ROOT, file)), file).toBe(true);
+  });
+});
+
+describe('npm ci on a fresh machine', () => {
+  const manifest = JSON.parse(doc('package.json')) as { allowScripts?: Record<string, boolean> };
+  const lock = JSON.parse(doc('package-lock.json')) as {
+    packages: Record<string, { version?: string; hasInstallScript?: boolean }>;
+  };
+  const withInstallScripts = Object.entries(lock.packages)
+    .filter(([, entry]) => entry.hasInstallScript === true)
+    .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
+
+  it('has an allowScripts decision for every dependency with an install script, so npm warns about none', () => {
+    expect(withInstallScripts.length).toBeGreaterThan(0);
+    const decided = Object.keys(manifest.allowScripts ?? {}).map((key) => key.replace(/(?<=.)@[^@]*$/, ''));
+    expect(withInstallScripts.filter((name) => !decided.includes(name))).toEqual([]);
+  });
+
+  it("runs the node package's install script (it fetches the Node.js 24 binary every npm script runs on)", () => {
+    expect(manifest.allowScripts?.node).toBe(true);
+  });
+
+  it('README names the EBADENGINE warnings next to the two commands', () => {
+    const readme = doc('README.md');
+    expect(readme.slice(0, readme.indexOf('### A short tour'))).toMatch(/EBADENGINE/);
   });
 });
 

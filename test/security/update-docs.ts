@@ -1,12 +1,12 @@
 /**
  * Rewrites the generated parts of the docs from the code: the retention table in docs/customer-setup.md, the
- * "(not yet present)" marks on the tests docs/threat-model.md cites, the whole of docs/workflows.md and the
- * README's workflow diagrams. `npx tsx test/security/update-docs.ts`
+ * "(not yet present)" marks on the tests docs/threat-model.md cites and the whole of docs/workflows.md (the README
+ * links to it). `npx tsx test/security/update-docs.ts`
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { readmeWorkflowsSection, WORKFLOWS_DOC, workflowsMarkdown } from '../../statemachines/diagrams.ts';
+import { WORKFLOWS_DOC, workflowsMarkdown } from '../../statemachines/diagrams.ts';
 import { markMissingTests, replaceSection, retentionTable } from './doc-sections.ts';
 
 const customerSetup = fileURLToPath(new URL('../../docs/customer-setup.md', import.meta.url));
@@ -29,13 +29,9 @@ try {
   process.exitCode = 1;
 }
 
-const readme = fileURLToPath(new URL('../../README.md', import.meta.url));
-writeFileSync(readme, replaceSection(readFileSync(readme, 'utf8'), 'readme-workflows', readmeWorkflowsSection()));
-console.info('updated README.md (workflow diagrams)');
-
 // The repository's formatter owns the layout (table padding); `npm run lint` checks it.
 const biome = fileURLToPath(new URL('../../node_modules/.bin/biome', import.meta.url));
-execFileSync(biome, ['format', '--write', customerSetup, threatModel, WORKFLOWS_DOC, readme], {
+execFileSync(biome, ['format', '--write', customerSetup, threatModel, WORKFLOWS_DOC], {
   stdio: 'inherit',
   timeout: 60_000,
 });

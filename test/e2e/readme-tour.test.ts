@@ -1,0 +1,118 @@
+// The README's short tour, run as written: every line of its `<!-- tour -->` block through `sh -c`, with npm and
+// the CLI as child processes, against `npm start` (infra/local/main.ts, in memory, free ports: the CLI is told where
+// by LOCAL_LIFECYCLE_URL, as `npm start` prints). Each line must exit 0 and say what the README says it does; no
+// line may print an API key or a secret.
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findLeaks, registerSecret } from '../support/canaries.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../infra/local/main.ts', import.meta.url));
+
+/** The command lines of the README's tour block (comments and blank lines dropped). */
+function tourCommands(readme: string): string[] {
+  const block = /<!-- tour -->\n```sh\n([\s\S]*?)```\n<!-- \/tour -->/.exec(readme)?.[1];
+  if (block === undefined) throw new Error('README.md has no <!-- tour --> sh block');
+  return block
+    .split('\n')
+    .map((line) => line.replace(/\s+#\s.*$/, '').trim())
+    .filter((line) => line !== '');
+}
+
+function shell(command: string, env: NodeJS.ProcessEnv): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', ['-c', command], { cwd: ROOT, env });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, output }));
+  });
+}
+
+describe("README.md's short tour, as written", () => {
+  let runtime: ChildProcessWithoutNullStreams;
+  let runtimeOutput = '';
+  const results: Array<{ command: string; code: number; output: string }> = [];
+  const commands = tourCommands(readFileSync(`${ROOT}README.md`, 'utf8'));
+  const stripeSecret = /echo (whsec_\S+) \|/.exec(commands.join('\n'))?.[1];
+  if (stripeSecret !== undefined) registerSecret(stripeSecret);
+
+  beforeAll(async () => {
+    runtime = spawn(process.execPath, ['--import', 'tsx', MAIN, '--in-memory', '--free-ports'], {
+      cwd: ROOT,
+      env: { ...process.env },
+    });
+    runtime.stdout.on('data', (chunk: Buffer) => {
+      runtimeOutput += chunk.toString('utf8');
+    });
+    runtime.stderr.on('data', (chunk: Buffer) => {
+      runtimeOutput += chunk.toString('utf8');
+    });
+    const deadline = Date.now() + 30_000;
+    while (!/Stop: Ctrl-C/.test(runtimeOutput) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // What `npm start` prints for the CLI when it is not on the default port.
+    const lifecycleUrl = /LOCAL_LIFECYCLE_URL=(http:\/\/127\.0\.0\.1:\d+) npm run cli/.exec(runtimeOutput)?.[1];
+    expect(lifecycleUrl).toBeDefined();
+    const env = { ...process.env, LOCAL_LIFECYCLE_URL: lifecycleUrl };
+    // One after the other, as typed: a delivery's processing (milliseconds) ends long before the next `npm run` is up.
+    for (const command of commands) results.push({ command, ...(await shell(command, env)) });
+  }, 240_000);
+
+  afterAll(async () => {
+    if (runtime && runtime.exitCode === null) {
+      const exited = new Promise((resolve) => runtime.once('exit', resolve));
+      runtime.kill('SIGINT');
+      await exited;
+    }
+  });
+
+  const outputOf = (pattern: RegExp, occurrence = 0): string => {
+    const found = results.filter((result) => pattern.test(result.command))[occurrence];
+    if (found === undefined) throw new Error(`the tour has no command matching ${pattern}`);
+    return found.output;
+  };
+
+  it('every line exits 0', () => {
+    expect(results.length).toBeGreaterThanOrEqual(8);
+    expect(results.filter((result) => result.code !== 0).map(({ command, code }) => ({ command, code }))).toEqual([]);
+  });
+
+  it('creates organization 1, whose new key goes straight into onboarding', () => {
+    expect(outputOf(/sim org create/)).toContain('simulated Virtuous organization 1 (Acme Charity) created');
+    expect(outputOf(/sim key create 1 \| npm run cli -- onboard acme/)).toContain('onboarding succeeded');
+    expect(outputOf(/cli -- status/)).toMatch(/^acme\s+active/m);
+  });
+
+  it('sends signed test deliveries that the webhook endpoint accepts', () => {
+    expect(outputOf(/send-test-webhook acme$/)).toContain('signed virtuous test delivery to acme: 202 accepted');
+    expect(outputOf(/stripe-customer-created/)).toContain('signed stripe test delivery to acme: 202 accepted');
+    expect(outputOf(/stripe-payment-succeeded/)).toContain('signed stripe test delivery to acme: 202 accepted');
+  });
+
+  it('shows the gift held in Virtuous, then created by the nightly batch with its webhook delivered', () => {
+    expect(outputOf(/sim gifts acme/, 0)).toMatch(/^Stripe\/pi_example\s+1\s+held\s+-\s+25 USD$/m);
+    expect(outputOf(/sim nightly-batch/)).toMatch(/organization 1: 1 gift\(s\) and 1 contact\(s\) created/);
+    const after = outputOf(/sim gifts acme/, 1);
+    expect(after).toMatch(/^Stripe\/pi_example\s+1\s+created\s+\d+\s+25 USD$/m);
+    expect(after).toContain('webhook deliveries sent: 2 delivered, 0 failed');
+  });
+
+  it('offboards acme', () => {
+    expect(outputOf(/offboard acme --yes/)).toContain('offboarding succeeded');
+  });
+
+  it('printed no API key or secret', () => {
+    const printed = results.map((result) => result.output).join('\n');
+    expect(printed).not.toMatch(/vsim_/);
+    expect(findLeaks(printed)).toEqual([]);
+  });
+});
