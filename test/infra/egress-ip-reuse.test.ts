@@ -24,7 +24,7 @@ const outputs = (json: any) =>
 const parameterValue = (json: any) => {
   const [[, parameter]] = resourcesOfType(json, 'AWS::SSM::Parameter').filter(
     ([, p]) => p.Properties.Name === '/virtuous/staging/egress-ips',
-  );
+  ) as [[string, any]];
   return parameter.Properties.Value;
 };
 
