@@ -43,9 +43,18 @@ logger.setLogLevel('WARN');
 
 const aws = await startLocalAws({ maxReceiveCount: 10, visibilityTimeoutSeconds: 120 });
 let dynamoRequests = 0;
+/** Requests by operation and table ("UpdateItemCommand syncRecords"), counted only while `countByOperation` is on. */
+const requestsByOperation = new Map<string, number>();
+let countByOperation = false;
+const tableKeyOf = new Map(Object.entries(aws.tableNames).map(([key, name]) => [name, key]));
 aws.documentClient.middlewareStack.add(
-  (next) => async (args) => {
+  (next, context) => async (args) => {
     dynamoRequests += 1;
+    if (countByOperation) {
+      const table = (args.input as { TableName?: string }).TableName ?? '';
+      const operation = `${context.commandName ?? 'unknown'} ${tableKeyOf.get(table) ?? table}`;
+      requestsByOperation.set(operation, (requestsByOperation.get(operation) ?? 0) + 1);
+    }
     return next(args);
   },
   { step: 'initialize', name: 'countRequests' },
@@ -241,7 +250,9 @@ try {
       const from = WARMUP_EVENTS + round * perRound;
       const events = batches(from, perRound);
       const requestsBefore = dynamoRequests;
+      countByOperation = true;
       processorSeconds += await timed(() => run(events));
+      countByOperation = false;
       processorRequests += dynamoRequests - requestsBefore;
       baselineSeconds += await timed(() => mapLimit(bodies.slice(from, from + perRound), concurrency, post));
       floorSeconds += await timed(() => floor(floorGifts.slice(from, from + perRound)));
@@ -292,6 +303,12 @@ try {
       { figure: 'failed items', value: fmt(failures) },
       { figure: 'transactions per source id', value: steadyOnce ? 'exactly 1' : 'NOT exactly once' },
     ]);
+    console.log('\nDynamoDB requests per event in the steady state, by operation and table');
+    console.table(
+      [...requestsByOperation]
+        .sort(([, a], [, b]) => b - a)
+        .map(([operation, count]) => ({ operation, 'per event': fmt(count / STEADY_EVENTS, 2) })),
+    );
     if (failures > 0 || !steadyOnce) process.exitCode = 1;
   }
 } finally {

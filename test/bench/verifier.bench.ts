@@ -250,7 +250,7 @@ console.log(
 console.log(
   `Module load (median of 15 fresh Node ${process.version} processes): bundle ${loadBundle.toFixed(1)} ms, ` +
     `empty module ${loadEmpty.toFixed(1)} ms, difference ${(loadBundle - loadEmpty).toFixed(1)} ms ` +
-    '(the bundle loads Powertools, middy and, through the AWS wiring, the SDK clients it leaves external)',
+    '(the bundle loads Powertools and, through the AWS wiring, the SDK clients it leaves external)',
 );
 const check = (ok: boolean) => (ok ? 'met' : 'MISSED');
 console.log('\nTargets');
