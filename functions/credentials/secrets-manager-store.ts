@@ -18,7 +18,8 @@
  * staging label on every read) and is deleted by Secrets Manager in the background (unlabelled versions older than
  * 24 hours, once a secret holds more than 100). Deleting a customer schedules DeleteSecret with the configured
  * recovery window (7-30 days) or, when configured 0, deletes without recovery. Storing into a secret that waits out
- * its recovery window restores it and relabels it (replaceDeleted), so a retried onboarding is not locked out.
+ * its recovery window deletes it for good and creates it anew (replaceDeleted), so a retried onboarding is not
+ * locked out and no value of the deleted secret survives.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -32,13 +33,12 @@ import {
   PutResourcePolicyCommand,
   PutSecretValueCommand,
   paginateListSecrets,
-  RestoreSecretCommand,
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { createDocumentClient } from '../shared/dynamo-document-client.ts';
 import { ENV, integerSetting, requireSetting, tableNameFromEnv } from '../shared/environment.ts';
-import { ForbiddenInputError, PermanentError } from '../shared/errors.ts';
+import { ForbiddenInputError, PermanentError, TransientError } from '../shared/errors.ts';
 import { assertCustomerId, assertEnvironmentName } from '../shared/identifiers.ts';
 import { assertAccessContext } from './access-context.ts';
 import type { AuditAction, AuditLog } from './audit-log.ts';
@@ -80,10 +80,15 @@ export interface SecretsManagerStoreOptions {
   readonly clientFor?: (session: CustomerSession, sessions: CustomerSessions) => SecretsManagerClient;
   /** Names the execution identity in the audit record when no session could be obtained. */
   readonly fallbackAccessor?: string;
+  /** Waits between attempts (tests pass one that moves their clock). */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 const MAX_CLIENTS = 200;
 const DELETE_CONCURRENCY = 4;
+/** CreateSecret attempts after a forced deletion (250 ms doubling: at most about 8 s of waiting). */
+const REPLACE_ATTEMPTS = 6;
+const REPLACE_BACKOFF_MS = 250;
 
 export function defaultSecretsManagerClient(
   session: CustomerSession,
@@ -104,6 +109,7 @@ export class SecretsManagerStore implements SecretStore {
   private readonly clients = new Map<string, SecretsManagerClient>();
   private readonly accessors = new Map<string, string>();
   private readonly labelLocks = new KeyedMutex();
+  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly options: SecretsManagerStoreOptions) {
     this.environment = assertEnvironmentName(options.environment);
@@ -115,6 +121,7 @@ export class SecretsManagerStore implements SecretStore {
       throw new ForbiddenInputError('MISSING_SCOPED_ROLES', 'at least one scoped role must be allowed to read secrets');
     }
     this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.cache = new SecretCache(options.cacheTtlMs, this.now);
   }
 
@@ -177,7 +184,7 @@ export class SecretsManagerStore implements SecretStore {
           versionId = (await put()).VersionId;
         } catch (error) {
           if (isScheduledForDeletion(error) && (await this.isPendingDeletion(client, resolved.name))) {
-            versionId = await this.replaceDeleted(client, resolved.name, value);
+            versionId = await this.replaceDeleted(client, resolved, put);
           } else {
             if (!(await this.isAbsent(client, resolved.name, error))) throw classifySecretsManagerError(error);
             await this.create(client, resolved);
@@ -372,34 +379,43 @@ export class SecretsManagerStore implements SecretStore {
   }
 
   /**
-   * Stores `value` in a secret that was deleted with a recovery window (an onboarding that failed and was
-   * compensated, then retried): Secrets Manager refuses every write to it, and a new secret of that name, until
-   * the window ends. RestoreSecret makes it writable at once; the new value becomes its only labelled version
-   * (current and pending, as a new secret's first version is), and the restored values lose their last label, so
-   * nothing restored can be read again. Returns the new version id.
+   * Stores a value under the name of a secret deleted with a recovery window (a failed onboarding's compensation, or
+   * an offboarding, then a new onboarding): Secrets Manager refuses every write to that secret, and CreateSecret of
+   * its name, until the window ends. The deleted secret is therefore deleted for good at once
+   * (ForceDeleteWithoutRecovery, which Secrets Manager accepts on a secret already scheduled) and created anew, so
+   * no value of the deleted one survives (RestoreSecret would keep them, as deprecated versions). Secrets Manager
+   * finishes a forced deletion in the background: CreateSecret is retried with backoff until the name is free, and
+   * after REPLACE_ATTEMPTS the caller is told to retry later (TransientError). Returns the new version id.
    */
-  private async replaceDeleted(client: SecretsManagerClient, name: string, value: string): Promise<string> {
+  private async replaceDeleted(
+    client: SecretsManagerClient,
+    resolved: ResolvedSecretRef,
+    put: () => Promise<{ VersionId?: string | undefined }>,
+  ): Promise<string | undefined> {
     try {
-      await client.send(new RestoreSecretCommand({ SecretId: name }));
-      const put = await client.send(
-        new PutSecretValueCommand({
-          SecretId: name,
-          SecretString: value,
-          VersionStages: [STAGE_LABEL.current, STAGE_LABEL.pending],
-          ClientRequestToken: randomUUID(),
-        }),
-      );
-      const versionId = put.VersionId;
-      if (versionId === undefined) throw new PermanentError('SECRET_NO_VERSION', 'PutSecretValue returned no version');
-      for (const [label, holder] of await this.stages(client, name)) {
-        if (holder === versionId) continue;
-        await client.send(
-          new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: label, RemoveFromVersionId: holder }),
-        );
-      }
-      return versionId;
+      await client.send(new DeleteSecretCommand({ SecretId: resolved.name, ForceDeleteWithoutRecovery: true }));
     } catch (error) {
-      throw classifyUnlessClassified(error);
+      throw classifySecretsManagerError(error);
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.create(client, resolved);
+        break;
+      } catch (error) {
+        if (!(error instanceof PermanentError && error.code === 'SECRET_SCHEDULED_FOR_DELETION')) throw error;
+        if (attempt >= REPLACE_ATTEMPTS) {
+          throw new TransientError('SECRET_NAME_NOT_FREED', 'Secrets Manager is still deleting the earlier secret', {
+            cause: error,
+            retryAfterSeconds: 5,
+          });
+        }
+        await this.sleep(REPLACE_BACKOFF_MS * 2 ** (attempt - 1));
+      }
+    }
+    try {
+      return (await put()).VersionId;
+    } catch (error) {
+      throw classifySecretsManagerError(error);
     }
   }
 

@@ -176,11 +176,8 @@ describe('customer-secrets sessions are scoped to their own customer', () => {
       expect(await simulate(secretRequest(readerRole, a, 'secretsmanager:PutSecretValue', a))).not.toBe('Allowed');
       expect(await simulate(secretRequest(writerRole, a, 'secretsmanager:PutSecretValue', a))).toBe('Allowed');
       expect(await simulate(secretRequest(writerRole, a, 'secretsmanager:DeleteSecret', a))).toBe('Allowed');
-      expect(await simulate(secretRequest(writerRole, a, 'secretsmanager:RestoreSecret', a))).toBe('Allowed');
-      expect(await simulate(secretRequest(readerRole, a, 'secretsmanager:RestoreSecret', a))).not.toBe('Allowed');
       for (const b of CUSTOMERS) {
         if (a === b) continue;
-        expect(await simulate(secretRequest(writerRole, a, 'secretsmanager:RestoreSecret', b))).not.toBe('Allowed');
         expect(await simulate(secretRequest(writerRole, a, 'secretsmanager:PutSecretValue', b))).not.toBe('Allowed');
         expect(await simulate(secretRequest(writerRole, a, 'secretsmanager:DeleteSecret', b))).not.toBe('Allowed');
         const create = (requestTag: string, owner: string) => ({

@@ -24,7 +24,8 @@
  *   secret because it was marked for deletion." and CreateSecret of the name with InvalidRequestException "You can't
  *   create this secret because a secret with this name is already scheduled for deletion." (the AWS texts);
  *   DescribeSecret still answers (with DeletedDate); a second DeleteSecret with a window is refused, a forced one
- *   deletes at once. RestoreSecret removes DeletedDate (a no-op on a secret that is not scheduled), and every
+ *   is accepted. A forced deletion frees the name after `forcedDeletionDelayMs` (AWS deletes in the background;
+ *   until then CreateSecret of the name is refused as above). RestoreSecret removes DeletedDate (a no-op on a secret that is not scheduled), and every
  *   version comes back with its labels. `purgeDue()` removes secrets whose recovery window ended.
  * - Version purge: Secrets Manager has no call that deletes one version ("You can't directly delete a version of a
  *   secret": remove its labels and it is deprecated). It "removes unlabeled versions when there are more than 100,
@@ -93,6 +94,8 @@ export interface ModelSecret {
   readonly versions: Map<string, ModelVersion>;
   policy?: unknown;
   deletedDate?: Date;
+  /** A forced deletion that Secrets Manager has not finished yet: the secret disappears at this time. */
+  purgeAt?: Date;
 }
 
 const meta = { httpStatusCode: 400 };
@@ -122,6 +125,11 @@ export class SecretsManagerModel {
   readonly secrets = new Map<string, ModelSecret>();
   /** Every call in order: operation name and SecretId or Name (never values). */
   readonly log: { op: string; id?: string; customer?: string }[] = [];
+  /**
+   * How long a forced deletion takes to free the name: Secrets Manager deletes "with an asynchronous background
+   * process, so there might be a short delay" before a secret of the same name can be created. 0: at once.
+   */
+  forcedDeletionDelayMs = 0;
 
   constructor(
     private readonly now: () => number = Date.now,
@@ -135,6 +143,7 @@ export class SecretsManagerModel {
       (mock as unknown as { on(c: unknown): { callsFake(f: (i: I, g: () => unknown) => unknown): void } })
         .on(command)
         .callsFake(async (input: I, getClient: () => unknown) => {
+          this.finishForcedDeletions();
           const customer = this.principalOf ? await this.principalOf(getClient() as SecretsManagerClient) : undefined;
           const id = (input as { SecretId?: string; Name?: string }).SecretId ?? (input as { Name?: string }).Name;
           this.log.push({ op, ...(id === undefined ? {} : { id }), ...(customer === undefined ? {} : { customer }) });
@@ -338,7 +347,13 @@ export class SecretsManagerModel {
       throw invalidParameter("You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.");
     }
     if (input.ForceDeleteWithoutRecovery) {
-      this.secrets.delete(secret.name);
+      if (this.forcedDeletionDelayMs === 0) {
+        this.secrets.delete(secret.name);
+      } else {
+        // Gone for every call at once, but the name stays taken until the background deletion has run.
+        secret.deletedDate = new Date(this.now());
+        secret.purgeAt = new Date(this.now() + this.forcedDeletionDelayMs);
+      }
       return { ARN: secret.arn, Name: secret.name, DeletionDate: new Date(this.now()) };
     }
     if (secret.deletedDate) throw invalidRequest(MARKED_FOR_DELETION);
@@ -371,6 +386,13 @@ export class SecretsManagerModel {
       }
     }
     return removed;
+  }
+
+  /** Completes forced deletions whose background deletion is due (before every call). */
+  finishForcedDeletions(): void {
+    for (const [name, secret] of this.secrets) {
+      if (secret.purgeAt && secret.purgeAt.getTime() <= this.now()) this.secrets.delete(name);
+    }
   }
 
   /** Removes secrets whose recovery window has ended (Secrets Manager does this in the background). */

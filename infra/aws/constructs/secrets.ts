@@ -71,8 +71,6 @@ export const SECRET_WRITE_ACTIONS = [
   'secretsmanager:PutSecretValue',
   'secretsmanager:UpdateSecretVersionStage',
   'secretsmanager:DeleteSecret',
-  // A retried onboarding restores the secret its compensation scheduled for deletion (secrets-manager-store.ts).
-  'secretsmanager:RestoreSecret',
   'secretsmanager:PutResourcePolicy',
   'secretsmanager:TagResource',
 ];

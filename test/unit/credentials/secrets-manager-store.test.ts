@@ -204,7 +204,8 @@ describe('SecretsManagerStore on the Secrets Manager model', () => {
   });
 
   it('schedules deletion with the configured recovery window, or deletes without recovery when it is 0', async () => {
-    const h = makeAwsHarness();
+    const time = clock();
+    const h = makeAwsHarness({ now: time.now, overrides: { sleep: async (ms) => void time.advance(ms) } });
     await h.store.putPending(api('acme'), value('a'), ctx);
     await h.store.putPending({ customerId: 'acme', kind: 'webhook_secret' }, value('b'), ctx);
     expect(await h.store.deleteCustomer('acme', ctx)).toEqual({ deletedSecrets: 2 });
@@ -213,18 +214,21 @@ describe('SecretsManagerStore on the Secrets Manager model', () => {
       7, 7,
     ]);
     expect(h.model.secrets.get('virtuous/test/acme/api_token')?.deletedDate).toBeInstanceOf(Date);
-    // Re-onboarding inside the recovery window: Secrets Manager refuses the write to a secret marked for deletion,
-    // so the store restores it and makes the new value its only labelled version.
+    // Re-onboarding inside the recovery window: Secrets Manager refuses every write to a secret marked for deletion,
+    // so the store deletes it for good and creates it anew. It takes Secrets Manager a moment to free the name.
+    h.model.forcedDeletionDelayMs = 600;
     const again = value('c');
     const { versionId } = await h.store.putPending(api('acme'), again, ctx);
-    expect(h.model.log.filter((c) => c.op === 'RestoreSecret').map((c) => c.id)).toEqual([
-      'virtuous/test/acme/api_token',
-    ]);
-    expect(Object.entries(h.model.stagesOf('virtuous/test/acme/api_token')).filter(([, s]) => s.length > 0)).toEqual([
-      [versionId, ['AWSCURRENT', 'AWSPENDING']],
-    ]);
+    const forcedDeletes = smMock
+      .commandCalls(DeleteSecretCommand)
+      .filter((c) => c.args[0].input.ForceDeleteWithoutRecovery === true);
+    expect(forcedDeletes.map((c) => c.args[0].input.SecretId)).toEqual(['virtuous/test/acme/api_token']);
+    expect(h.model.log.filter((c) => c.op === 'CreateSecret').length).toBeGreaterThan(1); // refused until freed
+    // Nothing of the deleted secret survives: the new value is its only version.
+    expect(h.model.stagesOf('virtuous/test/acme/api_token')).toEqual({ [versionId]: ['AWSCURRENT', 'AWSPENDING'] });
+    expect(h.model.secrets.get('virtuous/test/acme/api_token')?.policy).toBeDefined();
     expect((await h.store.read(api('acme'), 'current', ctx))?.value).toBe(again);
-    // The other secret stays scheduled for deletion: only a write brings a secret back.
+    // The other secret stays scheduled for deletion, recoverable until its window ends.
     expect(h.model.secrets.get('virtuous/test/acme/webhook_secret')?.deletedDate).toBeInstanceOf(Date);
 
     const forced = makeAwsHarness({ overrides: { recoveryWindowDays: 0 } });
@@ -234,6 +238,32 @@ describe('SecretsManagerStore on the Secrets Manager model', () => {
       ForceDeleteWithoutRecovery: true,
     });
     expect(forced.model.secrets.size).toBe(0);
+  });
+
+  it('tells the caller to retry later when Secrets Manager has not freed a force-deleted name after its backoff', async () => {
+    const time = clock();
+    const waits: number[] = [];
+    const h = makeAwsHarness({
+      now: time.now,
+      overrides: {
+        sleep: async (ms) => {
+          waits.push(ms);
+          time.advance(ms);
+        },
+      },
+    });
+    await h.store.putPending(api('acme'), value('old'), ctx);
+    await h.store.deleteCustomer('acme', ctx);
+    h.model.forcedDeletionDelayMs = 60_000;
+    const error = await h.store.putPending(api('acme'), value('new'), ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    expect(error).toMatchObject({ code: 'SECRET_NAME_NOT_FREED', retryAfterSeconds: 5 });
+    expect(waits).toEqual([250, 500, 1000, 2000, 4000]);
+    // The retry, once the name is free, stores the value.
+    time.advance(60_000);
+    await expect(h.store.putPending(api('acme'), value('later'), ctx)).resolves.toMatchObject({
+      versionId: expect.any(String),
+    });
   });
 
   it('refuses a recovery window outside 0 or 7-30', () => {

@@ -34,7 +34,17 @@ function virtuous(): VirtuousConnector {
 const notifier: Notifier = { notifyCustomer: async () => undefined, alertOperators: async () => undefined };
 
 function setup() {
-  const harness = makeAwsHarness();
+  let now = Date.parse('2026-12-01T10:00:00Z');
+  const harness = makeAwsHarness({
+    now: () => now,
+    overrides: {
+      sleep: async (ms) => {
+        now += ms;
+      },
+    },
+  });
+  // Secrets Manager frees a force-deleted secret's name in the background, a moment later.
+  harness.model.forcedDeletionDelayMs = 1_000;
   const customers = new InMemoryCustomers();
   let executions = 0;
   const api: LifecycleApiDeps = {
@@ -99,15 +109,16 @@ describe('onboarding retried after a failed, compensated attempt (Secrets Manage
       expect(await harness.store.read(ref, 'previous', INSPECT)).toBeUndefined();
       expect(await harness.store.read(ref, 'pending', INSPECT)).toBeUndefined();
     }
-    // Restored, then relabelled: only the retry's versions carry a staging label; the failed attempt's values are
-    // deprecated (unreadable through the resource policy, removed by Secrets Manager in the background).
+    // The failed attempt's secrets were deleted for good and created anew: each holds the retry's version only.
     for (const name of names) {
       const secret = harness.model.secrets.get(name);
       expect(secret?.deletedDate).toBeUndefined();
-      const labelled = Object.entries(harness.model.stagesOf(name)).filter(([, stages]) => stages.length > 0);
-      expect(labelled.map(([, stages]) => stages)).toEqual([['AWSCURRENT']]);
+      expect(Object.values(harness.model.stagesOf(name))).toEqual([['AWSCURRENT']]);
     }
-    expect(harness.model.log.filter((entry) => entry.op === 'RestoreSecret').map((entry) => entry.id)).toEqual(names);
+    const forced = harness.model.log.filter((entry) => entry.op === 'DeleteSecret').map((entry) => entry.id);
+    // Scheduled by the compensation (with the recovery window), then forced by the retry.
+    expect(forced.slice(0, 2).sort()).toEqual([...names].sort());
+    expect(forced.slice(2)).toEqual(names);
     expect((await customers.get(customerId))?.status).toBe('onboarding');
   });
 });
