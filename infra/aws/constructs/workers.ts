@@ -114,6 +114,8 @@ const allCustomerTables = Object.fromEntries(
 /** Tables the shared sync engine (functions/sync/aws-wiring.ts) reads and writes: processor, reconciler, bulk loader. */
 const SYNC_ENGINE_TABLES: Partial<Record<TableKey, TableAccess>> = {
   customers: rw,
+  // Payloads are sealed under each customer's data key: read it, create the first one (conditional PutItem).
+  customerKeys: rw,
   syncRecords: rw,
   deliveries: rw,
   deadLetters: rw,
@@ -212,6 +214,8 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
       deadLetters: rw,
       syncRecords: rw,
       checkpoints: rw,
+      // Opens sealed payloads (resume, replay): reads the customer's data key.
+      customerKeys: 'read',
       // Serves incident reports (read only).
       incidentReports: 'read',
     },
@@ -269,6 +273,7 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
       secretAudit: rw,
       rateBudgets: rw,
       heldMessages: rw,
+      customerKeys: rw,
     },
     sealsWithDataKey: true,
     customerSecrets: 'secret-lifecycle',
@@ -495,11 +500,7 @@ export class Workers extends Construct {
       environment[ENV.customerNotificationsTopicArn] = this.props.customerNotifications.topicArn;
     }
     if (spec.operatorAlerts) environment[ENV.operatorAlertsTopicArn] = this.props.operatorAlerts.topicArn;
-    if (spec.sealsWithDataKey || spec.opensWithDataKey) {
-      environment[ENV.dataKmsKeyArn] = secrets.dataKey.keyArn;
-      // Payloads are sealed under each customer's data key, stored KMS-encrypted in the customer-keys table.
-      environment[tableEnvVar('customerKeys')] = state.tables.customerKeys.tableName;
-    }
+    if (spec.sealsWithDataKey || spec.opensWithDataKey) environment[ENV.dataKmsKeyArn] = secrets.dataKey.keyArn;
     if (spec.debugCaptures || spec.lifecycleWiring) {
       environment[ENV.debugCaptureBucket] = this.props.debugBucket.bucketName;
     }
@@ -533,10 +534,6 @@ export class Workers extends Construct {
     }
     if (spec.sealsWithDataKey) secrets.dataKey.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
     else if (spec.opensWithDataKey) secrets.dataKey.grantDecrypt(role);
-    // Customer data keys: a sealer reads its customer's key and creates the first one (conditional PutItem); an
-    // opener only reads. Neither deletes: only offboarding destroys a key (its own table grant).
-    if (spec.sealsWithDataKey) state.tables.customerKeys.grant(role, 'dynamodb:GetItem', 'dynamodb:PutItem');
-    else if (spec.opensWithDataKey) state.tables.customerKeys.grant(role, 'dynamodb:GetItem');
     if (spec.readsImports) {
       role.addToPrincipalPolicy(
         new PolicyStatement({ actions: ['s3:GetObject'], resources: [state.importsBucket.arnForObjects('*')] }),

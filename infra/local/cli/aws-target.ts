@@ -189,6 +189,10 @@ export class AwsTarget implements Target {
     return answer;
   }
 
+  async storeDrillSandboxKey(token: string): Promise<void> {
+    await this.callApi('/deletion-drill/sandbox-key', { token });
+  }
+
   async onboard(customerId: string, token: string, options: OnboardOptions) {
     const answer = (await this.callApi(`/customers/${encodeURIComponent(customerId)}/api-token`, {
       token,

@@ -58,6 +58,10 @@ export class LocalTarget implements Target {
     return { status: response.status, json };
   }
 
+  async storeDrillSandboxKey(token: string): Promise<void> {
+    await this.call('POST', '/lifecycle/deletion-drill/sandbox-key', { token });
+  }
+
   async onboard(customerId: string, token: string, options: OnboardOptions): Promise<{ executionId: string }> {
     const { json } = await this.call('POST', `/lifecycle/customers/${encodeURIComponent(customerId)}/api-token`, {
       token,

@@ -54,6 +54,8 @@ Commands
                                  npm run cli -- sim key create 1 | npm run cli -- onboard acme
   sim gifts <customerId>         what reached the simulated Virtuous for the customer (no donor data)
   sim nightly-batch              run the simulator's nightly batch now (creates held records, sends webhooks)
+  drill-sandbox-key              read the Virtuous sandbox organization's key (hidden prompt or stdin) and store it
+                                 for the deletion drill (checked against Virtuous first)
   run-job reconciliation|rotation-reminders|deletion-drill
                                  run a scheduled job now (local runtime; the drill onboards and offboards a
                                  synthetic customer and checks nothing is left)
@@ -528,6 +530,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
         name: stringOption(parsed, '--name'),
         customerId: (value) => customerArgument({ ...parsed, positional: [value ?? ''].filter(Boolean) }),
       });
+    case 'drill-sandbox-key': {
+      const token = await readToken(io, 'Virtuous sandbox API key for the deletion drill');
+      await target.storeDrillSandboxKey(token);
+      io.stdout.write('deletion-drill sandbox key stored\n');
+      return EXIT.succeeded;
+    }
     case 'run-job': {
       const name = parsed.positional[0];
       if (name !== 'reconciliation' && name !== 'rotation-reminders' && name !== 'deletion-drill') {

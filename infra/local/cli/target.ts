@@ -73,6 +73,8 @@ export interface Target {
   startWorkflow(customerId: string, workflow: Exclude<WorkflowName, 'onboarding'>): Promise<{ executionId: string }>;
   /** Hands the new key to a token rotation that waits for it. */
   submitRotationToken(customerId: string, token: string): Promise<void>;
+  /** Stores the Virtuous sandbox key the deletion drill onboards with (validated first; never echoed). */
+  storeDrillSandboxKey(token: string): Promise<void>;
   /** Validates and stores a credential of the customer's source platform (its value goes only into the body). */
   connectSource(
     customerId: string,
