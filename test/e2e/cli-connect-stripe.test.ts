@@ -14,7 +14,7 @@ import { customerRecord, InMemoryCustomers } from '../unit/webhook-verifier/fixt
 import { cliInProcess } from './support.ts';
 
 const STACK = 'Integration-test';
-const WEBHOOK_SECRET = registerSecret('whsec_cliConnect0123456789abcdefGHIJ');
+const WEBHOOK_SECRET = registerSecret('whsec_cliConnectTest0123456789abcdefGHIJ');
 const REFRESH_TOKEN = registerSecret('rt_cli_connect_0123456789abcdefghij');
 const ACCESS_TOKEN = registerSecret('sk_cli_access_0123456789abcdefghij');
 const INSPECT = { reason: 'test:inspect' };

@@ -184,7 +184,7 @@ describe('lifecycle API: connecting a customer’s Stripe', () => {
 
   it('replaces an earlier webhook secret: the old one is deleted, not kept as previous', async () => {
     const { secrets, connect } = await setup();
-    const older = registerSecret('whsec_olderSecret0123456789abcdefXYZ');
+    const older = registerSecret('whsec_olderSecretTest0123456789abcdefXYZ');
     await connect('acme', { credential: 'webhook_secret', value: older });
     await connect('acme', { credential: 'webhook_secret', value: STRIPE_ENDPOINT_SECRET });
     expect((await secrets.read(stripeRef('source_webhook_secret'), 'current', INSPECT))?.value).toBe(
@@ -194,7 +194,7 @@ describe('lifecycle API: connecting a customer’s Stripe', () => {
   });
 
   it.each([
-    ['no whsec_ prefix', 'sk_live_0123456789abcdefghijklmnop'],
+    ['no whsec_ prefix', 'sk_live_Example0123456789abcdefghijklmnop'],
     ['a short key', 'whsec_0123456789'],
     ['characters outside the key alphabet', 'whsec_0123456789abcdef!0123456789'],
   ])('refuses a webhook secret with %s (422), stores nothing and never echoes it', async (_label, raw) => {
