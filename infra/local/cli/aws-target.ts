@@ -183,7 +183,10 @@ export class AwsTarget implements Target {
       const code = typeof answer.error === 'string' ? answer.error : `HTTP ${response.status}`;
       // The API's refusal messages are fixed texts (never the request's data), so they may be shown.
       const detail = typeof answer.message === 'string' ? `: ${answer.message}` : '';
-      if (response.status < 500) throw usage(`refused by the lifecycle API (${response.status} ${code})${detail}`);
+      // 501: this deployment does not offer it: a refusal to explain, not a failure.
+      if (response.status < 500 || response.status === 501) {
+        throw usage(`refused by the lifecycle API (${response.status} ${code})${detail}`);
+      }
       throw new CliError(`the lifecycle API failed (${response.status} ${code})`, EXIT.failed);
     }
     return answer;

@@ -52,7 +52,9 @@ export class LocalTarget implements Target {
       const label = typeof code === 'string' ? code : `HTTP ${response.status}`;
       const message = (json as { message?: unknown }).message;
       const detail = typeof message === 'string' ? `: ${message}` : '';
-      if (response.status < 500) throw usage(`refused (${response.status} ${label})${detail}`);
+      // 501: this runtime does not offer it (e.g. no Stripe OAuth client): a refusal to explain, not a failure.
+      if (response.status < 500 || response.status === 501)
+        throw usage(`refused (${response.status} ${label})${detail}`);
       throw new CliError(`the runtime failed (${response.status} ${label})`, EXIT.failed);
     }
     return { status: response.status, json };
