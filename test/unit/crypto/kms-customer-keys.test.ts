@@ -125,6 +125,10 @@ describe('per-customer KMS data keys', () => {
     const once = await shredCustomerKey(keys, 'gamma', new Date('2026-12-01T00:00:00Z'));
     const twice = await shredCustomerKey(container().keys, 'gamma', new Date('2026-12-02T00:00:00Z'));
     expect(twice).toEqual(once);
+    // The same customer onboarded again: a new key replaces the tombstone; the old payloads stay dark.
+    const again = await container().sealer.seal(body, held('gamma'));
+    expect(again.keyId).not.toBe(once.status === 'destroyed' ? once.keyId : undefined);
+    expect(await container().sealer.open(again, held('gamma'))).toBe(body);
     expect(await shredCustomerKey(keys, 'never-sealed', new Date())).toEqual({
       status: 'no_key',
       trialOpen: 'not_applicable',
