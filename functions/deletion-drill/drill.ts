@@ -5,8 +5,9 @@
  * every table that holds customer data (the same per-table inventory offboarding counts with), the customer record
  * (must be the bare offboarded marker), the debug-capture store, and the secret store.
  *
- * Crypto-shredding is checked too: between onboarding and offboarding the drill holds a message for the drill
- * customer (a random canary, sealed under the customer's data key like every held message) and keeps a sealed copy
+ * Crypto-shredding is checked too: between onboarding and offboarding the drill files a dead letter for the drill
+ * customer (a random canary, sealed under the customer's data key like every dead letter; a dead letter, unlike a
+ * held message, is never put back on the queue by itself) and keeps a sealed copy
  * of the canary itself. Afterwards the customer's key must be destroyed (a tombstone only), that sealed copy must
  * refuse to open, and, on one machine, the data folder's files must hold no canary plaintext, no key of the
  * customer and no sealed payload that still opens (disk-residue.ts). The secret-access audit rows the workflows
@@ -34,8 +35,7 @@ import {
 } from '../lifecycle-api/lifecycle-api.ts';
 import { errorCode, isClassified } from '../shared/errors.ts';
 import type { TableKey } from '../shared/tables.ts';
-import type { HeldMessages } from '../sync/held-messages.ts';
-import { HELD_MESSAGE_PURPOSE } from '../sync/held-messages.ts';
+import type { DeadLetters } from '../sync/dead-letters.ts';
 import type { DiskResidue } from './disk-residue.ts';
 
 /** Reserved customer id whose `api_token` secret is the sandbox organization's key. Never onboarded itself. */
@@ -62,8 +62,8 @@ export interface DeletionDrillDeps {
   /** The customer data keys and the sealer of customer payloads: the crypto-shredding check. */
   readonly customerKeys: Pick<CustomerKeyStore, 'describe'>;
   readonly sealer: PayloadSealer;
-  /** Where the canary message is held (sealed), so offboarding has real sealed data of the drill customer to shred. */
-  readonly held: Pick<HeldMessages, 'hold'>;
+  /** Where the canary is filed as a dead letter (sealed), so offboarding has real sealed data of the customer to shred. */
+  readonly deadLetters: Pick<DeadLetters, 'add'>;
   readonly audit: Pick<AuditLog, 'accessesBetween'>;
   /** One machine only: scans the data folder's files for residue of the customer (disk-residue.ts). */
   readonly scanDisk?: (check: { customerId: string; keyId: string; canary: string }) => Promise<DiskResidue>;
@@ -146,15 +146,19 @@ export interface DrillCanary {
 }
 
 export const DRILL_CANARY_PURPOSE = 'deletion-drill';
-const DRILL_CANARY_HELD_ID = 'deletion-drill-canary';
+const DRILL_CANARY_DEAD_LETTER_ID = 'deletion-drill-canary';
 
 async function plantCanary(deps: DeletionDrillDeps, customerId: string): Promise<DrillCanary> {
   const text = `deletion-drill-canary-${randomUUID()}`;
-  await deps.held.hold(
-    customerId,
-    DRILL_CANARY_HELD_ID,
-    JSON.stringify({ canary: text }),
-    'deletion_drill',
+  await deps.deadLetters.add(
+    {
+      customerId,
+      deadLetterId: DRILL_CANARY_DEAD_LETTER_ID,
+      operation: 'deletion-drill',
+      attempts: 0,
+      errorCode: 'DELETION_DRILL_CANARY',
+      messageBody: JSON.stringify({ canary: text }),
+    },
     deps.lifecycle.clock.now(),
   );
   return { text, sealed: await deps.sealer.seal(text, { customerId, purpose: DRILL_CANARY_PURPOSE }) };

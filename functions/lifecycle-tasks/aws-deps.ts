@@ -240,8 +240,8 @@ function lazyIncidentReports(
 }
 
 /**
- * The deletion drill's sealing: the canary it seals under the drill customer's data key, and the held message it
- * stores (sealed the same way) for offboarding to shred. The drill never releases held messages, so it has no queue.
+ * The deletion drill's sealing: the canary it seals under the drill customer's data key, and the dead letter it files
+ * (sealed the same way) for offboarding to shred. The drill never replays a dead letter, so it has no queue.
  */
 export function createAwsDrillSealing(keys: CustomerKeyStore, env: NodeJS.ProcessEnv = process.env) {
   const client = documentClient();
@@ -254,17 +254,18 @@ export function createAwsDrillSealing(keys: CustomerKeyStore, env: NodeJS.Proces
     },
     keys,
   );
-  const held = createHeldMessages({
+  const deadLetters = createDeadLetters({
     client,
-    table: tableNameFromEnv('heldMessages', env),
+    table: tableNameFromEnv('deadLetters', env),
     sealer,
     queue: {
       send: async () => {
-        throw new PermanentError('NOT_CONFIGURED', 'the deletion drill never releases held messages');
+        throw new PermanentError('NOT_CONFIGURED', 'the deletion drill never replays a dead letter');
       },
     },
+    syncState: createDynamoSyncStateRepository(client, tableNameFromEnv('syncRecords', env)),
   });
-  return { sealer, held };
+  return { sealer, deadLetters };
 }
 
 /** The rotation scheduler reads customers and starts token rotations; nothing else. */

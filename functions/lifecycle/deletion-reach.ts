@@ -34,25 +34,30 @@ export interface RemainingData {
   readonly items?: number;
 }
 
-/** Every field an audit row may have: identifiers, codes, counts and times (functions/credentials/audit-log.ts). */
-const AUDIT_ROW_FIELDS: ReadonlySet<string> = new Set([
-  'customerId',
-  'auditKey',
-  'expiresAt',
-  'kind',
-  'source',
-  'action',
-  'stage',
-  'versionId',
-  'accessor',
-  'reason',
-  'requestId',
-  'outcome',
-  'errorCode',
-  'cached',
-  'deletedSecrets',
-  'at',
-]);
+/**
+ * Every field an audit row may have: identifiers, codes, counts and times (functions/credentials/audit-log.ts). Typed
+ * against AuditRecord, so a field added there does not compile here until it is judged identifier-only and listed.
+ */
+const AUDIT_ROW_FIELD_NAMES = {
+  customerId: true,
+  auditKey: true,
+  expiresAt: true,
+  kind: true,
+  source: true,
+  action: true,
+  stage: true,
+  versionId: true,
+  accessor: true,
+  reason: true,
+  requestId: true,
+  outcome: true,
+  errorCode: true,
+  cached: true,
+  deletedSecrets: true,
+  at: true,
+} as const satisfies Record<keyof AuditRecord, true>;
+
+const AUDIT_ROW_FIELDS: ReadonlySet<string> = new Set(Object.keys(AUDIT_ROW_FIELD_NAMES));
 
 /** Fields of audit rows that are not in the identifier-only shape; empty when every row holds identifiers only. */
 export function nonIdentifierAuditFields(rows: readonly AuditRecord[]): string[] {

@@ -391,7 +391,7 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
         debugCaptures: captures,
         customerKeys,
         sealer,
-        held: syncDeps.held,
+        deadLetters,
         audit,
         // The files offboarding must leave nothing readable in: keyring, dynalite's LevelDB files, queue backlog.
         ...(dataDir === undefined

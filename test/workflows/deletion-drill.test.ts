@@ -10,7 +10,8 @@ import { DynamoCustomerDataStore } from '../../functions/lifecycle/dynamo-custom
 import type { CustomerDataStore } from '../../functions/lifecycle/ports.ts';
 import { PermanentError } from '../../functions/shared/errors.ts';
 import { TABLES } from '../../functions/shared/tables.ts';
-import { createHeldMessages } from '../../functions/sync/held-messages.ts';
+import { createDeadLetters } from '../../functions/sync/dead-letters.ts';
+import { createDynamoSyncStateRepository } from '../../functions/sync/dynamo-sync-state-repository.ts';
 import { useWorkflowTestEnv, type WorkflowTestEnv, withDeps } from '../support/workflow-runner.ts';
 
 const env = useWorkflowTestEnv();
@@ -33,15 +34,16 @@ function drill(e: WorkflowTestEnv, day: string) {
     // The same key store the offboarding tasks destroy keys in (the keyring of the test environment).
     customerKeys: e.deps.customerKeys,
     sealer,
-    held: createHeldMessages({
+    deadLetters: createDeadLetters({
       client: e.aws.documentClient,
-      table: e.aws.tableNames.heldMessages,
+      table: e.aws.tableNames.deadLetters,
       sealer,
       queue: {
         send: async () => {
-          throw new PermanentError('NOT_CONFIGURED', 'not released in the drill');
+          throw new PermanentError('NOT_CONFIGURED', 'not replayed in the drill');
         },
       },
+      syncState: createDynamoSyncStateRepository(e.aws.documentClient, e.aws.tableNames.syncRecords),
     }),
     audit: e.deps.audit,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 10))),

@@ -265,14 +265,15 @@ export const WORKER_SPECS: Readonly<Record<WorkerName, WorkerSpec>> = {
     timeout: Duration.minutes(15),
     callsVirtuous: true,
     // Reads every customer table for residue; writes only what onboarding through the API writes (customer record,
-    // audit, rate budget) and the canary message it holds for its synthetic customer, sealed under that customer's
-    // key, so offboarding has sealed data to shred and the drill can prove none of it opens afterwards.
+    // audit, rate budget) and the canary dead letter it files for its synthetic customer, sealed under that
+    // customer's key, so offboarding has sealed data to shred and the drill can prove none of it opens afterwards.
+    // (A dead letter, unlike a held message, is never put back on the queue by the hourly reconciler.)
     tables: {
       ...Object.fromEntries(Object.keys(allCustomerTables).map((key) => [key, 'read' as const])),
       customers: rw,
       secretAudit: rw,
       rateBudgets: rw,
-      heldMessages: rw,
+      deadLetters: rw,
       customerKeys: rw,
     },
     sealsWithDataKey: true,

@@ -57,13 +57,13 @@ async function setup(describe: (id: string) => ExecutionDescription | undefined)
   return { lifecycle, started, key };
 }
 
-/** Sealing of the drill's canary under a real (in-memory) customer key; the held message goes nowhere. */
+/** Sealing of the drill's canary under a real (in-memory) customer key; the dead letter goes nowhere. */
 function sealing() {
   const customerKeys = new MemoryKeyring().customerKeys;
   return {
     customerKeys,
     sealer: createCustomerKeySealer({ keys: customerKeys }),
-    held: { hold: async () => undefined },
+    deadLetters: { add: async () => true },
     audit: { accessesBetween: async () => [] },
   };
 }
