@@ -27,6 +27,7 @@ import { z } from 'zod';
 import type { WorkflowName } from '../customers/customer.ts';
 import { summarizeCustomer, summarizeCustomers } from '../customers/customer-summary.ts';
 import { MAX_DEBUG_CAPTURE_MINUTES } from '../customers/debug-capture-flag.ts';
+import { DRILL_SANDBOX_CUSTOMER_ID } from '../deletion-drill/drill.ts';
 import { storeDrillSandboxKey } from '../deletion-drill/sandbox-key.ts';
 import { isClassified, TransientError } from '../shared/errors.ts';
 import { isCustomerId } from '../shared/identifiers.ts';
@@ -168,6 +169,15 @@ async function route(deps: LifecycleApiDeps, event: APIGatewayProxyEvent): Promi
   if (collection !== 'customers' || method !== 'POST') throw new ApiRefusal(404, 'NOT_FOUND', 'no such route');
   const customerId = customerIdFrom(id);
   if (action === 'api-token' && name === undefined) {
+    // The drill's sandbox key lives under this id; onboarding it would make it a customer's key (and offboarding
+    // would delete it).
+    if (customerId === DRILL_SANDBOX_CUSTOMER_ID) {
+      throw new ApiRefusal(
+        409,
+        'RESERVED_CUSTOMER_ID',
+        `${DRILL_SANDBOX_CUSTOMER_ID} is reserved for the deletion drill`,
+      );
+    }
     const body = parseBody(event, OnboardingBody);
     const started = await receiveOnboardingToken(deps, { customerId, ...body });
     return answer(202, { customerId, workflow: 'onboarding', executionId: started.executionId });

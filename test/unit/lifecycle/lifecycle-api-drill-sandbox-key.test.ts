@@ -109,4 +109,17 @@ describe('POST /lifecycle/deletion-drill/sandbox-key', () => {
     expect(JSON.parse(conflict.body).error).toBe('RESERVED_CUSTOMER_ID');
     expect(await current(taken)).toBeUndefined();
   });
+
+  it('refuses to onboard the reserved drill id as a customer, so its key never becomes a customer key', async () => {
+    const d = deps();
+    const onboarding = await createLifecycleApiHandler(d)({
+      ...post({ token: SANDBOX_KEY }),
+      path: `/lifecycle/customers/${DRILL_SANDBOX_CUSTOMER_ID}/api-token`,
+      pathParameters: { proxy: `customers/${DRILL_SANDBOX_CUSTOMER_ID}/api-token` },
+    });
+    expect(onboarding.statusCode).toBe(409);
+    expect(JSON.parse(onboarding.body).error).toBe('RESERVED_CUSTOMER_ID');
+    expect(await d.customers.get(DRILL_SANDBOX_CUSTOMER_ID)).toBeUndefined();
+    expect(await d.secrets.read(REF, 'pending', { reason: 'test:read' })).toBeUndefined();
+  });
 });
