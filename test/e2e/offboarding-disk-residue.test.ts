@@ -14,6 +14,7 @@ import { HELD_MESSAGE_PURPOSE } from '../../functions/sync/held-messages.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { readSettings } from '../../infra/local/settings.ts';
 import { SIMULATOR_SNAPSHOT_FILE } from '../../infra/local/simulator-snapshot-file.ts';
+import { transactionKey } from '../../infra/local/virtuous-simulator/model.ts';
 import { startVirtuousSimulator, type VirtuousSimulator } from '../../infra/local/virtuous-simulator/server.ts';
 import { DONOR, findLeaks, registerSecret } from '../support/canaries.ts';
 import { cliInProcess, onboardWithStripe, sendStripeGift } from './support.ts';
@@ -47,6 +48,7 @@ describe('offboarding shreds what the data folder still holds of the customer', 
   let simulator: VirtuousSimulator;
   let runtime: LocalRuntime;
   let dataDir: string;
+  let organizationId: number;
   const stripeSecret = registerSecret(`whsec_${randomBytes(24).toString('base64url')}`);
   const cli = (args: string[]) => cliInProcess([...args, '--url', runtime.endpoints.lifecycle]);
   const outputs: string[] = [];
@@ -77,6 +79,7 @@ describe('offboarding shreds what the data folder still holds of the customer', 
       { simulator, timeScale: 60 },
     );
     const org = simulator.control.createOrganization({ name: 'Shred Org' });
+    organizationId = org.organizationId;
     await onboardWithStripe(runtime, CUSTOMER, org.apiKey, stripeSecret);
   }, 30_000);
 
@@ -87,6 +90,22 @@ describe('offboarding shreds what the data folder still holds of the customer', 
   });
 
   it('holds the paused customer’s delivery sealed: on disk, but only as ciphertext that opens while the key exists', async () => {
+    // First a gift synced while the customer is active: what normal processing keeps holds no donor data either.
+    expect(
+      (
+        await sendStripeGift(runtime, {
+          customerId: CUSTOMER,
+          secret: stripeSecret,
+          paymentIntentId: 'pi_shred_active',
+          stripeCustomerId: 'cus_shred_0',
+          amountCents: 900,
+        })
+      ).status,
+    ).toBe(202);
+    expect(await runtime.waitForQueueIdle(10_000)).toBe(true);
+    expect(
+      simulator.control.inspect(organizationId).giftTransactions[transactionKey('Stripe', 'pi_shred_active')],
+    ).toBe(1);
     const paused = await cli(['pause', CUSTOMER, '--reason', 'maintenance']);
     outputs.push(paused.stdout, paused.stderr);
     expect(paused.code).toBe(0);
