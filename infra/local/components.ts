@@ -105,6 +105,8 @@ export interface ComponentInputs {
   readonly webhookPublicBaseUrl: () => string;
   /** The runtime's own webhook endpoint (test deliveries go there even when the public base URL is a tunnel). */
   readonly localWebhooksUrl: () => string;
+  /** Resolves once the inbound queue is drained and the processor idle (false after the timeout). */
+  readonly waitForQueueIdle: (timeoutMs: number) => Promise<boolean>;
   /** The simulator's state when it is the Virtuous in use. */
   readonly simulator?: VirtuousSimulatorState;
   readonly workflows: () => LocalWorkflowEngine;
@@ -335,7 +337,11 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     scheduler: () => scheduler,
     virtuousBaseUrl: inputs.virtuousBaseUrl,
     simulator: () => inputs.simulator,
-    sendTestWebhook: (input) => sendTestWebhook({ secrets, webhooksUrl: inputs.localWebhooksUrl }, input),
+    sendTestWebhook: (input) =>
+      sendTestWebhook(
+        { secrets, webhooksUrl: inputs.localWebhooksUrl, waitForQueueIdle: inputs.waitForQueueIdle },
+        input,
+      ),
   });
 
   return {

@@ -167,6 +167,9 @@ export async function startLocalRuntime(
           })
         : undefined;
 
+    // Bound once the queue poller exists (below); operator routes that wait for a delivery to be processed use it.
+    let waitForQueueIdle = async (_timeoutMs: number): Promise<boolean> => false;
+
     // The webhook endpoint's port must be known before the handlers are built: subscriptions point at it.
     const webhookGatewayHolder: { server?: GatewayServer } = {};
     const lifecycleGatewayHolder: { server?: GatewayServer } = {};
@@ -195,6 +198,7 @@ export async function startLocalRuntime(
       webhookPublicBaseUrl: () =>
         settings.webhookPublicBaseUrl ?? (webhookGatewayHolder.server?.url as string | undefined) ?? '',
       localWebhooksUrl: () => (webhookGatewayHolder.server?.url as string | undefined) ?? '',
+      waitForQueueIdle: (timeoutMs) => waitForQueueIdle(timeoutMs),
       ...(simulator === undefined ? {} : { simulator: simulator.control }),
       timeScale: options.timeScale ?? settings.timeScale,
       workflows: () => {
@@ -274,6 +278,15 @@ export async function startLocalRuntime(
       visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
       onError: (error) => log(`queue poller: ${(error as Error)?.name ?? 'error'}`),
     });
+    waitForQueueIdle = async (timeoutMs) => {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const depth = await queueDepth(sqsClient, sqs.queues.inboundUrl);
+        if (depth.visible === 0 && depth.inFlight === 0 && !poller.processing) return true;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return false;
+    };
 
     const scheduler = new Scheduler(
       [
@@ -389,15 +402,7 @@ export async function startLocalRuntime(
       simulator,
       components,
       runJob: (name) => scheduler.runNow(name),
-      waitForQueueIdle: async (timeoutMs) => {
-        const deadline = Date.now() + timeoutMs;
-        while (Date.now() < deadline) {
-          const depth = await queueDepth(sqsClient, sqs.queues.inboundUrl);
-          if (depth.visible === 0 && depth.inFlight === 0 && !poller.processing) return true;
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        return false;
-      },
+      waitForQueueIdle,
       pollerStatistics: () => poller.statistics,
       webhookSubscriptions,
       stop,

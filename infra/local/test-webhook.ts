@@ -2,7 +2,9 @@
  * A signed test delivery for one customer, local runtime only (`npm run cli -- send-test-webhook`): the runtime
  * signs the body with the customer's stored secret, exactly as the sender would (Virtuous: HMAC-SHA256 over the raw
  * bytes, Base64, in `X-Virtuous-Signature`; Stripe: `t=…,v1=…` in `Stripe-Signature`), and posts it to its own
- * webhook endpoint. The secret never leaves the runtime: the answer is the endpoint's status and request id.
+ * webhook endpoint. The secret never leaves the runtime: the answer is the endpoint's status and request id. An
+ * accepted delivery is answered once the queue is drained (bounded), so what the operator looks at next (`sim gifts`,
+ * `status`, `dead-letters list`) already reflects it.
  */
 import { createHmac } from 'node:crypto';
 import type { SecretStore } from '../../functions/credentials/secret-store.ts';
@@ -19,6 +21,9 @@ export type TestWebhookProvider = 'virtuous' | 'stripe';
 export const DEFAULT_TEST_EVENT =
   '{"event":"GiftCreate","gift":{"id":1,"transactionSource":null,"transactionId":null}}';
 
+/** How long an accepted test delivery waits for the queue to drain before it is answered. */
+export const PROCESSING_WAIT_MS = 10_000;
+
 /** A test event is small; a larger file is refused before anything is signed. */
 export const MAX_TEST_BODY_BYTES = 256 * 1024;
 
@@ -27,12 +32,15 @@ export interface TestWebhookResult {
   /** HTTP status the webhook endpoint answered (202 accepted, 401 refused, ...). */
   readonly status: number;
   readonly requestId?: string;
+  /** Accepted and the inbound queue drained within PROCESSING_WAIT_MS (false: still queued then). */
+  readonly processed?: boolean;
 }
 
 export interface TestWebhookDeps {
   readonly secrets: SecretStore;
   /** The runtime's own webhook endpoint, e.g. `http://127.0.0.1:4510`. */
   readonly webhooksUrl: () => string;
+  readonly waitForQueueIdle?: (timeoutMs: number) => Promise<boolean>;
   readonly now?: () => number;
 }
 
@@ -85,9 +93,14 @@ export async function sendTestWebhook(
     },
   );
   const answer = (await response.json().catch(() => ({}))) as { requestId?: unknown };
+  const processed =
+    response.status === 202 && deps.waitForQueueIdle !== undefined
+      ? await deps.waitForQueueIdle(PROCESSING_WAIT_MS)
+      : undefined;
   return {
     provider: input.provider,
     status: response.status,
     ...(typeof answer.requestId === 'string' ? { requestId: answer.requestId } : {}),
+    ...(processed === undefined ? {} : { processed }),
   };
 }

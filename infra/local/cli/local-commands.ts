@@ -51,7 +51,9 @@ export async function sendTestWebhookCommand(
   const result = await target.sendTestWebhook(input.customerId, provider, body);
   const request = result.requestId === undefined ? '' : ` (request ${result.requestId})`;
   if (result.status === 202) {
-    io.stdout.write(`signed ${provider} test delivery to ${input.customerId}: 202 accepted${request}\n`);
+    const processing =
+      result.processed === undefined ? '' : result.processed ? ', processed' : ', still queued after 10 s';
+    io.stdout.write(`signed ${provider} test delivery to ${input.customerId}: 202 accepted${request}${processing}\n`);
     return EXIT.succeeded;
   }
   io.stdout.write(`signed ${provider} test delivery to ${input.customerId}: refused with ${result.status}${request}\n`);

@@ -180,12 +180,12 @@ export class LocalTarget implements Target {
     customerId: string,
     provider: 'virtuous' | 'stripe',
     body: string | undefined,
-  ): Promise<{ status: number; requestId?: string }> {
+  ): Promise<{ status: number; requestId?: string; processed?: boolean }> {
     const { json } = await this.call('POST', `/local/customers/${encodeURIComponent(customerId)}/test-webhook`, {
       provider,
       ...(body === undefined ? {} : { body }),
     });
-    return json as { status: number; requestId?: string };
+    return json as { status: number; requestId?: string; processed?: boolean };
   }
 
   /** The Virtuous simulator behind the runtime (`/local/simulator/...`, simulator-admin.ts). */
