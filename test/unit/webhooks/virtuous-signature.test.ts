@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { hmacKey } from '../../../functions/webhooks/signature-match.ts';
 import { decodeVirtuousSignature, verifyVirtuousSignature } from '../../../functions/webhooks/virtuous-signature.ts';
@@ -90,6 +91,46 @@ describe('Virtuous signature header decoding', () => {
       valid: false,
       reason: 'malformed_signature',
     });
+  });
+
+  it('decodes every 44-character header exactly as the header grammar says', () => {
+    // The grammar: optional `sha256=` prefix and surrounding spaces, then 64 hex digits or 43 Base64 characters
+    // (standard or URL-safe alphabet) with an optional `=`; anything else is malformed.
+    const grammar = (header: string): Buffer | undefined => {
+      const value = header.trim().replace(/^sha256=/i, '');
+      if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, 'hex');
+      if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(value)) return undefined;
+      const decoded = Buffer.from(value, /[-_]/.test(value) ? 'base64url' : 'base64');
+      return decoded.length === 32 ? decoded : undefined;
+    };
+    const characters = [
+      ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
+      '-',
+      '_',
+      '=',
+      ' ',
+      '.',
+      'é',
+    ];
+    const mixed = fc.string({ unit: fc.constantFrom(...characters), minLength: 43, maxLength: 43 });
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          mixed.map((text) => `${text}=`),
+          mixed.map((text) => `${text}A`),
+        ),
+        (header) => {
+          expect(decodeVirtuousSignature(header)).toEqual(grammar(header));
+        },
+      ),
+      { numRuns: 20_000 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (bytes) => {
+        const header = Buffer.from(bytes).toString('base64');
+        expect(decodeVirtuousSignature(header)).toEqual(Buffer.from(bytes));
+      }),
+    );
   });
 
   it('refuses every signature when no secret is accepted', () => {
