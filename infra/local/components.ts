@@ -399,14 +399,15 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
         sealer,
         deadLetters,
         audit,
-        // The files offboarding must leave nothing readable in: keyring, dynalite's LevelDB files, queue backlog.
+        // Every file offboarding must leave nothing readable in: keyring, dynalite's LevelDB files, queue backlog, debug
+        // captures (the simulator's snapshot is Virtuous's side, not ours).
         ...(dataDir === undefined
           ? {}
           : {
               scanDisk: ({ customerId, keyId, canary }) =>
                 scanDiskResidue({
                   root: dataDir,
-                  exclude: [SIMULATOR_SNAPSHOT_FILE, 'debug-captures'],
+                  exclude: [SIMULATOR_SNAPSHOT_FILE],
                   keyringFile: 'keyring.json',
                   customerId,
                   keyId,
