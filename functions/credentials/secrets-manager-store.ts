@@ -518,7 +518,7 @@ function classifyUnlessClassified(error: unknown): Error {
 
 /**
  * The store a Lambda uses, from its environment: ENVIRONMENT_NAME, SECRETS_KMS_KEY_ARN, CUSTOMER_SECRETS_ROLE_ARN
- * (the role this function assumes per customer), CUSTOMER_SECRETS_PURPOSE (why: which of the customer's secrets its
+ * (the role this function assumes per customer), SCOPED_SESSION_PURPOSE (why: which of the customer's secrets its
  * sessions may touch, secret-purposes.ts), SECRET_ACCESS_ROLE_ARNS (every scoped role, for the resource
  * policy), SECRET_RECOVERY_WINDOW_DAYS (0 or 7-30, default 30), TABLE_SECRET_AUDIT, AWS_LAMBDA_FUNCTION_NAME.
  */

@@ -14,7 +14,7 @@ export const ENV = {
   webhookPublicBaseUrl: 'WEBHOOK_PUBLIC_BASE_URL',
   customerSecretsRoleArn: 'CUSTOMER_SECRETS_ROLE_ARN',
   /** Why the function opens customer-scoped sessions (functions/credentials/secret-purposes.ts). */
-  customerSecretsPurpose: 'CUSTOMER_SECRETS_PURPOSE',
+  customerSecretsPurpose: 'SCOPED_SESSION_PURPOSE',
   secretsKmsKeyArn: 'SECRETS_KMS_KEY_ARN',
   dataKmsKeyArn: 'DATA_KMS_KEY_ARN',
   customerNotificationsTopicArn: 'CUSTOMER_NOTIFICATIONS_TOPIC_ARN',

@@ -289,7 +289,7 @@ describe('SecretsManagerStore on the Secrets Manager model', () => {
       ENVIRONMENT_NAME: 'production',
       SECRETS_KMS_KEY_ARN: KMS_KEY_ARN,
       CUSTOMER_SECRETS_ROLE_ARN: ROLE_ARN,
-      CUSTOMER_SECRETS_PURPOSE: 'virtuous-api',
+      SCOPED_SESSION_PURPOSE: 'virtuous-api',
       SECRET_ACCESS_ROLE_ARNS: `${ROLE_ARN}, ${WRITER_ROLE_ARN}`,
       TABLE_SECRET_AUDIT: 'virtuous-production-secret-audit',
       AWS_REGION: 'us-east-1',
@@ -297,10 +297,10 @@ describe('SecretsManagerStore on the Secrets Manager model', () => {
     expect(createSecretsManagerStore(env)).toBeInstanceOf(SecretsManagerStore);
     expect(() => createSecretsManagerStore({ ...env, SECRET_ACCESS_ROLE_ARNS: '' })).toThrow(/SECRET_ACCESS_ROLE_ARNS/);
     // A function deployed without a purpose, or with one that does not exist, never opens a session.
-    expect(() => createSecretsManagerStore({ ...env, CUSTOMER_SECRETS_PURPOSE: '' })).toThrow(
-      /CUSTOMER_SECRETS_PURPOSE/,
+    expect(() => createSecretsManagerStore({ ...env, SCOPED_SESSION_PURPOSE: '' })).toThrow(
+      /SCOPED_SESSION_PURPOSE/,
     );
-    expect(() => createSecretsManagerStore({ ...env, CUSTOMER_SECRETS_PURPOSE: 'reader' })).toThrow(
+    expect(() => createSecretsManagerStore({ ...env, SCOPED_SESSION_PURPOSE: 'reader' })).toThrow(
       ForbiddenInputError,
     );
     expect(() => createSecretsManagerStore({ ...env, SECRET_RECOVERY_WINDOW_DAYS: '3' })).toThrow(ForbiddenInputError);
