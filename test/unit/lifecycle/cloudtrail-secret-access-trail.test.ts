@@ -9,6 +9,8 @@ import { analyseTrail } from '../../../functions/lifecycle/secret-access-trail.t
 
 const cloudTrail = mockClient(CloudTrailClient);
 const ACCOUNT = '123456789012';
+/** Another account that reaches the secret through a cross-account call. */
+const OTHER_ACCOUNT = '222222222222';
 const WRITER_ROLE = `arn:aws:iam::${ACCOUNT}:role/VirtuousIntegration-prod-CustomerSecretsWriter`;
 const OWN_SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/VirtuousIntegration-prod-CustomerSecretsWriter/acme@tasks`;
 const FOREIGN = `arn:aws:sts::${ACCOUNT}:assumed-role/DeveloperAccess/alice`;
@@ -92,7 +94,7 @@ describe('CloudTrailSecretAccessTrail', () => {
           event({ at: '2026-11-29T12:00:00Z', principal: FOREIGN, resourceArn: ACME_TOKEN_ARN }),
           event({
             at: '2026-11-29T12:05:00Z',
-            identity: { type: 'AWSAccount', accountId: '210987654321' },
+            identity: { type: 'AWSAccount', accountId: OTHER_ACCOUNT },
             secretId: `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:stripe/prod/acme/refresh_token`,
           }),
         ],
@@ -122,7 +124,7 @@ describe('CloudTrailSecretAccessTrail', () => {
         { at: '2026-11-29T12:00:00.000Z', principal: FOREIGN, secretName: ACME_TOKEN },
         {
           at: '2026-11-29T12:05:00.000Z',
-          principal: 'AWSAccount:210987654321',
+          principal: `AWSAccount:${OTHER_ACCOUNT}`,
           secretName: 'stripe/prod/acme/refresh_token',
         },
       ],
