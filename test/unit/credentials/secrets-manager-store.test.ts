@@ -297,12 +297,8 @@ describe('SecretsManagerStore on the Secrets Manager model', () => {
     expect(createSecretsManagerStore(env)).toBeInstanceOf(SecretsManagerStore);
     expect(() => createSecretsManagerStore({ ...env, SECRET_ACCESS_ROLE_ARNS: '' })).toThrow(/SECRET_ACCESS_ROLE_ARNS/);
     // A function deployed without a purpose, or with one that does not exist, never opens a session.
-    expect(() => createSecretsManagerStore({ ...env, SCOPED_SESSION_PURPOSE: '' })).toThrow(
-      /SCOPED_SESSION_PURPOSE/,
-    );
-    expect(() => createSecretsManagerStore({ ...env, SCOPED_SESSION_PURPOSE: 'reader' })).toThrow(
-      ForbiddenInputError,
-    );
+    expect(() => createSecretsManagerStore({ ...env, SCOPED_SESSION_PURPOSE: '' })).toThrow(/SCOPED_SESSION_PURPOSE/);
+    expect(() => createSecretsManagerStore({ ...env, SCOPED_SESSION_PURPOSE: 'reader' })).toThrow(ForbiddenInputError);
     expect(() => createSecretsManagerStore({ ...env, SECRET_RECOVERY_WINDOW_DAYS: '3' })).toThrow(ForbiddenInputError);
     expect(() => createSecretsManagerStore({ ...env, SECRET_RECOVERY_WINDOW_DAYS: '45' })).toThrow(
       /SECRET_RECOVERY_WINDOW_DAYS/,
