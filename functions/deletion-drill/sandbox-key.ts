@@ -5,8 +5,7 @@
  * session, the secrets key via Secrets Manager, the customer resource policy, audited). An operator cannot store it
  * by hand: the secrets key policy lets only the customer-secrets roles encrypt with that key.
  */
-import { ApiRefusal, type LifecycleApiDeps } from '../lifecycle-api/lifecycle-api.ts';
-import { PermanentError, RecoverableError } from '../shared/errors.ts';
+import { ApiRefusal, type LifecycleApiDeps, validateToken } from '../lifecycle-api/lifecycle-api.ts';
 import { logger } from '../shared/observability.ts';
 import { DRILL_SANDBOX_CUSTOMER_ID } from './drill.ts';
 
@@ -20,18 +19,7 @@ export async function storeDrillSandboxKey(
   if ((await deps.customers.get(DRILL_SANDBOX_CUSTOMER_ID)) !== undefined) {
     throw new ApiRefusal(409, 'RESERVED_CUSTOMER_ID', `${DRILL_SANDBOX_CUSTOMER_ID} is in use as a customer id`);
   }
-  let organization: { readonly isEnabled: boolean };
-  try {
-    organization = await deps.virtuous.forToken(DRILL_SANDBOX_CUSTOMER_ID, token).currentOrganization();
-  } catch (error) {
-    if (error instanceof RecoverableError || error instanceof PermanentError) {
-      throw new ApiRefusal(422, 'TOKEN_REJECTED', 'Virtuous did not accept the key');
-    }
-    throw error;
-  }
-  if (!organization.isEnabled) {
-    throw new ApiRefusal(422, 'ORGANIZATION_DISABLED', 'the key reaches an organization that is not enabled');
-  }
+  await validateToken(deps, DRILL_SANDBOX_CUSTOMER_ID, token);
   const ref = { customerId: DRILL_SANDBOX_CUSTOMER_ID, kind: 'api_token' } as const;
   const { versionId } = await deps.secrets.putPending(ref, token, { reason: REASON });
   await deps.secrets.promotePending(ref, { reason: REASON });

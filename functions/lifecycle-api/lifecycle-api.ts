@@ -59,7 +59,12 @@ export class ApiRefusal extends Error {
   }
 }
 
-async function validateToken(deps: LifecycleApiDeps, customerId: string, token: string): Promise<string> {
+/** Checks a Virtuous key live (who am I) before anything stores it; answers the organization user it reaches. */
+export async function validateToken(
+  deps: Pick<LifecycleApiDeps, 'virtuous'>,
+  customerId: string,
+  token: string,
+): Promise<string> {
   let organization: Awaited<ReturnType<ReturnType<VirtuousConnector['forToken']>['currentOrganization']>>;
   try {
     organization = await deps.virtuous.forToken(customerId, token).currentOrganization();
