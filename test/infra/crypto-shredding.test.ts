@@ -9,9 +9,6 @@
  *   used to ask for), while the lifecycle API's role can, through its customer-secrets session for the reserved
  *   drill customer, store `virtuous/<environment>/deletion-drill/api_token` exactly as it stores a customer's key.
  */
-import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { type CfnElement, Stack } from 'aws-cdk-lib';
-import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CUSTOMER_TAG, PURPOSE_TAG, sessionPolicy } from '../../functions/credentials/secret-purposes.ts';
 import { secretResourcePolicy } from '../../functions/credentials/secret-resource-policy.ts';
@@ -25,44 +22,11 @@ import {
 import { TABLE_KEYS, TABLES, type TableSchema, tableName } from '../../functions/shared/tables.ts';
 import { WORKER_SPECS, type WorkerName } from '../../infra/aws/constructs/workers.ts';
 import { type Synthesized, synthesize } from './synth.ts';
-import { ACCOUNT, PARTITION, REGION, TemplatePolicies } from './template-policies.ts';
+import { ACCOUNT, logicalId, PARTITION, REGION, simulate, TemplatePolicies } from './template-policies.ts';
 
 const ENVIRONMENT = 'staging';
 let synth: Synthesized;
 let policies: TemplatePolicies;
-
-function logicalId(construct: IConstruct): string {
-  return Stack.of(construct).getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
-}
-
-async function simulate(request: {
-  principal: string;
-  identityPolicies: { name: string; policy: unknown }[];
-  action: string;
-  resource: string;
-  context?: Record<string, string | string[]>;
-  resourcePolicy?: unknown;
-  sessionPolicy?: unknown;
-}): Promise<string> {
-  const result = await runSimulation(
-    {
-      identityPolicies: request.identityPolicies,
-      sessionPolicy: request.sessionPolicy,
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
-      resourcePolicy: request.resourcePolicy,
-      request: {
-        principal: request.principal,
-        action: request.action,
-        resource: { accountId: ACCOUNT, resource: request.resource },
-        contextVariables: request.context ?? {},
-      },
-    },
-    {},
-  );
-  if (result.resultType === 'error') throw new Error(`simulation error: ${result.errors.message}`);
-  return result.overallResult;
-}
 
 beforeAll(() => {
   synth = synthesize({}, { nag: false });

@@ -4,45 +4,31 @@
  * only the webhook verifier may put captures (PutObject, nothing else on the bucket), only offboarding may list and
  * delete them, and no function may read one back.
  */
-import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { type CfnElement, Stack } from 'aws-cdk-lib';
-import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/shared/environment.ts';
 import { WORKER_SPECS, type WorkerName } from '../../infra/aws/constructs/workers.ts';
 import { type Synthesized, synthesize } from './synth.ts';
-import { ACCOUNT, PARTITION, TemplatePolicies } from './template-policies.ts';
+import { logicalId, PARTITION, simulate, TemplatePolicies } from './template-policies.ts';
 
 let synth: Synthesized;
 let policies: TemplatePolicies;
 let bucket: string;
-
-function logicalId(construct: IConstruct): string {
-  return Stack.of(construct).getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
-}
 
 function role(name: WorkerName): string {
   return logicalId(synth.built.stack.workers.functions[name].role);
 }
 
 async function allowed(roleId: string, action: string, resource: string, resourcePolicy?: unknown): Promise<boolean> {
-  const result = await runSimulation(
-    {
-      identityPolicies: policies.identityPolicies(roleId),
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
-      resourcePolicy,
-      request: {
-        principal: policies.roleArn(roleId),
-        action,
-        resource: { accountId: ACCOUNT, resource },
-        contextVariables: { 'aws:PrincipalArn': policies.roleArn(roleId) },
-      },
-    },
-    {},
-  );
-  if (result.resultType === 'error') throw new Error(`simulation error: ${result.errors.message}`);
-  return result.overallResult === 'Allowed';
+  const principal = policies.roleArn(roleId);
+  const outcome = await simulate({
+    principal,
+    identityPolicies: policies.identityPolicies(roleId),
+    action,
+    resource,
+    resourcePolicy,
+    context: { 'aws:PrincipalArn': principal },
+  });
+  return outcome === 'Allowed';
 }
 
 beforeAll(() => {

@@ -3,15 +3,10 @@
  * The deletion drill in the template: a weekly schedule that is disabled unless the deployment enables it, a function
  * that may only list (never read or delete) debug captures, and an alarm to the operators on a failed drill.
  */
-import { type CfnElement, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { synthesize } from './synth.ts';
-
-function logicalId(construct: IConstruct): string {
-  return Stack.of(construct).getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
-}
+import { logicalId } from './template-policies.ts';
 
 function drillSchedule(json: Record<string, any>, functionId: string): any {
   const schedules = Object.values(json.Resources as Record<string, any>).filter(

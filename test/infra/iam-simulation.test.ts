@@ -7,9 +7,6 @@
  * with `*` on `*` is denied reading a secret value by the secret's resource policy and decrypting by the secrets
  * key policy. And every function role may call only the services its code needs.
  */
-import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { type CfnElement, Stack } from 'aws-cdk-lib';
-import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveSecretRef } from '../../functions/credentials/secret-names.ts';
 import {
@@ -27,11 +24,19 @@ import { TABLE_KEYS, tableName } from '../../functions/shared/tables.ts';
 import { webhookSecretRef } from '../../functions/webhooks/secret-candidates.ts';
 import { WORKER_SPECS, type WorkerName, type WorkerSpec } from '../../infra/aws/constructs/workers.ts';
 import { type Synthesized, synthesize } from './synth.ts';
-import { ACCOUNT, PARTITION, REGION, TemplatePolicies } from './template-policies.ts';
+import {
+  ACCOUNT,
+  logicalId,
+  PARTITION,
+  REGION,
+  type SimulationOutcome,
+  type SimulationRequest,
+  simulate as simulateIam,
+  TemplatePolicies,
+} from './template-policies.ts';
 
 const CUSTOMERS = ['acme', 'beta-org', 'c_3', 'delta99'] as const;
 const ENVIRONMENT = 'staging';
-type Outcome = 'Allowed' | 'ExplicitlyDenied' | 'ImplicitlyDenied';
 
 let synth: Synthesized;
 let policies: TemplatePolicies;
@@ -39,10 +44,6 @@ let readerRole: string;
 let writerRole: string;
 let secretsKey: string;
 const matrix = { checks: 0, allowed: 0, explicitDenials: 0, implicitDenials: 0 };
-
-function logicalId(construct: IConstruct): string {
-  return Stack.of(construct).getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
-}
 
 function secretArn(customer: string, name = 'api_token', source = 'virtuous'): string {
   return `arn:${PARTITION}:secretsmanager:${REGION}:${ACCOUNT}:secret:${source}/${ENVIRONMENT}/${customer}/${name}-Ab12Cd`;
@@ -56,33 +57,9 @@ function sessionArn(roleLogicalId: string, session: string): string {
   return `arn:${PARTITION}:sts::${ACCOUNT}:assumed-role/${policies.roleName(roleLogicalId)}/${session}`;
 }
 
-async function simulate(request: {
-  principal: string;
-  identityPolicies: { name: string; policy: unknown }[];
-  action: string;
-  resource: string;
-  context?: Record<string, string | string[]>;
-  resourcePolicy?: unknown;
-  sessionPolicy?: unknown;
-}): Promise<Outcome> {
-  const result = await runSimulation(
-    {
-      identityPolicies: request.identityPolicies,
-      sessionPolicy: request.sessionPolicy,
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
-      resourcePolicy: request.resourcePolicy,
-      request: {
-        principal: request.principal,
-        action: request.action,
-        resource: { accountId: ACCOUNT, resource: request.resource },
-        contextVariables: request.context ?? {},
-      },
-    },
-    {},
-  );
-  if (result.resultType === 'error') throw new Error(`simulation error: ${result.errors.message}`);
-  const outcome = result.overallResult as Outcome;
+/** The simulator's decision, counted into the matrix the summary test reports. */
+async function simulate(request: SimulationRequest): Promise<SimulationOutcome> {
+  const outcome = await simulateIam(request);
   matrix.checks += 1;
   if (outcome === 'Allowed') matrix.allowed += 1;
   else if (outcome === 'ExplicitlyDenied') matrix.explicitDenials += 1;

@@ -3,9 +3,53 @@
  * Turns the synthesized template's IAM documents into plain policies for the IAM simulator: intrinsic functions
  * are resolved to the fixed ARNs the resources would have in the test account and region.
  */
+import { runSimulation } from '@cloud-copilot/iam-simulate';
+import { type CfnElement, Stack } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+
 export const ACCOUNT = '111111111111';
 export const REGION = 'us-east-1';
 export const PARTITION = 'aws';
+
+export type SimulationOutcome = 'Allowed' | 'ExplicitlyDenied' | 'ImplicitlyDenied';
+
+/** One request to the IAM simulator in the test account, without service or resource control policies. */
+export interface SimulationRequest {
+  readonly principal: string;
+  readonly identityPolicies: { name: string; policy: unknown }[];
+  readonly action: string;
+  readonly resource: string;
+  readonly context?: Record<string, string | string[]>;
+  readonly resourcePolicy?: unknown;
+  readonly sessionPolicy?: unknown;
+}
+
+/** What IAM decides for the request; a request the simulator cannot evaluate fails the test instead. */
+export async function simulate(request: SimulationRequest): Promise<SimulationOutcome> {
+  const result = await runSimulation(
+    {
+      identityPolicies: request.identityPolicies,
+      sessionPolicy: request.sessionPolicy,
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      resourcePolicy: request.resourcePolicy,
+      request: {
+        principal: request.principal,
+        action: request.action,
+        resource: { accountId: ACCOUNT, resource: request.resource },
+        contextVariables: request.context ?? {},
+      },
+    },
+    {},
+  );
+  if (result.resultType === 'error') throw new Error(`simulation error: ${result.errors.message}`);
+  return result.overallResult as SimulationOutcome;
+}
+
+/** The logical id a construct (or its default CloudFormation resource) has in the synthesized template. */
+export function logicalId(construct: IConstruct): string {
+  return Stack.of(construct).getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
+}
 
 type Template = { Resources: Record<string, { Type: string; Properties?: any }> };
 
