@@ -2,9 +2,7 @@
 // (aws-sdk-client-mock), the lifecycle API is a loopback server that checks every request is SigV4-signed and answers
 // as the deployed routes do. The report is printed while the rotation waits; only then is the new key read (stdin)
 // and handed over; the rotation's outcome is printed when the execution ends.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
@@ -15,7 +13,14 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncidentReport } from '../../functions/lifecycle/ports.ts';
 import { registerSecret } from '../support/canaries.ts';
-import { cliInProcess } from './support.ts';
+import {
+  cliInProcess,
+  type DeployedLifecycleApi,
+  describeStack,
+  expectAllSigned,
+  startDeployedLifecycleApi,
+  useSigningCredentials,
+} from './support.ts';
 
 const STACK = 'Integration-test';
 const EXECUTION = 'arn:aws:states:us-east-1:123456789012:execution:incident-response:7f1c';
@@ -74,11 +79,9 @@ function report(rotated: boolean): IncidentReport {
 describe('incident against a deployed stack', () => {
   const sfn = mockClient(SFNClient);
   const cloudFormation = mockClient(CloudFormationClient);
-  let api: Server;
-  let apiUrl: string;
+  let api: DeployedLifecycleApi;
+  let restoreEnv: () => void;
   let keyReceived = false;
-  const received: Array<{ method: string; path: string; headers: IncomingHttpHeaders; body: string }> = [];
-  const savedEnv = { ...process.env };
 
   /** What the deployed routes answer, by method and path under /prod/lifecycle. */
   function route(method: string, path: string): [number, unknown] {
@@ -103,44 +106,11 @@ describe('incident against a deployed stack', () => {
   }
 
   beforeAll(async () => {
-    Object.assign(process.env, {
-      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'example-secret-for-signing-only',
-      AWS_REGION: 'us-east-1',
-    });
-    api = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => {
-        body += chunk.toString('utf8');
-      });
-      request.on('end', () => {
-        const method = request.method ?? '';
-        const path = request.url ?? '';
-        received.push({ method, path, headers: request.headers, body });
-        const [status, answer] = path.startsWith('/prod/lifecycle/')
-          ? route(method, path.slice('/prod/lifecycle'.length))
-          : [404, { error: 'NOT_FOUND' }];
-        response.writeHead(status, { 'content-type': 'application/json' });
-        response.end(JSON.stringify(answer));
-      });
-    });
-    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', () => resolve()));
-    apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}/prod/lifecycle`;
-    cloudFormation.on(DescribeStacksCommand, { StackName: STACK }).resolves({
-      Stacks: [
-        {
-          StackName: STACK,
-          CreationTime: new Date(),
-          StackStatus: 'UPDATE_COMPLETE',
-          Outputs: [
-            { OutputKey: 'LifecycleApiUrl', OutputValue: apiUrl },
-            {
-              OutputKey: 'IncidentResponseStateMachineArn',
-              OutputValue: 'arn:aws:states:us-east-1:123456789012:stateMachine:incident-response',
-            },
-          ],
-        },
-      ],
+    restoreEnv = useSigningCredentials();
+    api = await startDeployedLifecycleApi(route);
+    describeStack(cloudFormation, STACK, {
+      LifecycleApiUrl: api.url,
+      IncidentResponseStateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:incident-response',
     });
     sfn.on(StartExecutionCommand).resolves({ executionArn: EXECUTION, startDate: new Date() });
     // Runs until the key is handed over; the nested rotation then ends and so does the incident.
@@ -154,10 +124,10 @@ describe('incident against a deployed stack', () => {
   });
 
   afterAll(async () => {
-    process.env = savedEnv;
+    restoreEnv();
     sfn.restore();
     cloudFormation.restore();
-    await new Promise<void>((resolve) => api.close(() => resolve()));
+    await api.close();
   });
 
   it('prints the report while the rotation waits, then reads and hands over the key, then the outcome', async () => {
@@ -179,15 +149,11 @@ describe('incident against a deployed stack', () => {
     );
 
     // The key went only into the signed POST's body; the report was asked for before it was read.
-    const calls = received.map((call) => `${call.method} ${call.path}`);
+    const calls = api.received.map((call) => `${call.method} ${call.path}`);
     const handover = calls.indexOf('POST /prod/lifecycle/customers/acme/rotation-token');
     expect(calls.indexOf(`GET /prod/lifecycle/customers/acme/incidents/${REPORT_ID}`)).toBeLessThan(handover);
-    expect(JSON.parse(received[handover]?.body ?? '{}')).toEqual({ token: NEW_KEY });
-    for (const call of received) {
-      expect(call.headers.authorization).toMatch(
-        /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/execute-api\/aws4_request/,
-      );
-    }
+    expect(JSON.parse(api.received[handover]?.body ?? '{}')).toEqual({ token: NEW_KEY });
+    expectAllSigned(api.received);
     expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input).toBe(
       JSON.stringify({ customerId: 'acme' }),
     );

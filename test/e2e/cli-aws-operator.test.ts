@@ -1,13 +1,18 @@
 // `status` and `dead-letters list|replay|discard` against a deployed stack (`--aws --stack-name`): the stack's outputs
 // come from a mocked CloudFormation (aws-sdk-client-mock), its lifecycle API is a loopback server that checks every
 // request is SigV4-signed and answers as the deployed routes do. Nothing goes to Step Functions.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { cliInProcess } from './support.ts';
+import {
+  cliInProcess,
+  type DeployedLifecycleApi,
+  describeStack,
+  expectAllSigned,
+  startDeployedLifecycleApi,
+  useSigningCredentials,
+} from './support.ts';
 
 const STACK = 'Integration-test';
 const LETTER_ID = 'delivery:evt_1#gift';
@@ -53,66 +58,29 @@ function route(method: string, path: string): [number, unknown] {
 describe('status and dead letters against a deployed stack', () => {
   const sfn = mockClient(SFNClient);
   const cloudFormation = mockClient(CloudFormationClient);
-  let api: Server;
-  let apiUrl: string;
-  const received: Array<{ method: string; path: string; headers: IncomingHttpHeaders; body: string }> = [];
-  const savedEnv = { ...process.env };
+  let api: DeployedLifecycleApi;
+  let restoreEnv: () => void;
 
   beforeAll(async () => {
-    Object.assign(process.env, {
-      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'example-secret-for-signing-only',
-      AWS_REGION: 'us-east-1',
-    });
-    api = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => {
-        body += chunk.toString('utf8');
-      });
-      request.on('end', () => {
-        const method = request.method ?? '';
-        const path = request.url ?? '';
-        received.push({ method, path, headers: request.headers, body });
-        const [status, answer] = path.startsWith('/prod/lifecycle/')
-          ? route(method, path.slice('/prod/lifecycle'.length))
-          : [404, { error: 'NOT_FOUND' }];
-        response.writeHead(status, { 'content-type': 'application/json' });
-        response.end(JSON.stringify(answer));
-      });
-    });
-    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', () => resolve()));
-    apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}/prod/lifecycle`;
+    restoreEnv = useSigningCredentials();
+    api = await startDeployedLifecycleApi(route);
   });
 
   beforeEach(() => {
-    received.length = 0;
+    api.received.length = 0;
     cloudFormation.reset();
-    cloudFormation.on(DescribeStacksCommand, { StackName: STACK }).resolves({
-      Stacks: [
-        {
-          StackName: STACK,
-          CreationTime: new Date(),
-          StackStatus: 'UPDATE_COMPLETE',
-          Outputs: [{ OutputKey: 'LifecycleApiUrl', OutputValue: apiUrl }],
-        },
-      ],
-    });
+    describeStack(cloudFormation, STACK, { LifecycleApiUrl: api.url });
   });
 
   afterAll(async () => {
-    process.env = savedEnv;
+    restoreEnv();
     sfn.restore();
     cloudFormation.restore();
-    await new Promise<void>((resolve) => api.close(() => resolve()));
+    await api.close();
   });
 
   function expectSigned() {
-    expect(received.length).toBeGreaterThan(0);
-    for (const call of received) {
-      expect(call.headers.authorization).toMatch(
-        /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/execute-api\/aws4_request/,
-      );
-    }
+    expectAllSigned(api.received);
     expect(sfn.calls()).toHaveLength(0);
   }
 
@@ -122,15 +90,17 @@ describe('status and dead letters against a deployed stack', () => {
     expect(all.code).toBe(0);
     expect(all.stdout).toMatch(/^acme\s+active\s+token-rotation \(awaiting new token\)/m);
     expect(all.stdout).toMatch(/^zeta-org\s+paused\s+-\s+virtuous_unauthorized$/m);
-    expect(received.map((call) => `${call.method} ${call.path}`)).toEqual(['GET /prod/lifecycle/customers']);
+    expect(api.received.map((call) => `${call.method} ${call.path}`)).toEqual(['GET /prod/lifecycle/customers']);
     expectSigned();
 
-    received.length = 0;
+    api.received.length = 0;
     const one = await cliInProcess(['status', 'zeta-org', '--aws', '--stack-name', STACK]);
     expect(one.code).toBe(0);
     expect(one.stdout).toMatch(/^zeta-org\s+paused/m);
     expect(one.stdout).not.toMatch(/^acme/m);
-    expect(received.map((call) => `${call.method} ${call.path}`)).toEqual(['GET /prod/lifecycle/customers/zeta-org']);
+    expect(api.received.map((call) => `${call.method} ${call.path}`)).toEqual([
+      'GET /prod/lifecycle/customers/zeta-org',
+    ]);
     expectSigned();
   });
 
@@ -144,18 +114,18 @@ describe('status and dead letters against a deployed stack', () => {
     const run = await cliInProcess(['dead-letters', 'list', '--aws', '--stack-name', STACK]);
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(`acme ${LETTER_ID} gift VIRTUOUS_REJECTED attempts=3 open 2026-11-29T00:00:00.000Z\n`);
-    expect(received.map((call) => call.path)).toEqual([
+    expect(api.received.map((call) => call.path)).toEqual([
       '/prod/lifecycle/customers',
       '/prod/lifecycle/customers/acme/dead-letters',
       '/prod/lifecycle/customers/zeta-org/dead-letters',
     ]);
     expectSigned();
 
-    received.length = 0;
+    api.received.length = 0;
     const one = await cliInProcess(['dead-letters', 'list', '--customer', 'zeta-org', '--aws', '--stack-name', STACK]);
     expect(one.code).toBe(0);
     expect(one.stdout).toBe('no dead letters\n');
-    expect(received.map((call) => call.path)).toEqual(['/prod/lifecycle/customers/zeta-org/dead-letters']);
+    expect(api.received.map((call) => call.path)).toEqual(['/prod/lifecycle/customers/zeta-org/dead-letters']);
   });
 
   it('dead-letters replay POSTs {checked: true} when asked, signed, with the id encoded in the path', async () => {
@@ -172,7 +142,7 @@ describe('status and dead letters against a deployed stack', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(`${LETTER_ID}: replayed\n`);
-    const call = received.at(-1);
+    const call = api.received.at(-1);
     expect(call?.method).toBe('POST');
     expect(call?.path).toBe(`/prod/lifecycle/customers/acme/dead-letters/${encodeURIComponent(LETTER_ID)}/replay`);
     expect(JSON.parse(call?.body ?? '')).toEqual({ checked: true });
@@ -180,13 +150,13 @@ describe('status and dead letters against a deployed stack', () => {
 
     const plain = await cliInProcess(['dead-letters', 'replay', 'acme', LETTER_ID, '--aws', '--stack-name', STACK]);
     expect(plain.code).toBe(0);
-    expect(JSON.parse(received.at(-1)?.body ?? '')).toEqual({});
+    expect(JSON.parse(api.received.at(-1)?.body ?? '')).toEqual({});
   });
 
   it('a refused discard exits 2 and shows the refusal code', async () => {
     const run = await cliInProcess(['dead-letters', 'discard', 'acme', LETTER_ID, '--aws', '--stack-name', STACK]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/409 DEAD_LETTER_RESOLVED/);
-    expect(received.at(-1)?.path).toMatch(/\/discard$/);
+    expect(api.received.at(-1)?.path).toMatch(/\/discard$/);
   });
 });

@@ -2,9 +2,7 @@
 // stack's lifecycle API stood in by a loopback server: workflows start with StartExecution on the ARN the stack
 // outputs name, progress comes from GetExecutionHistory, the exit code follows DescribeExecution's status, keys go
 // SigV4-signed to the lifecycle API (never into an execution input), egress IPs come from the outputs.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
@@ -14,7 +12,14 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { registerSecret } from '../support/canaries.ts';
-import { cliInProcess } from './support.ts';
+import {
+  cliInProcess,
+  type DeployedLifecycleApi,
+  describeStack,
+  EXECUTE_API_SIGNATURE,
+  startDeployedLifecycleApi,
+  useSigningCredentials,
+} from './support.ts';
 
 const STACK = 'Integration-test';
 const ARN_PREFIX = 'arn:aws:states:us-east-1:111122223333:stateMachine:virtuous-production-';
@@ -23,42 +28,19 @@ const EXECUTION = 'arn:aws:states:us-east-1:111122223333:execution:virtuous-prod
 describe('the CLI against a deployed stack', () => {
   const sfn = mockClient(SFNClient);
   const cloudFormation = mockClient(CloudFormationClient);
-  let api: Server;
-  let apiUrl: string;
-  const received: Array<{ path: string; headers: IncomingHttpHeaders; body: string }> = [];
-  const savedEnv = { ...process.env };
+  let api: DeployedLifecycleApi;
+  let restoreEnv: () => void;
 
   beforeAll(async () => {
-    Object.assign(process.env, {
-      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'example-secret-for-signing-only',
-      AWS_REGION: 'us-east-1',
+    restoreEnv = useSigningCredentials();
+    api = await startDeployedLifecycleApi((_method, path) => {
+      if (path.endsWith('/resume'))
+        return [200, { customerId: 'acme', status: 'active', released: 2, alreadyActive: false }];
+      if (path.endsWith('/pause')) {
+        return [200, { customerId: 'acme', status: 'paused', statusReason: 'operator_paused:maintenance' }];
+      }
+      return [202, { executionId: EXECUTION.replace('offboarding', 'onboarding') }];
     });
-    api = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => {
-        body += chunk.toString('utf8');
-      });
-      request.on('end', () => {
-        received.push({ path: request.url ?? '', headers: request.headers, body });
-        const path = request.url ?? '';
-        if (path.endsWith('/resume') || path.endsWith('/pause')) {
-          response.writeHead(200, { 'content-type': 'application/json' });
-          response.end(
-            JSON.stringify(
-              path.endsWith('/resume')
-                ? { customerId: 'acme', status: 'active', released: 2, alreadyActive: false }
-                : { customerId: 'acme', status: 'paused', statusReason: 'operator_paused:maintenance' },
-            ),
-          );
-          return;
-        }
-        response.writeHead(202, { 'content-type': 'application/json' });
-        response.end(JSON.stringify({ executionId: EXECUTION.replace('offboarding', 'onboarding') }));
-      });
-    });
-    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', () => resolve()));
-    apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}/prod/lifecycle`;
   });
 
   afterEach(() => {
@@ -67,28 +49,19 @@ describe('the CLI against a deployed stack', () => {
   });
 
   afterAll(async () => {
-    process.env = savedEnv;
+    restoreEnv();
     sfn.restore();
     cloudFormation.restore();
-    await new Promise<void>((resolve) => api.close(() => resolve()));
+    await api.close();
   });
 
   function stackOutputs() {
-    cloudFormation.on(DescribeStacksCommand, { StackName: STACK }).resolves({
-      Stacks: [
-        {
-          StackName: STACK,
-          CreationTime: new Date(),
-          StackStatus: 'UPDATE_COMPLETE',
-          Outputs: [
-            { OutputKey: 'OffboardingStateMachineArn', OutputValue: `${ARN_PREFIX}offboarding` },
-            { OutputKey: 'OnboardingStateMachineArn', OutputValue: `${ARN_PREFIX}onboarding` },
-            { OutputKey: 'LifecycleApiUrl', OutputValue: apiUrl },
-            { OutputKey: 'EgressIp2', OutputValue: '198.51.100.7' },
-            { OutputKey: 'EgressIp1', OutputValue: '203.0.113.10' },
-          ],
-        },
-      ],
+    describeStack(cloudFormation, STACK, {
+      OffboardingStateMachineArn: `${ARN_PREFIX}offboarding`,
+      OnboardingStateMachineArn: `${ARN_PREFIX}onboarding`,
+      LifecycleApiUrl: api.url,
+      EgressIp2: '198.51.100.7',
+      EgressIp1: '203.0.113.10',
     });
   }
 
@@ -170,11 +143,9 @@ describe('the CLI against a deployed stack', () => {
     const key = registerSecret('vsim_aws_target_key_0123456789abcdef');
     const run = await cliInProcess(['onboard', 'acme', '--aws', '--stack-name', STACK], key);
     expect(run.code).toBe(0);
-    const call = received.at(-1);
+    const call = api.received.at(-1);
     expect(call?.path).toBe('/prod/lifecycle/customers/acme/api-token');
-    expect(call?.headers.authorization).toMatch(
-      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/execute-api\/aws4_request/,
-    );
+    expect(call?.headers.authorization).toMatch(EXECUTE_API_SIGNATURE);
     expect(JSON.parse(call?.body ?? '{}')).toEqual({ token: key });
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
     expect(run.stdout.includes(key)).toBe(false);
@@ -184,16 +155,14 @@ describe('the CLI against a deployed stack', () => {
     stackOutputs();
     const paused = await cliInProcess(['pause', 'acme', '--reason', 'maintenance', '--aws', '--stack-name', STACK]);
     expect(paused.code).toBe(0);
-    expect(received.at(-1)?.path).toBe('/prod/lifecycle/customers/acme/pause');
-    expect(JSON.parse(received.at(-1)?.body ?? '')).toEqual({ reason: 'maintenance' });
+    expect(api.received.at(-1)?.path).toBe('/prod/lifecycle/customers/acme/pause');
+    expect(JSON.parse(api.received.at(-1)?.body ?? '')).toEqual({ reason: 'maintenance' });
     expect(paused.stdout).toContain('acme paused (operator_paused:maintenance)');
     const resumed = await cliInProcess(['resume', 'acme', '--aws', '--stack-name', STACK]);
     expect(resumed.code).toBe(0);
-    const call = received.at(-1);
+    const call = api.received.at(-1);
     expect(call?.path).toBe('/prod/lifecycle/customers/acme/resume');
-    expect(call?.headers.authorization).toMatch(
-      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/execute-api\//,
-    );
+    expect(call?.headers.authorization).toMatch(EXECUTE_API_SIGNATURE);
     expect(resumed.stdout).toContain('acme active; 2 held message(s) released');
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });

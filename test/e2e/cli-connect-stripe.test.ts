@@ -2,7 +2,7 @@
 // API, which validates and stores it. The local target talks to the lifecycle handler behind the local API gateway
 // stand-in; the AWS target (`--aws`) finds the same API in the stack outputs and signs the call with SigV4.
 import type { IncomingHttpHeaders } from 'node:http';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpOAuthRefresher } from '../../functions/credentials/oauth-refresher.ts';
@@ -11,7 +11,7 @@ import { type GatewayServer, startGateway } from '../../infra/local/api-gateway.
 import { registerSecret } from '../support/canaries.ts';
 import { InMemorySecretStore } from '../support/in-memory-secret-store.ts';
 import { customerRecord, InMemoryCustomers } from '../unit/webhook-verifier/fixtures.ts';
-import { cliInProcess } from './support.ts';
+import { cliInProcess, describeStack, EXECUTE_API_SIGNATURE, useSigningCredentials } from './support.ts';
 
 const STACK = 'Integration-test';
 const WEBHOOK_SECRET = registerSecret('whsec_cliConnectTest0123456789abcdefGHIJ');
@@ -25,8 +25,8 @@ describe('npm run cli -- connect-stripe', () => {
   const loads: string[] = [];
   const headers: IncomingHttpHeaders[] = [];
   const cloudFormation = mockClient(CloudFormationClient);
-  const savedEnv = { ...process.env };
   let gateway: GatewayServer;
+  let restoreEnv: () => void;
 
   beforeAll(async () => {
     await customers.create(customerRecord('acme'));
@@ -89,25 +89,12 @@ describe('npm run cli -- connect-stripe', () => {
         },
       ],
     });
-    Object.assign(process.env, {
-      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-      AWS_SECRET_ACCESS_KEY: 'example-secret-for-signing-only',
-      AWS_REGION: 'us-east-1',
-    });
-    cloudFormation.on(DescribeStacksCommand, { StackName: STACK }).resolves({
-      Stacks: [
-        {
-          StackName: STACK,
-          CreationTime: new Date(),
-          StackStatus: 'CREATE_COMPLETE',
-          Outputs: [{ OutputKey: 'LifecycleApiUrl', OutputValue: `${gateway.url}/lifecycle` }],
-        },
-      ],
-    });
+    restoreEnv = useSigningCredentials();
+    describeStack(cloudFormation, STACK, { LifecycleApiUrl: `${gateway.url}/lifecycle` }, 'CREATE_COMPLETE');
   });
 
   afterAll(async () => {
-    process.env = savedEnv;
+    restoreEnv();
     cloudFormation.restore();
     await gateway.close();
   });
@@ -153,7 +140,7 @@ describe('npm run cli -- connect-stripe', () => {
     );
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('validated with Stripe and stored; the Stripe history load started');
-    expect(headers.at(-1)?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\//);
+    expect(headers.at(-1)?.authorization).toMatch(EXECUTE_API_SIGNATURE);
     const stored = await secrets.read(
       { customerId: 'acme', kind: 'refresh_token', source: 'stripe' },
       'current',

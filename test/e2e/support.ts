@@ -1,10 +1,13 @@
 /**
  * Helpers for the end-to-end tests: the CLI run in-process with a piped stdin, a recorder of every HTTP answer the
- * product's own endpoints give, and a slow loopback proxy in front of the simulator (to hold a backlog on the queue).
+ * product's own endpoints give, a slow loopback proxy in front of the simulator (to hold a backlog on the queue), and
+ * a deployed stack as the CLI's `--aws` target sees it (mocked CloudFormation outputs, a loopback lifecycle API).
  */
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable, Writable } from 'node:stream';
+import { type CloudFormationClient, DescribeStacksCommand, type StackStatus } from '@aws-sdk/client-cloudformation';
+import type { AwsClientStub } from 'aws-sdk-client-mock';
 import { expect } from 'vitest';
 import type { SecretStore } from '../../functions/credentials/secret-store.ts';
 import { runCli } from '../../infra/local/cli/main.ts';
@@ -159,4 +162,96 @@ export function sendStripeGift(
       created: Math.floor(Date.now() / 1000),
     }),
   });
+}
+
+/** The signature the `--aws` target puts on every lifecycle API call: SigV4 for execute-api with the test credentials. */
+export const EXECUTE_API_SIGNATURE =
+  /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/execute-api\/aws4_request/;
+
+/** The lifecycle API was called, and every call was signed as the `--aws` target signs. */
+export function expectAllSigned(calls: readonly { headers: IncomingHttpHeaders }[]): void {
+  expect(calls.length).toBeGreaterThan(0);
+  for (const call of calls) expect(call.headers.authorization).toMatch(EXECUTE_API_SIGNATURE);
+}
+
+/**
+ * Puts the credentials the `--aws` target signs with into the environment (the AWS APIs themselves are mocked, so
+ * nothing reaches AWS); returns what puts the environment back.
+ */
+export function useSigningCredentials(): () => void {
+  const saved = { ...process.env };
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'example-secret-for-signing-only',
+    AWS_REGION: 'us-east-1',
+  });
+  return () => {
+    process.env = saved;
+  };
+}
+
+/** What the mocked CloudFormation answers for the stack: these outputs, in this order. */
+export function describeStack(
+  cloudFormation: AwsClientStub<CloudFormationClient>,
+  stackName: string,
+  outputs: Record<string, string>,
+  status: StackStatus = 'UPDATE_COMPLETE',
+): void {
+  cloudFormation.on(DescribeStacksCommand, { StackName: stackName }).resolves({
+    Stacks: [
+      {
+        StackName: stackName,
+        CreationTime: new Date(),
+        StackStatus: status,
+        Outputs: Object.entries(outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
+      },
+    ],
+  });
+}
+
+export interface LifecycleApiCall {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+export interface DeployedLifecycleApi {
+  /** The stack's `LifecycleApiUrl` output: the API's stage and resource, `/prod/lifecycle`. */
+  readonly url: string;
+  /** Every request, in order, with its headers (the signature) and body. */
+  readonly received: LifecycleApiCall[];
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback stand-in for a deployed stack's lifecycle API: `route` answers each request by method and path below
+ * `/prod/lifecycle` (anything else is a 404), and every request is recorded so a test can check what was signed and sent.
+ */
+export async function startDeployedLifecycleApi(
+  route: (method: string, path: string) => readonly [number, unknown],
+): Promise<DeployedLifecycleApi> {
+  const received: LifecycleApiCall[] = [];
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => {
+      body += chunk.toString('utf8');
+    });
+    request.on('end', () => {
+      const method = request.method ?? '';
+      const path = request.url ?? '';
+      received.push({ method, path, headers: request.headers, body });
+      const [status, answer] = path.startsWith('/prod/lifecycle/')
+        ? route(method, path.slice('/prod/lifecycle'.length))
+        : [404, { error: 'NOT_FOUND' }];
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(answer));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod/lifecycle`,
+    received,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
