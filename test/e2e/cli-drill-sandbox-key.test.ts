@@ -1,40 +1,18 @@
 // The deletion drill's set-up through the CLI and the lifecycle API (the same route a deployed stack's operator
 // calls with --aws): the sandbox key is read from stdin, checked against Virtuous, stored under the reserved drill
 // customer, and the drill then onboards its synthetic customer with it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DRILL_SANDBOX_CUSTOMER_ID } from '../../functions/deletion-drill/drill.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
-import { readSettings } from '../../infra/local/settings.ts';
-import { startVirtuousSimulator, type VirtuousSimulator } from '../../infra/local/virtuous-simulator/server.ts';
 import { findLeaks, registerSecret } from '../support/canaries.ts';
-import { cliInProcess } from './support.ts';
+import { useSimulatedRuntime } from './support.ts';
 
 describe('drill-sandbox-key through the CLI', () => {
-  let simulator: VirtuousSimulator;
-  let runtime: LocalRuntime;
-  const outputs: string[] = [];
-  const cli = async (args: string[], stdin = '') => {
-    const run = await cliInProcess([...args, '--url', runtime.endpoints.lifecycle], stdin);
-    outputs.push(run.stdout, run.stderr);
-    return run;
-  };
+  const local = useSimulatedRuntime({ timeScale: 60 });
+  const { cli } = local;
   const stored = () =>
-    runtime.components.secrets.read({ customerId: DRILL_SANDBOX_CUSTOMER_ID, kind: 'api_token' }, 'current', {
+    local.runtime.components.secrets.read({ customerId: DRILL_SANDBOX_CUSTOMER_ID, kind: 'api_token' }, 'current', {
       reason: 'test:inspect',
     });
-
-  beforeAll(async () => {
-    simulator = await startVirtuousSimulator();
-    runtime = await startLocalRuntime(readSettings(['--in-memory', '--free-ports', '--poll-wait-seconds', '1'], {}), {
-      simulator,
-      timeScale: 60,
-    });
-  }, 30_000);
-
-  afterAll(async () => {
-    await runtime?.stop();
-    await simulator?.close();
-  });
 
   it('refuses a key Virtuous does not accept and stores nothing', async () => {
     const wrong = registerSecret('vkey_not_a_sandbox_key_0123456789');
@@ -45,7 +23,7 @@ describe('drill-sandbox-key through the CLI', () => {
   });
 
   it('stores the sandbox key, and the drill onboards and offboards its customer with it', async () => {
-    const sandbox = simulator.control.createOrganization({ name: 'Drill Sandbox' });
+    const sandbox = local.simulator.control.createOrganization({ name: 'Drill Sandbox' });
     registerSecret(sandbox.apiKey);
     const run = await cli(['drill-sandbox-key'], sandbox.apiKey);
     expect(run.code).toBe(0);
@@ -57,11 +35,13 @@ describe('drill-sandbox-key through the CLI', () => {
     const report = JSON.parse(drill.stdout.split('\n')[1] ?? '{}') as { ok?: boolean; customerId?: string };
     expect(report.ok).toBe(true);
     // The drill used the stored key: no other organization was made for it, and the key stays for the next drill.
-    expect(simulator.control.organizationList().map((org) => org.organizationId)).toEqual([sandbox.organizationId]);
+    expect(local.simulator.control.organizationList().map((org) => org.organizationId)).toEqual([
+      sandbox.organizationId,
+    ]);
     expect((await stored())?.value).toBe(sandbox.apiKey);
   }, 60_000);
 
   it('prints no key', () => {
-    expect(findLeaks(outputs.join('\n'))).toHaveLength(0);
+    expect(findLeaks(local.cliOutput())).toHaveLength(0);
   });
 });

@@ -1,6 +1,8 @@
-// Connecting a customer's Stripe on the one-machine runtime, through the CLI: the webhook signing secret goes in on
-// stdin, the lifecycle API stores it, and a signed Stripe gift is then accepted and reaches the simulator once. The
-// runtime has no Stripe OAuth client, so a refresh token is refused with its code (and never stored).
+// Connecting a customer's Stripe on the one-machine runtime, through the CLI, as on AWS: the webhook signing secret
+// goes in on stdin and a signed Stripe gift is then accepted and reaches the simulator once; a Stripe Connect refresh
+// token minted by the Stripe stand-in (`sim stripe connect`) is validated at the stand-in's OAuth token endpoint,
+// stored, and starts the Stripe history load, whose seeded gifts reach the simulator exactly once; a revoked grant
+// is refused (422) and nothing is stored.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
@@ -12,6 +14,7 @@ import { type CliRun, cliInProcess, sendStripeGift } from './support.ts';
 
 const CUSTOMER = 'stripe-co';
 const INSPECT = { reason: 'test:inspect' };
+const REFRESH_REF = { customerId: CUSTOMER, kind: 'refresh_token', source: 'stripe' } as const;
 
 describe('connect-stripe against the local runtime', () => {
   let simulator: VirtuousSimulator;
@@ -24,12 +27,31 @@ describe('connect-stripe against the local runtime', () => {
     runs.push(run);
     return run;
   };
+  /** `sim stripe connect`: its stdout is the pipe (the token alone), so only its stderr joins the leak scan. */
+  const mintRefreshToken = async (): Promise<{ token: string; accountId: string }> => {
+    const minted = await cliInProcess(['sim', 'stripe', 'connect', '--url', runtime.endpoints.lifecycle]);
+    expect(minted.code).toBe(0);
+    const token = registerSecret(minted.stdout.trim());
+    expect(minted.stdout).toBe(`${token}\n`);
+    runs.push({ ...minted, stdout: '' });
+    const accountId = /Stripe account (acct_\w+) connected/.exec(minted.stderr)?.[1];
+    expect(accountId).toBeDefined();
+    return { token, accountId: accountId as string };
+  };
+  const storedRefreshToken = async () => {
+    const stored = await runtime.components.secrets.read(REFRESH_REF, 'current', INSPECT);
+    if (stored !== undefined) registerSecret(stored.value);
+    return stored;
+  };
+  const giftCount = (paymentIntentId: string) =>
+    simulator.control.inspect(organizationId).giftTransactions[transactionKey('Stripe', paymentIntentId)] ?? 0;
 
   beforeAll(async () => {
     simulator = await startVirtuousSimulator();
     runtime = await startLocalRuntime(readSettings(['--in-memory', '--free-ports', '--poll-wait-seconds', '1'], {}), {
       simulator,
     });
+    registerSecret((await runtime.components.provisionStripeClient()).clientSecret);
     const org = simulator.control.createOrganization({ name: 'Stripe Org' });
     organizationId = org.organizationId;
     registerSecret(org.apiKey);
@@ -54,22 +76,65 @@ describe('connect-stripe against the local runtime', () => {
     const gift = { customerId: CUSTOMER, secret: stripeSecret, stripeCustomerId: 'cus_connect_0', amountCents: 1500 };
     expect((await sendStripeGift(runtime, { ...gift, paymentIntentId: 'pi_connect_0' })).status).toBe(202);
     expect(await runtime.waitForQueueIdle(10_000)).toBe(true);
-    expect(simulator.control.inspect(organizationId).giftTransactions[transactionKey('Stripe', 'pi_connect_0')]).toBe(
-      1,
-    );
+    expect(giftCount('pi_connect_0')).toBe(1);
   });
 
-  it('refuses a refresh token here (no Stripe OAuth client on one machine) with exit code 2 and stores nothing', async () => {
-    const token = registerSecret(`rt_${randomBytes(24).toString('base64url')}`);
+  it('connects a refresh token minted by the Stripe stand-in; the history load brings its seeded gifts once', async () => {
+    const { token, accountId } = await mintRefreshToken();
+    const connected = await cli(['connect-stripe', CUSTOMER, '--refresh-token'], token);
+    expect(connected.code).toBe(0);
+    expect(connected.stdout).toContain('validated with Stripe and stored');
+    expect(connected.stdout).toContain('history load started');
+
+    const seeded = runtime.stripe.control.history(accountId)?.paymentIntents ?? [];
+    const succeeded = seeded.filter((intent) => intent.status === 'succeeded').map((intent) => intent.id);
+    const declined = seeded.filter((intent) => intent.status !== 'succeeded').map((intent) => intent.id);
+    expect(succeeded.length).toBeGreaterThan(1);
+    expect(declined.length).toBeGreaterThan(0);
+    // The load runs in the background (an asynchronous invoke on AWS): wait for its gifts, then for the queue.
+    for (let polls = 0; polls < 200 && !succeeded.every((id) => giftCount(id) > 0); polls++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await runtime.waitForQueueIdle(10_000)).toBe(true);
+    expect(Object.fromEntries(succeeded.map((id) => [id, giftCount(id)]))).toEqual(
+      Object.fromEntries(succeeded.map((id) => [id, 1])),
+    );
+    for (const id of declined) expect(giftCount(id)).toBe(0);
+
+    // Both refreshes (validation, then the load) rotated the grant: the minted token is spent, the stored one is live.
+    const stored = await storedRefreshToken();
+    expect(stored).toBeDefined();
+    expect(stored?.value).not.toBe(token);
+    expect(stored?.value).toMatch(/^rt_sim_/);
+    expect((await runtime.components.customers.get(CUSTOMER))?.status).toBe('active');
+
+    // The same payment arriving as a webhook later is the same Virtuous transaction: still exactly one.
+    const [first] = succeeded;
+    const intent = seeded.find((candidate) => candidate.id === first);
+    const webhook = await sendStripeGift(runtime, {
+      customerId: CUSTOMER,
+      secret: stripeSecret,
+      paymentIntentId: first as string,
+      stripeCustomerId: intent?.customer ?? 'cus_guest',
+      amountCents: intent?.amount ?? 100,
+    });
+    expect(webhook.status).toBe(202);
+    expect(await runtime.waitForQueueIdle(10_000)).toBe(true);
+    expect(giftCount(first as string)).toBe(1);
+  }, 30_000);
+
+  it('refuses a refresh token whose grant the account revoked with 422 (exit code 2) and stores nothing', async () => {
+    const before = await storedRefreshToken();
+    const { token, accountId } = await mintRefreshToken();
+    const revoked = await cli(['sim', 'stripe', 'revoke', accountId]);
+    expect(revoked.code).toBe(0);
+
     const refused = await cli(['connect-stripe', CUSTOMER, '--refresh-token'], token);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain('501 NOT_CONFIGURED');
-    const stored = await runtime.components.secrets.read(
-      { customerId: CUSTOMER, kind: 'refresh_token', source: 'stripe' },
-      'current',
-      INSPECT,
-    );
-    expect(stored).toBeUndefined();
+    expect(refused.stderr).toContain('422 REFRESH_TOKEN_REJECTED');
+    const after = await storedRefreshToken();
+    expect(after?.versionId).toBe(before?.versionId);
+    expect((await runtime.components.customers.get(CUSTOMER))?.status).toBe('active');
   });
 
   it('prints no donor data or secret', () => {

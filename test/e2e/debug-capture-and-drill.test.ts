@@ -2,28 +2,23 @@
 // (operators alerted, a signed Stripe delivery copied into the local capture folder, nothing after `--off`), and the
 // deletion drill run on demand against the simulator.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
-import { readSettings } from '../../infra/local/settings.ts';
-import { startVirtuousSimulator, type VirtuousSimulator } from '../../infra/local/virtuous-simulator/server.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { registerSecret } from '../support/canaries.ts';
-import { cliInProcess, onboardWithStripe, sendStripeGift } from './support.ts';
+import { onboardWithStripe, sendStripeGift, useSimulatedRuntime } from './support.ts';
 
 const CUSTOMER = 'capture-co';
 
 describe('debug capture and the deletion drill through the CLI', () => {
-  let simulator: VirtuousSimulator;
-  let runtime: LocalRuntime;
-  let dataDir: string;
+  // 60× faster workflow waits: the drill's offboarding settles in-flight sync writes for 90 s.
+  const local = useSimulatedRuntime({ dataDir: 'capture-drill-', timeScale: 60 });
   const stripeSecret = registerSecret(`whsec_${randomBytes(24).toString('base64url')}`);
-  const cli = (args: string[]) => cliInProcess([...args, '--url', runtime.endpoints.lifecycle]);
+  const { cli } = local;
   const captures = async (customerId: string) =>
-    readdir(join(dataDir, 'debug-captures', 'captures', customerId), { recursive: true }).catch(() => []);
+    readdir(join(local.dataDir, 'debug-captures', 'captures', customerId), { recursive: true }).catch(() => []);
   const deliver = (paymentIntentId: string) =>
-    sendStripeGift(runtime, {
+    sendStripeGift(local.runtime, {
       customerId: CUSTOMER,
       secret: stripeSecret,
       paymentIntentId,
@@ -32,22 +27,9 @@ describe('debug capture and the deletion drill through the CLI', () => {
     });
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'capture-drill-'));
-    simulator = await startVirtuousSimulator();
-    runtime = await startLocalRuntime(
-      readSettings(['--data-dir', dataDir, '--free-ports', '--poll-wait-seconds', '1'], {}),
-      // 60× faster workflow waits: the drill's offboarding settles in-flight sync writes for 90 s.
-      { simulator, timeScale: 60 },
-    );
-    const org = simulator.control.createOrganization({ name: 'Capture Org' });
-    await onboardWithStripe(runtime, CUSTOMER, org.apiKey, stripeSecret);
+    const org = local.simulator.control.createOrganization({ name: 'Capture Org' });
+    await onboardWithStripe(local.runtime, CUSTOMER, org.apiKey, stripeSecret);
   }, 30_000);
-
-  afterAll(async () => {
-    await runtime?.stop();
-    await simulator?.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
 
   it('captures only inside the window switched on by the CLI, and alerts the operators', async () => {
     expect((await deliver('pi_before')).status).toBe(202);
@@ -56,7 +38,7 @@ describe('debug capture and the deletion drill through the CLI', () => {
     const on = await cli(['debug-capture', CUSTOMER, '--minutes', '15']);
     expect(on.code).toBe(0);
     expect(on.stdout).toMatch(/capture-co debug capture on until \d{4}-\d\d-\d\dT/);
-    const alert = runtime.components.notifier.messages.find(
+    const alert = local.runtime.components.notifier.messages.find(
       (m) => m.kind === 'operator_alert' && m.code === 'debug_capture_enabled',
     );
     expect(alert).toMatchObject({ customerId: CUSTOMER, severity: 'warning', details: { minutes: 15 } });
@@ -88,6 +70,6 @@ describe('debug capture and the deletion drill through the CLI', () => {
       residue: { tables: {}, customerRecord: 'offboarded_marker', debugCaptures: 0, secrets: 0 },
     });
     expect(String(summary.customerId)).toMatch(/^drill-\d{8}$/);
-    expect((await runtime.components.customers.get(String(summary.customerId)))?.status).toBe('offboarded');
+    expect((await local.runtime.components.customers.get(String(summary.customerId)))?.status).toBe('offboarded');
   }, 60_000);
 });

@@ -3,21 +3,17 @@
 // keeps deleted records in its files until compaction; after offboarding the data folder's files hold no donor
 // canary in any encoding, no copy of the customer's key, and every sealed residue of the customer refuses to open.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { scanDiskResidue } from '../../functions/deletion-drill/disk-residue.ts';
 import { DRILL_CANARY_PURPOSE } from '../../functions/deletion-drill/drill.ts';
 import { DEAD_LETTER_PURPOSE } from '../../functions/sync/dead-letters.ts';
 import { HELD_MESSAGE_PURPOSE } from '../../functions/sync/held-messages.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
-import { readSettings } from '../../infra/local/settings.ts';
 import { SIMULATOR_SNAPSHOT_FILE } from '../../infra/local/simulator-snapshot-file.ts';
 import { transactionKey } from '../../infra/local/virtuous-simulator/model.ts';
-import { startVirtuousSimulator, type VirtuousSimulator } from '../../infra/local/virtuous-simulator/server.ts';
 import { DONOR, findLeaks, registerSecret } from '../support/canaries.ts';
-import { cliInProcess, onboardWithStripe, sendStripeGift } from './support.ts';
+import { onboardWithStripe, sendStripeGift, useSimulatedRuntime } from './support.ts';
 
 const CUSTOMER = 'shred-co';
 
@@ -45,21 +41,19 @@ async function filesContaining(root: string, needle: string, exclude: string[]):
 }
 
 describe('offboarding shreds what the data folder still holds of the customer', () => {
-  let simulator: VirtuousSimulator;
-  let runtime: LocalRuntime;
-  let dataDir: string;
+  // 60× faster workflow waits: offboarding settles in-flight sync writes for 90 s.
+  const local = useSimulatedRuntime({ dataDir: 'shred-', timeScale: 60 });
   let organizationId: number;
   const stripeSecret = registerSecret(`whsec_${randomBytes(24).toString('base64url')}`);
-  const cli = (args: string[]) => cliInProcess([...args, '--url', runtime.endpoints.lifecycle]);
-  const outputs: string[] = [];
+  const { cli } = local;
   const excluded = [SIMULATOR_SNAPSHOT_FILE];
   const keyring = async () =>
-    JSON.parse(await readFile(join(dataDir, 'keyring.json'), 'utf8')) as {
+    JSON.parse(await readFile(join(local.dataDir, 'keyring.json'), 'utf8')) as {
       customerKeys?: { customerId: string; id: string; key: string }[];
     };
   const scan = (keyId: string) =>
     scanDiskResidue({
-      root: dataDir,
+      root: local.dataDir,
       exclude: excluded,
       keyringFile: 'keyring.json',
       customerId: CUSTOMER,
@@ -67,33 +61,20 @@ describe('offboarding shreds what the data folder still holds of the customer', 
       canary: DONOR.email,
       purposes: [HELD_MESSAGE_PURPOSE, DEAD_LETTER_PURPOSE, DRILL_CANARY_PURPOSE],
       // The runtime's own sealer: the same keyring file the runtime reads.
-      sealer: runtime.components.sealer,
+      sealer: local.runtime.components.sealer,
     });
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'shred-'));
-    simulator = await startVirtuousSimulator();
-    runtime = await startLocalRuntime(
-      readSettings(['--data-dir', dataDir, '--free-ports', '--poll-wait-seconds', '1'], {}),
-      // 60× faster workflow waits: offboarding settles in-flight sync writes for 90 s.
-      { simulator, timeScale: 60 },
-    );
-    const org = simulator.control.createOrganization({ name: 'Shred Org' });
+    const org = local.simulator.control.createOrganization({ name: 'Shred Org' });
     organizationId = org.organizationId;
-    await onboardWithStripe(runtime, CUSTOMER, org.apiKey, stripeSecret);
+    await onboardWithStripe(local.runtime, CUSTOMER, org.apiKey, stripeSecret);
   }, 30_000);
-
-  afterAll(async () => {
-    await runtime?.stop();
-    await simulator?.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
 
   it('holds the paused customer’s delivery sealed: on disk, but only as ciphertext that opens while the key exists', async () => {
     // First a gift synced while the customer is active: what normal processing keeps holds no donor data either.
     expect(
       (
-        await sendStripeGift(runtime, {
+        await sendStripeGift(local.runtime, {
           customerId: CUSTOMER,
           secret: stripeSecret,
           paymentIntentId: 'pi_shred_active',
@@ -102,16 +83,15 @@ describe('offboarding shreds what the data folder still holds of the customer', 
         })
       ).status,
     ).toBe(202);
-    expect(await runtime.waitForQueueIdle(10_000)).toBe(true);
+    expect(await local.runtime.waitForQueueIdle(10_000)).toBe(true);
     expect(
-      simulator.control.inspect(organizationId).giftTransactions[transactionKey('Stripe', 'pi_shred_active')],
+      local.simulator.control.inspect(organizationId).giftTransactions[transactionKey('Stripe', 'pi_shred_active')],
     ).toBe(1);
     const paused = await cli(['pause', CUSTOMER, '--reason', 'maintenance']);
-    outputs.push(paused.stdout, paused.stderr);
     expect(paused.code).toBe(0);
     expect(
       (
-        await sendStripeGift(runtime, {
+        await sendStripeGift(local.runtime, {
           customerId: CUSTOMER,
           secret: stripeSecret,
           paymentIntentId: 'pi_shred_0',
@@ -120,7 +100,7 @@ describe('offboarding shreds what the data folder still holds of the customer', 
         })
       ).status,
     ).toBe(202);
-    expect(await runtime.waitForQueueIdle(10_000)).toBe(true);
+    expect(await local.runtime.waitForQueueIdle(10_000)).toBe(true);
 
     const entry = (await keyring()).customerKeys?.find((key) => key.customerId === CUSTOMER);
     expect(entry).toBeDefined();
@@ -129,13 +109,12 @@ describe('offboarding shreds what the data folder still holds of the customer', 
     expect(before.sealedFound).toBeGreaterThanOrEqual(1);
     expect(before.sealedOpened).toBe(before.sealedFound);
     expect(before.keyEntries).toBe(1);
-    for (const form of encodings(DONOR.email)) expect(await filesContaining(dataDir, form, excluded)).toEqual([]);
+    for (const form of encodings(DONOR.email)) expect(await filesContaining(local.dataDir, form, excluded)).toEqual([]);
   }, 30_000);
 
   it('after offboarding: the key is gone from the keyring, the LevelDB residue no longer opens, no canary anywhere', async () => {
     const entry = (await keyring()).customerKeys?.find((key) => key.customerId === CUSTOMER);
     const offboarded = await cli(['offboard', CUSTOMER, '--yes', '--timeout', '60']);
-    outputs.push(offboarded.stdout, offboarded.stderr);
     expect(offboarded.code).toBe(0);
     expect(offboarded.stdout).toContain(entry?.id ?? 'missing key id');
 
@@ -146,14 +125,14 @@ describe('offboarding shreds what the data folder still holds of the customer', 
     expect(after.keyEntries).toBe(0);
     expect(after.plaintextCopies).toBe(0);
     // Neither the key itself nor the canary, in any encoding, lies in any file of the data folder.
-    expect(await filesContaining(dataDir, entry?.key ?? 'missing key', excluded)).toEqual([]);
-    for (const form of encodings(DONOR.email)) expect(await filesContaining(dataDir, form, excluded)).toEqual([]);
+    expect(await filesContaining(local.dataDir, entry?.key ?? 'missing key', excluded)).toEqual([]);
+    for (const form of encodings(DONOR.email)) expect(await filesContaining(local.dataDir, form, excluded)).toEqual([]);
     expect((await keyring()).customerKeys?.some((key) => key.customerId === CUSTOMER)).toBe(false);
   }, 60_000);
 
   it('the deletion drill checks the same on disk for its synthetic customer', async () => {
-    const report = await runtime.components.deletionDrill(
-      async () => simulator.control.createOrganization({ name: 'Drill' }).apiKey,
+    const report = await local.runtime.components.deletionDrill(
+      async () => local.simulator.control.createOrganization({ name: 'Drill' }).apiKey,
     );
     expect(report).toMatchObject({
       ok: true,
@@ -167,6 +146,6 @@ describe('offboarding shreds what the data folder still holds of the customer', 
   }, 60_000);
 
   it('prints no donor data or key', () => {
-    expect(findLeaks(outputs.join('\n'))).toHaveLength(0);
+    expect(findLeaks(local.cliOutput())).toHaveLength(0);
   });
 });

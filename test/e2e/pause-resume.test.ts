@@ -3,41 +3,32 @@
 // exactly once. The customer is told `sync_paused` and `sync_resumed` once each.
 import { randomBytes } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { tableName } from '../../functions/shared/tables.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
-import { readSettings } from '../../infra/local/settings.ts';
 import { transactionKey } from '../../infra/local/virtuous-simulator/model.ts';
-import { startVirtuousSimulator, type VirtuousSimulator } from '../../infra/local/virtuous-simulator/server.ts';
 import { findLeaks, registerSecret } from '../support/canaries.ts';
-import { type CliRun, cliInProcess, sendStripeGift } from './support.ts';
+import { configureStripeSecret, sendStripeGift, useSimulatedRuntime } from './support.ts';
 
 const CUSTOMER = 'pause-co';
 
 describe('pause → webhook held → resume → transaction at the simulator', () => {
-  let simulator: VirtuousSimulator;
-  let runtime: LocalRuntime;
+  const local = useSimulatedRuntime();
+  const { cli } = local;
   let organizationId: number;
-  const runs: CliRun[] = [];
   const stripeSecret = registerSecret(`whsec_${randomBytes(24).toString('base64url')}`);
-  const cli = async (args: string[], stdin = '') => {
-    const run = await cliInProcess([...args, '--url', runtime.endpoints.lifecycle], stdin);
-    runs.push(run);
-    return run;
-  };
   const heldCount = async () => {
-    const answer = await runtime.components.documentClient.send(
+    const answer = await local.runtime.components.documentClient.send(
       new QueryCommand({
-        TableName: tableName(runtime.settings.environment, 'heldMessages'),
+        TableName: tableName(local.runtime.settings.environment, 'heldMessages'),
         KeyConditionExpression: 'customerId = :c',
         ExpressionAttributeValues: { ':c': CUSTOMER },
       }),
     );
     return answer.Items?.length ?? 0;
   };
-  const gifts = () => simulator.control.inspect(organizationId).giftTransactions;
+  const gifts = () => local.simulator.control.inspect(organizationId).giftTransactions;
   const deliver = (paymentIntentId: string) =>
-    sendStripeGift(runtime, {
+    sendStripeGift(local.runtime, {
       customerId: CUSTOMER,
       secret: stripeSecret,
       paymentIntentId,
@@ -46,32 +37,21 @@ describe('pause → webhook held → resume → transaction at the simulator', (
     });
 
   beforeAll(async () => {
-    simulator = await startVirtuousSimulator();
-    runtime = await startLocalRuntime(readSettings(['--in-memory', '--free-ports', '--poll-wait-seconds', '1'], {}), {
-      simulator,
-    });
-    const org = simulator.control.createOrganization({ name: 'Pause Org' });
+    const org = local.simulator.control.createOrganization({ name: 'Pause Org' });
     organizationId = org.organizationId;
     registerSecret(org.apiKey);
     expect((await cli(['onboard', CUSTOMER, '--timeout', '30'], org.apiKey)).code).toBe(0);
-    const ref = { customerId: CUSTOMER, kind: 'source_webhook_secret', source: 'stripe' } as const;
-    await runtime.components.secrets.putPending(ref, stripeSecret, { reason: 'test:configure-stripe' });
-    await runtime.components.secrets.promotePending(ref, { reason: 'test:configure-stripe' });
+    await configureStripeSecret(local.runtime.components.secrets, CUSTOMER, stripeSecret);
   }, 30_000);
-
-  afterAll(async () => {
-    await runtime?.stop();
-    await simulator?.close();
-  });
 
   it('pauses by hand: the webhook is accepted and held, nothing reaches Virtuous', async () => {
     const paused = await cli(['pause', CUSTOMER, '--reason', 'maintenance']);
     expect(paused.code).toBe(0);
     expect(paused.stdout).toContain('paused (operator_paused:maintenance)');
-    expect((await runtime.components.customers.get(CUSTOMER))?.status).toBe('paused');
+    expect((await local.runtime.components.customers.get(CUSTOMER))?.status).toBe('paused');
 
     expect((await deliver('pi_pause_0')).status).toBe(202);
-    expect(await runtime.waitForQueueIdle(10_000)).toBe(true);
+    expect(await local.runtime.waitForQueueIdle(10_000)).toBe(true);
     expect(await heldCount()).toBe(1);
     expect(gifts()[transactionKey('Stripe', 'pi_pause_0')]).toBeUndefined();
 
@@ -84,7 +64,7 @@ describe('pause → webhook held → resume → transaction at the simulator', (
     const resumed = await cli(['resume', CUSTOMER]);
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toContain(`${CUSTOMER} active; 1 held message(s) released`);
-    expect(await runtime.waitForQueueIdle(10_000)).toBe(true);
+    expect(await local.runtime.waitForQueueIdle(10_000)).toBe(true);
     expect(gifts()[transactionKey('Stripe', 'pi_pause_0')]).toBe(1);
     expect(await heldCount()).toBe(0);
 
@@ -92,9 +72,9 @@ describe('pause → webhook held → resume → transaction at the simulator', (
     const again = await cli(['resume', CUSTOMER]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('(was already active); 0 held message(s) released');
-    expect(await runtime.waitForQueueIdle(10_000)).toBe(true);
+    expect(await local.runtime.waitForQueueIdle(10_000)).toBe(true);
     expect(gifts()[transactionKey('Stripe', 'pi_pause_0')]).toBe(1);
-    const types = runtime.components.notifier.customerNotifications
+    const types = local.runtime.components.notifier.customerNotifications
       .filter((notification) => notification.customerId === CUSTOMER)
       .map((notification) => notification.type);
     expect(types.filter((type) => type === 'sync_paused')).toHaveLength(1);
@@ -102,6 +82,6 @@ describe('pause → webhook held → resume → transaction at the simulator', (
   });
 
   it('prints no donor data or key', () => {
-    expect(findLeaks(runs.map((run) => run.stdout + run.stderr).join('\n')).length).toBe(0);
+    expect(findLeaks(local.cliOutput()).length).toBe(0);
   });
 });

@@ -1,18 +1,24 @@
 /**
  * Helpers for the end-to-end tests: the CLI run in-process with a piped stdin, a recorder of every HTTP answer the
  * product's own endpoints give, a slow loopback proxy in front of the simulator (to hold a backlog on the queue), and
- * a deployed stack as the CLI's `--aws` target sees it (mocked CloudFormation outputs, a loopback lifecycle API).
+ * a deployed stack as the CLI's `--aws` target sees it (mocked CloudFormation outputs, a loopback lifecycle API), and
+ * a local runtime in front of the Virtuous simulator for a describe block.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { type CloudFormationClient, DescribeStacksCommand, type StackStatus } from '@aws-sdk/client-cloudformation';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { SecretStore } from '../../functions/credentials/secret-store.ts';
 import { runCli } from '../../infra/local/cli/main.ts';
-import type { LocalRuntime } from '../../infra/local/runtime.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
+import { readSettings } from '../../infra/local/settings.ts';
 import { paymentSucceededEvent, sendStripeEvent } from '../../infra/local/stripe-events.ts';
+import { startVirtuousSimulator, type VirtuousSimulator } from '../../infra/local/virtuous-simulator/server.ts';
 import { DONOR, registerSecret } from '../support/canaries.ts';
 
 class Collect extends Writable {
@@ -253,5 +259,66 @@ export async function startDeployedLifecycleApi(
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod/lifecycle`,
     received,
     close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+export interface SimulatedRuntime {
+  readonly simulator: VirtuousSimulator;
+  readonly runtime: LocalRuntime;
+  /** The runtime's data folder (only with the `dataDir` option). */
+  readonly dataDir: string;
+  /** Every CLI run made through `cli`, in order. */
+  readonly runs: CliRun[];
+  /** The CLI against this runtime's lifecycle API; the run is kept in `runs`. */
+  cli(args: readonly string[], stdin?: string): Promise<CliRun>;
+  /** What every CLI run printed (stdout and stderr), for a scan for secrets and donor data. */
+  cliOutput(): string;
+}
+
+/**
+ * A Virtuous simulator and a local runtime in front of it (polling the queue every second) for the calling describe
+ * block: started before the block's own `beforeAll` hooks, stopped after its tests. With `dataDir` the runtime keeps
+ * its state on disk, in a new temporary folder with that name prefix (removed afterwards); otherwise in memory.
+ */
+export function useSimulatedRuntime(options: { dataDir?: string; timeScale?: number } = {}): SimulatedRuntime {
+  let simulator: VirtuousSimulator | undefined;
+  let runtime: LocalRuntime | undefined;
+  let dataDir: string | undefined;
+  const runs: CliRun[] = [];
+  beforeAll(async () => {
+    if (options.dataDir !== undefined) dataDir = await mkdtemp(join(tmpdir(), options.dataDir));
+    simulator = await startVirtuousSimulator();
+    const storage = dataDir === undefined ? ['--in-memory'] : ['--data-dir', dataDir];
+    runtime = await startLocalRuntime(readSettings([...storage, '--free-ports', '--poll-wait-seconds', '1'], {}), {
+      simulator,
+      timeScale: options.timeScale,
+    });
+  }, 30_000);
+  afterAll(async () => {
+    await runtime?.stop();
+    await simulator?.close();
+    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the simulated runtime is used before its beforeAll hook started it');
+    return value;
+  };
+  return {
+    get simulator() {
+      return started(simulator);
+    },
+    get runtime() {
+      return started(runtime);
+    },
+    get dataDir() {
+      return started(dataDir);
+    },
+    runs,
+    async cli(args, stdin = '') {
+      const run = await cliInProcess([...args, '--url', started(runtime).endpoints.lifecycle], stdin);
+      runs.push(run);
+      return run;
+    },
+    cliOutput: () => runs.map((run) => `${run.stdout}\n${run.stderr}`).join('\n'),
   };
 }
