@@ -23,7 +23,13 @@ import { auditTarget, type OperationResult, runAudited } from './audited-access.
 import { open, rewrap, type SealedValue, seal } from './envelope.ts';
 import { FileKeyring, type Keyring, MemoryKeyring } from './keyring.ts';
 import { KeyedMutex } from './mutex.ts';
-import { type ResolvedSecretRef, resolveSecretRef } from './secret-names.ts';
+import {
+  PLATFORM_SEGMENT,
+  type PlatformSecretPurpose,
+  platformSecretName,
+  type ResolvedSecretRef,
+  resolveSecretRef,
+} from './secret-names.ts';
 import type { AccessContext, SecretKind, SecretRef, SecretStage, SecretStore, SecretVersion } from './secret-store.ts';
 import { parseStateFileJson } from './state-file-json.ts';
 
@@ -34,9 +40,10 @@ interface StoredVersion extends SealedValue {
 }
 
 interface StoredSecret {
+  /** A customer id, or `_platform` for an integration-internal secret (which no customer id can be). */
   readonly customerId: string;
   readonly environment: string;
-  readonly kind: SecretKind;
+  readonly kind: SecretKind | PlatformSecretPurpose;
   readonly source?: string;
   readonly createdAt: string;
   versions: StoredVersion[];
@@ -272,6 +279,50 @@ export class EncryptedFileStore implements SecretStore {
         },
       ),
     );
+  }
+
+  /**
+   * An integration-internal secret (`{source}/{env}/_platform/{purpose}`, e.g. the partner platform's Stripe OAuth
+   * client): sealed like every other value, in the same document, but outside the customer-scoped SecretRef model, as
+   * on AWS where the function's own role reads it by name. No customer deletion reaches it (no customer id starts
+   * with `_`). Not written to the customer audit trail, as on AWS (CloudTrail alone records that read).
+   */
+  async readPlatformSecret(source: string, purpose: PlatformSecretPurpose): Promise<string | undefined> {
+    const name = platformSecretName(this.environment, source, purpose);
+    return locks.run(this.options.storage.lockKey, async () => {
+      const version = (await this.options.storage.load()).secrets[name]?.versions.find((v) =>
+        v.stages.includes('current'),
+      );
+      if (version === undefined) return undefined;
+      return open(version, await this.options.keyring.byId(version.kekId), binding(name, version.versionId));
+    });
+  }
+
+  /** Stores `value` as the only version of the integration-internal secret (replacing any earlier one). */
+  async putPlatformSecret(source: string, purpose: PlatformSecretPurpose, value: string): Promise<void> {
+    const name = platformSecretName(this.environment, source, purpose);
+    assertValue(value);
+    await locks.run(this.options.storage.lockKey, async () => {
+      const document = await this.options.storage.load();
+      const versionId = randomUUID();
+      const createdAt = new Date(this.now()).toISOString();
+      document.secrets[name] = {
+        customerId: PLATFORM_SEGMENT,
+        environment: this.environment,
+        kind: purpose,
+        source,
+        createdAt: document.secrets[name]?.createdAt ?? createdAt,
+        versions: [
+          {
+            versionId,
+            stages: ['current'],
+            createdAt,
+            ...seal(value, await this.options.keyring.active(), binding(name, versionId)),
+          },
+        ],
+      };
+      await this.options.storage.save(document);
+    });
   }
 
   /**

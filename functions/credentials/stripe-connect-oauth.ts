@@ -7,7 +7,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ENV, requireSetting } from '../shared/environment.ts';
 import { STRIPE_CONNECT_TOKEN_URL, STRIPE_OAUTH_SOURCE } from '../sync/stripe-history-source.ts';
-import { HttpOAuthRefresher } from './oauth-refresher.ts';
+import { HttpOAuthRefresher, type OAuthClientCredentials, type OAuthSourceConfig } from './oauth-refresher.ts';
 import { oauthClientFromSecret, secretsManagerPlatformSecret } from './platform-secrets.ts';
 import { platformSecretName } from './secret-names.ts';
 
@@ -22,14 +22,30 @@ export function createStripeConnectRefresher(env: NodeJS.ProcessEnv = process.en
     requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
   });
   return new HttpOAuthRefresher({
-    [STRIPE_OAUTH_SOURCE]: {
+    [STRIPE_OAUTH_SOURCE]: stripeConnectOAuthConfig({
       tokenUrl: env[ENV.stripeOAuthTokenUrl] || STRIPE_CONNECT_TOKEN_URL,
       clientCredentials: oauthClientFromSecret(secretsManagerPlatformSecret(secretsManager, clientSecretName)),
-      // Stripe Connect takes the platform's secret key as `client_secret` in the form.
-      clientAuthentication: 'body',
-      // Stripe Connect's answer has no `expires_in`: refresh hourly rather than trust a token indefinitely.
-      defaultExpiresInSeconds: 3600,
-      timeoutMs: 10_000,
-    },
+    }),
   });
+}
+
+/**
+ * How Stripe Connect's token endpoint is called, wherever the client credentials come from (Secrets Manager on AWS,
+ * the local encrypted store on one machine, where `allowLoopbackHttp` lets it reach the loopback stand-in).
+ */
+export function stripeConnectOAuthConfig(input: {
+  readonly tokenUrl: string;
+  readonly clientCredentials: () => Promise<OAuthClientCredentials>;
+  readonly allowLoopbackHttp?: boolean;
+}): OAuthSourceConfig {
+  return {
+    tokenUrl: input.tokenUrl,
+    clientCredentials: input.clientCredentials,
+    // Stripe Connect takes the platform's secret key as `client_secret` in the form.
+    clientAuthentication: 'body',
+    // Stripe Connect's answer has no `expires_in`: refresh hourly rather than trust a token indefinitely.
+    defaultExpiresInSeconds: 3600,
+    timeoutMs: 10_000,
+    ...(input.allowLoopbackHttp === true ? { allowLoopbackHttp: true } : {}),
+  };
 }

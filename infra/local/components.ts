@@ -20,6 +20,7 @@ import {
 } from '../../functions/credentials/encrypted-file-store.ts';
 import { FileKeyring, type Keyring, MemoryKeyring } from '../../functions/credentials/keyring.ts';
 import type { SecretStore } from '../../functions/credentials/secret-store.ts';
+import { SourceTokenManager } from '../../functions/credentials/source-tokens.ts';
 import { createCustomerKeySealer } from '../../functions/crypto/customer-key-sealer.ts';
 import { createLocalPayloadSealer } from '../../functions/crypto/local-payload-sealer.ts';
 import type { PayloadSealer } from '../../functions/crypto/payload-sealer.ts';
@@ -87,6 +88,13 @@ import type { Scheduler } from './scheduler.ts';
 import type { RuntimeSettings } from './settings.ts';
 import { SIMULATOR_SNAPSHOT_FILE } from './simulator-snapshot-file.ts';
 import type { QueueUrls } from './sqs-stand-in.ts';
+import {
+  isLocalStandIn,
+  localStripeConnectRefresher,
+  provisionLocalStripeClient,
+  type StripeEndpoints,
+} from './stripe-connect.ts';
+import type { StripeSimulatorState } from './stripe-simulator/state.ts';
 import { bindWorkflowTasks } from './task-binding.ts';
 import { sendTestWebhook } from './test-webhook.ts';
 import type { VirtuousSimulatorState } from './virtuous-simulator/simulator.ts';
@@ -101,6 +109,10 @@ export interface ComponentInputs {
   readonly sqsEndpoint: string;
   readonly queues: QueueUrls;
   readonly virtuousBaseUrl: string;
+  /** The Stripe stand-in the Stripe Connect OAuth client and history loads use. */
+  readonly stripe: StripeEndpoints;
+  /** The stand-in's state, for the operator routes that connect and deauthorize accounts. */
+  readonly stripeStandIn?: StripeSimulatorState;
   /** Known once the webhook endpoint listens. */
   readonly webhookPublicBaseUrl: () => string;
   /** The runtime's own webhook endpoint (test deliveries go there even when the public base URL is a tunnel). */
@@ -142,6 +154,8 @@ export interface RuntimeComponents {
   /** Sync counters of this process (submitted, confirmed, dead-lettered, ...). */
   readonly syncMetrics: CountingMetrics;
   readonly notifier: LocalNotifier;
+  /** The platform's Stripe OAuth client from the local store (made and stored on first use), for the stand-in. */
+  provisionStripeClient(): Promise<{ clientId: string; clientSecret: string }>;
   close(): Promise<void>;
 }
 
@@ -253,12 +267,20 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     log: createDynamoReconciliationLog(documentClient, tableNames.reconciliationLog),
     applyDeferredRefund: (customerId, refundKey, giftId) => refunds.applyDeferredRefund(customerId, refundKey, giftId),
   });
-  // No Stripe OAuth client exists on one machine, so a Stripe Connect load ends with UNKNOWN_HISTORY_SOURCE (logged).
+  // Stripe Connect as on AWS: the platform's OAuth client (from the local store) at the Stripe stand-in.
+  const stripeRefresher = localStripeConnectRefresher(secrets, inputs.stripe);
+  const stripeTokens = new SourceTokenManager({ store: secrets, refresher: stripeRefresher, customers, notifier });
   const bulkLoader = createBulkLoaderHandler({
     ...syncDeps,
     checkpoints: createDynamoCheckpointStore(documentClient, tableNames.checkpoints),
     queue: messageQueue,
-    historySourceFor: historySourceSelector({}),
+    historySourceFor: historySourceSelector({
+      stripeConnect: () => ({
+        tokens: stripeTokens,
+        apiBaseUrl: inputs.stripe.apiBaseUrl,
+        allowLoopbackHttp: isLocalStandIn(inputs.stripe.apiBaseUrl),
+      }),
+    }),
   });
   const initialLoads = new InProcessInitialLoadStarter({ reconcile: reconciler, bulkLoad: bulkLoader });
 
@@ -313,8 +335,11 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
       notifier,
       deadLetters,
       incidentReports: new DynamoIncidentReportStore(documentClient, tableNames.incidentReports),
-      // No Stripe OAuth client on one machine: a webhook secret connects, a refresh token is refused (501).
-      sourceCredentials: { syncControl: new DynamoSyncControl(documentClient, tableNames.checkpoints), initialLoads },
+      sourceCredentials: {
+        refresher: stripeRefresher,
+        syncControl: new DynamoSyncControl(documentClient, tableNames.checkpoints),
+        initialLoads,
+      },
     });
     return lifecycleApi(event);
   };
@@ -337,6 +362,7 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     scheduler: () => scheduler,
     virtuousBaseUrl: inputs.virtuousBaseUrl,
     simulator: () => inputs.simulator,
+    stripe: () => inputs.stripeStandIn,
     sendTestWebhook: (input) =>
       sendTestWebhook(
         { secrets, webhooksUrl: inputs.localWebhooksUrl, waitForQueueIdle: inputs.waitForQueueIdle },
@@ -426,6 +452,7 @@ export async function buildComponents(inputs: ComponentInputs): Promise<RuntimeC
     documentClient,
     syncMetrics,
     notifier,
+    provisionStripeClient: () => provisionLocalStripeClient(secrets),
     close: async () => {
       await initialLoads.idle();
       dynamodb.destroy();

@@ -21,6 +21,8 @@ import type { DeadLetters } from '../../functions/sync/dead-letters.ts';
 import { json, jsonBody } from './http-json.ts';
 import type { Scheduler } from './scheduler.ts';
 import { routeSimulator } from './simulator-admin.ts';
+import { routeStripe } from './stripe-admin.ts';
+import type { StripeSimulatorState } from './stripe-simulator/state.ts';
 import { parseProvider, type TestWebhookResult } from './test-webhook.ts';
 import type { VirtuousSimulatorState } from './virtuous-simulator/simulator.ts';
 import type { LocalWorkflowEngine } from './workflow-engine.ts';
@@ -34,6 +36,8 @@ export interface LocalAdminDeps {
   readonly virtuousBaseUrl: string;
   /** The simulator when it is the Virtuous in use (routes under `/local/simulator`); undefined with a real one. */
   readonly simulator?: () => VirtuousSimulatorState | undefined;
+  /** The Stripe stand-in (routes under `/local/stripe`). */
+  readonly stripe?: () => StripeSimulatorState | undefined;
   /** Signs a test delivery with the customer's stored secret and posts it to the runtime's webhook endpoint. */
   readonly sendTestWebhook?: (input: {
     customerId: string;
@@ -102,6 +106,9 @@ export function createLocalAdminHandler(deps: LocalAdminDeps) {
         parts: parts.slice(1),
         body: () => jsonBody(event),
       });
+    }
+    if (head === 'stripe' && deps.stripe) {
+      return routeStripe(deps.stripe(), { method, parts: parts.slice(1) });
     }
     if (method === 'GET' && head === 'executions' && parts.length === 1) {
       const customerId = query.customerId === undefined ? undefined : assertCustomerId(query.customerId);

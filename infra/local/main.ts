@@ -21,6 +21,7 @@ function describe(runtime: LocalRuntime, jobs: { reconciliation: string; reminde
     `  webhook endpoint    ${endpoints.webhooks}/webhooks/{virtuous|stripe}/{customerId}`,
     `  lifecycle API       ${endpoints.lifecycle}/lifecycle/...   operator routes ${endpoints.lifecycle}/local/...`,
     `  Virtuous            ${virtuous}`,
+    `  Stripe              ${endpoints.stripe} (Stripe stand-in: Connect OAuth and the history load's lists)`,
     `  DynamoDB            ${endpoints.dynamodb} (dynalite)`,
     `  SQS                 ${endpoints.sqs} (local-aws-sqs: inbound queue + DLQ, redrive after ${settings.maxReceiveCount})`,
     '  workflows           onboarding, token-rotation, webhook-secret-rotation, offboarding, incident-response',

@@ -21,6 +21,7 @@ import { type JobResult, Scheduler } from './scheduler.ts';
 import type { RuntimeSettings } from './settings.ts';
 import { readSimulatorSnapshot, SimulatorSnapshotKeeper, simulatorSnapshotPath } from './simulator-snapshot-file.ts';
 import { type SqsStandIn, startSqs } from './sqs-stand-in.ts';
+import { type StripeSimulator, startStripeSimulator } from './stripe-simulator/server.ts';
 import { type SimulatorHandle, startSimulator } from './virtuous.ts';
 import type { SubscriptionCheckReport } from './webhook-subscriptions.ts';
 import { LocalWorkflowEngine } from './workflow-engine.ts';
@@ -62,6 +63,8 @@ export interface RuntimeEndpoints {
   readonly dynamodb: string;
   readonly sqs: string;
   readonly virtuous: string;
+  /** The Stripe stand-in (Connect OAuth token endpoint under /oauth, the API under /v1). */
+  readonly stripe: string;
 }
 
 export interface StopReport {
@@ -81,6 +84,8 @@ export interface LocalRuntime {
   readonly engine: LocalWorkflowEngine;
   /** The simulator's in-process handle, when the simulator is the Virtuous in use. */
   readonly simulator: SimulatorHandle | undefined;
+  /** The Stripe stand-in's in-process handle (connected accounts, their seeded history). */
+  readonly stripe: StripeSimulator;
   readonly components: RuntimeComponents;
   runJob(name: string): Promise<JobResult>;
   /** Resolves once no message is waiting or in flight on the inbound queue (or the timeout passed: false). */
@@ -167,6 +172,10 @@ export async function startLocalRuntime(
           })
         : undefined;
 
+    // Its accounts and grants live in memory: a restart forgets them (connect again with a new refresh token).
+    const stripe = await startStripeSimulator({ host: settings.host, port: settings.ports.stripe });
+    cleanups.push(() => stripe.close());
+
     // Bound once the queue poller exists (below); operator routes that wait for a delivery to be processed use it.
     let waitForQueueIdle = async (_timeoutMs: number): Promise<boolean> => false;
 
@@ -195,6 +204,8 @@ export async function startLocalRuntime(
       sqsEndpoint: sqs.endpoint,
       queues: sqs.queues,
       virtuousBaseUrl,
+      stripe: { apiBaseUrl: stripe.baseUrl, oauthTokenUrl: stripe.oauthTokenUrl },
+      stripeStandIn: stripe.control,
       webhookPublicBaseUrl: () =>
         settings.webhookPublicBaseUrl ?? (webhookGatewayHolder.server?.url as string | undefined) ?? '',
       localWebhooksUrl: () => (webhookGatewayHolder.server?.url as string | undefined) ?? '',
@@ -208,6 +219,7 @@ export async function startLocalRuntime(
       log,
     });
     cleanups.push(() => components.close());
+    stripe.control.registerPlatformClient(await components.provisionStripeClient());
 
     engine = new LocalWorkflowEngine({
       bindTasks: components.bindTasks,
@@ -352,6 +364,7 @@ export async function startLocalRuntime(
       dynamodb: dynamo.endpoint,
       sqs: sqs.endpoint,
       virtuous: virtuousBaseUrl,
+      stripe: stripe.baseUrl,
     };
 
     let stopping: Promise<StopReport> | undefined;
@@ -379,6 +392,7 @@ export async function startLocalRuntime(
           }
         }
         if (simulator && ownsSimulator) await simulator.close();
+        await stripe.close();
         await sqs.close();
         await dynamo.close();
         return { savedMessages, workflows, ...(simulatorSaved === undefined ? {} : { simulatorSaved }) };
@@ -400,6 +414,7 @@ export async function startLocalRuntime(
             },
       engine: workflowEngine,
       simulator,
+      stripe,
       components,
       runJob: (name) => scheduler.runNow(name),
       waitForQueueIdle,

@@ -16,6 +16,8 @@ export interface PortSettings {
   readonly sqs: number;
   /** Virtuous simulator; unused when a real Virtuous base URL is configured. */
   readonly virtuous: number;
+  /** Stripe stand-in (Connect OAuth token endpoint and the lists the Stripe history load reads). */
+  readonly stripe: number;
 }
 
 export interface RuntimeSettings {
@@ -51,6 +53,7 @@ export const DEFAULT_PORTS: PortSettings = {
   dynamodb: 4512,
   sqs: 4513,
   virtuous: 4514,
+  stripe: 4515,
 };
 
 /** One setting: its flag, its environment variable, and how its text becomes a value. */
@@ -66,6 +69,7 @@ export const SETTINGS = {
   dynamodbPort: { flag: '--dynamodb-port', env: 'LOCAL_DYNAMODB_PORT', help: 'dynalite port (0 = any free)' },
   sqsPort: { flag: '--sqs-port', env: 'LOCAL_SQS_PORT', help: 'local SQS port (0 = any free)' },
   virtuousPort: { flag: '--virtuous-port', env: 'LOCAL_VIRTUOUS_PORT', help: 'Virtuous simulator port (0 = any free)' },
+  stripePort: { flag: '--stripe-port', env: 'LOCAL_STRIPE_PORT', help: 'Stripe stand-in port (0 = any free)' },
   dataDir: { flag: '--data-dir', env: 'LOCAL_DATA_DIR', help: 'folder for local data (default .local)' },
   inMemory: { flag: '--in-memory', env: 'LOCAL_IN_MEMORY', help: 'keep everything in memory (true/false)' },
   freePorts: { flag: '--free-ports', env: 'LOCAL_FREE_PORTS', help: 'pick any free ports (true/false)' },
@@ -224,6 +228,7 @@ export function readSettings(
     dynamodb: port('dynamodbPort', DEFAULT_PORTS.dynamodb),
     sqs: port('sqsPort', DEFAULT_PORTS.sqs),
     virtuous: port('virtuousPort', DEFAULT_PORTS.virtuous),
+    stripe: port('stripePort', DEFAULT_PORTS.stripe),
   };
   const fixed = Object.entries(ports).filter(([, value]) => value !== 0);
   const seen = new Map<number, string>();

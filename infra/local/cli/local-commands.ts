@@ -1,6 +1,6 @@
 /**
- * CLI commands that exist only against the local runtime: the Virtuous simulator (`sim ...`) and signed test
- * deliveries (`send-test-webhook`). Refused with `--aws` (exit 2): a deployed stack has neither.
+ * CLI commands that exist only against the local runtime: the Virtuous simulator and the Stripe stand-in (`sim ...`)
+ * and signed test deliveries (`send-test-webhook`). Refused with `--aws` (exit 2): a deployed stack has neither.
  *
  * `sim key create` writes the new key to stdout and nothing else, and only when stdout is a pipe, so the one way to
  * use it is straight into onboarding: `npm run cli -- sim key create 1 | npm run cli -- onboard acme`.
@@ -160,7 +160,59 @@ export async function simCommand(
     if (organizations.length === 0) io.stdout.write('no simulated organizations\n');
     return EXIT.succeeded;
   }
+  if (noun === 'stripe') return stripeCommand(target, io, verb, argument);
   throw usage(
-    'sim takes: org create [--name <name>] | org list | key create <organizationId> | gifts <customerId> | nightly-batch',
+    'sim takes: org create [--name <name>] | org list | key create <organizationId> | gifts <customerId> | nightly-batch | stripe connect | stripe accounts | stripe revoke <accountId>',
   );
+}
+
+/**
+ * The Stripe stand-in: `connect` makes a connected account and writes its refresh token to stdout, only into a pipe
+ * (`sim stripe connect | connect-stripe <customerId> --refresh-token`); `revoke` deauthorizes an account.
+ */
+async function stripeCommand(
+  target: LocalTarget,
+  io: Output,
+  verb: string | undefined,
+  argument: string | undefined,
+): Promise<ExitCode> {
+  if (verb === 'connect' && argument === undefined) {
+    // Checked before the grant exists: a token printed on a terminal stays in its scrollback.
+    if (io.stdout.isTTY) {
+      throw usage(
+        'the refresh token is written only into a pipe: npm run cli -- sim stripe connect | npm run cli -- connect-stripe <customerId> --refresh-token',
+      );
+    }
+    const { accountId, refreshToken } = (await target.stripe('POST', 'accounts')) as {
+      accountId?: unknown;
+      refreshToken?: unknown;
+    };
+    if (typeof refreshToken !== 'string' || typeof accountId !== 'string') {
+      throw new CliError('the Stripe stand-in answered without a grant', EXIT.failed);
+    }
+    io.stdout.write(`${refreshToken}\n`);
+    io.stderr.write(`Stripe account ${accountId} connected; its refresh token written to the pipe\n`);
+    return EXIT.succeeded;
+  }
+  if (verb === 'accounts' && argument === undefined) {
+    const { accounts } = (await target.stripe('GET', 'accounts')) as {
+      accounts: Array<{ accountId: string; deauthorized: boolean; customers: number; succeeded: number }>;
+    };
+    if (accounts.length === 0) io.stdout.write('no connected Stripe accounts (connect one: sim stripe connect)\n');
+    for (const account of accounts) {
+      io.stdout.write(
+        `${account.accountId} ${account.deauthorized ? 'deauthorized' : 'connected   '} ${account.customers} customer(s), ${account.succeeded} succeeded payment(s)\n`,
+      );
+    }
+    return EXIT.succeeded;
+  }
+  if (verb === 'revoke') {
+    if (argument === undefined || !/^acct_[A-Za-z0-9]{1,64}$/.test(argument)) {
+      throw usage('sim stripe revoke needs a connected account id (acct_…, see sim stripe accounts)');
+    }
+    await target.stripe('POST', `accounts/${argument}/deauthorize`);
+    io.stdout.write(`Stripe account ${argument} deauthorized the platform: its refresh tokens no longer work\n`);
+    return EXIT.succeeded;
+  }
+  throw usage('sim stripe takes: connect | accounts | revoke <accountId>');
 }

@@ -194,6 +194,12 @@ export class LocalTarget implements Target {
     return json;
   }
 
+  /** The Stripe stand-in behind the runtime (`/local/stripe/...`, stripe-admin.ts). */
+  async stripe(method: 'GET' | 'POST', path: string): Promise<unknown> {
+    const { json } = await this.call(method, `/local/stripe/${path}`);
+    return json;
+  }
+
   async incidentReports(customerId: string): Promise<IncidentReportSummary[]> {
     const { json } = await this.call('GET', `/lifecycle/customers/${encodeURIComponent(customerId)}/incidents`);
     return (json as { incidents: IncidentReportSummary[] }).incidents;

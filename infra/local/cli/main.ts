@@ -54,6 +54,11 @@ Commands
                                  npm run cli -- sim key create 1 | npm run cli -- onboard acme
   sim gifts <customerId>         what reached the simulated Virtuous for the customer (no donor data)
   sim nightly-batch              run the simulator's nightly batch now (creates held records, sends webhooks)
+  sim stripe connect             a new account of the Stripe stand-in (seeded payments) and its Connect refresh
+                                 token, written only into a pipe:
+                                 npm run cli -- sim stripe connect | npm run cli -- connect-stripe acme --refresh-token
+  sim stripe accounts | sim stripe revoke <accountId>
+                                 the stand-in's connected accounts; revoke one's grant (the account deauthorizes)
   drill-sandbox-key              read the Virtuous sandbox organization's key (hidden prompt or stdin) and store it
                                  for the deletion drill (checked against Virtuous first)
   run-job reconciliation|rotation-reminders|deletion-drill
