@@ -36,7 +36,10 @@ export interface ConnectedAccountView {
 
 export interface StripeSimulatorStateOptions {
   readonly now?: () => number;
-  /** Default one hour, the lifetime the product's Stripe Connect client assumes. */
+  /**
+   * Default 15 minutes: shorter than the hour the product's Stripe Connect client assumes (Stripe's answer does not
+   * say), so a long-running runtime also exercises the client's 401 → refresh-once path.
+   */
   readonly accessTokenTtlMs?: number;
   readonly historySize?: HistorySize;
 }
@@ -75,7 +78,7 @@ export class StripeSimulatorState {
 
   constructor(options: StripeSimulatorStateOptions = {}) {
     this.now = options.now ?? Date.now;
-    this.accessTokenTtlMs = options.accessTokenTtlMs ?? 3_600_000;
+    this.accessTokenTtlMs = options.accessTokenTtlMs ?? 15 * 60_000;
     this.historySize = options.historySize ?? { customers: 3 };
   }
 
