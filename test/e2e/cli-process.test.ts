@@ -1,13 +1,12 @@
 // `npm start` and the CLI as the user runs them: the runtime as a child process (in memory, free ports), the CLI as
 // separate child processes talking to it over HTTP. Exit codes, plain progress lines without a terminal, a key read
 // from stdin, a clean stop on SIGINT, and no donor data or key in anything either process printed or any answer.
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DONOR, findLeaks, registerSecret } from '../support/canaries.ts';
+import { LOCAL_MAIN, PROJECT_ROOT, type RuntimeProcess, startRuntimeProcess } from './support.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../infra/local/main.ts', import.meta.url));
 const CLI = fileURLToPath(new URL('../../infra/local/cli/main.ts', import.meta.url));
 const CUSTOMER = 'cli-co';
 
@@ -15,7 +14,10 @@ const captured: string[] = [];
 
 function runCli(args: readonly string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env } });
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -34,8 +36,7 @@ function runCli(args: readonly string[], stdin = ''): Promise<{ code: number; st
 }
 
 describe('npm start and the CLI as child processes', () => {
-  let runtime: ChildProcessWithoutNullStreams;
-  let runtimeOutput = '';
+  let runtime: RuntimeProcess;
   let lifecycleUrl: string;
   let webhooksUrl: string;
   let virtuousUrl: string;
@@ -53,23 +54,10 @@ describe('npm start and the CLI as child processes', () => {
   };
 
   beforeAll(async () => {
-    runtime = spawn(process.execPath, ['--import', 'tsx', MAIN, '--in-memory', '--free-ports', '--time-scale', '60'], {
-      cwd: ROOT,
-      env: { ...process.env },
-    });
-    runtime.stdout.on('data', (chunk: Buffer) => {
-      runtimeOutput += chunk.toString('utf8');
-    });
-    runtime.stderr.on('data', (chunk: Buffer) => {
-      runtimeOutput += chunk.toString('utf8');
-    });
-    const deadline = Date.now() + 20_000;
-    while (!/Stop: Ctrl-C/.test(runtimeOutput) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    lifecycleUrl = /lifecycle API\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(runtimeOutput)?.[1] as string;
-    webhooksUrl = /webhook endpoint\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(runtimeOutput)?.[1] as string;
-    virtuousUrl = /Virtuous\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(runtimeOutput)?.[1] as string;
+    runtime = await startRuntimeProcess(['--in-memory', '--free-ports', '--time-scale', '60'], 20_000);
+    lifecycleUrl = /lifecycle API\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(runtime.output)?.[1] as string;
+    webhooksUrl = /webhook endpoint\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(runtime.output)?.[1] as string;
+    virtuousUrl = /Virtuous\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(runtime.output)?.[1] as string;
     const org = await control('/organizations', { name: 'CLI Org' });
     organizationId = org.organizationId as number;
     apiKey = registerSecret(org.apiKey as string);
@@ -82,17 +70,17 @@ describe('npm start and the CLI as child processes', () => {
   }, 60_000);
 
   afterAll(() => {
-    if (runtime.exitCode === null) runtime.kill('SIGKILL');
+    if (runtime.child.exitCode === null) runtime.child.kill('SIGKILL');
   });
 
   it('prints what runs where', () => {
     expect(lifecycleUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(webhooksUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(runtimeOutput).toMatch(/DynamoDB\s+http:\/\/127\.0\.0\.1:\d+ \(dynalite\)/);
-    expect(runtimeOutput).toMatch(/SQS\s+http:\/\/127\.0\.0\.1:\d+ \(local-aws-sqs/);
-    expect(runtimeOutput).toMatch(/Virtuous simulator/);
+    expect(runtime.output).toMatch(/DynamoDB\s+http:\/\/127\.0\.0\.1:\d+ \(dynalite\)/);
+    expect(runtime.output).toMatch(/SQS\s+http:\/\/127\.0\.0\.1:\d+ \(local-aws-sqs/);
+    expect(runtime.output).toMatch(/Virtuous simulator/);
     // On a port other than the CLI's default, the hint tells the CLI where the lifecycle API is.
-    expect(runtimeOutput).toContain(`Try: LOCAL_LIFECYCLE_URL=${lifecycleUrl} npm run cli -- status`);
+    expect(runtime.output).toContain(`Try: LOCAL_LIFECYCLE_URL=${lifecycleUrl} npm run cli -- status`);
   });
 
   it('shows the customer active in status', async () => {
@@ -218,11 +206,11 @@ describe('npm start and the CLI as child processes', () => {
   }, 60_000);
 
   it('stops cleanly on SIGINT with exit code 0', async () => {
-    const exited = new Promise<number | null>((resolve) => runtime.on('exit', (code) => resolve(code)));
-    runtime.kill('SIGINT');
+    const exited = new Promise<number | null>((resolve) => runtime.child.on('exit', (code) => resolve(code)));
+    runtime.child.kill('SIGINT');
     expect(await exited).toBe(0);
-    expect(runtimeOutput).toMatch(/SIGINT: stopping/);
-    expect(runtimeOutput).toMatch(/\nstopped\n/);
+    expect(runtime.output).toMatch(/SIGINT: stopping/);
+    expect(runtime.output).toMatch(/\nstopped\n/);
     const afterStop = await runCli(['status', '--url', lifecycleUrl]);
     expect(afterStop.code).toBe(1);
     expect(afterStop.stderr).toMatch(/cannot reach the local runtime at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED/);
@@ -231,8 +219,8 @@ describe('npm start and the CLI as child processes', () => {
   it('refuses a bad setting with exit code 2 and names it', async () => {
     const start = (args: string[], env: Record<string, string>) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--in-memory', ...args], {
-          cwd: ROOT,
+        const child = spawn(process.execPath, ['--import', 'tsx', LOCAL_MAIN, '--in-memory', ...args], {
+          cwd: PROJECT_ROOT,
           env: { ...process.env, ...env },
         });
         let stderr = '';
@@ -250,7 +238,7 @@ describe('npm start and the CLI as child processes', () => {
   });
 
   it('printed no donor data and no key anywhere (both processes, every answer)', () => {
-    captured.push(runtimeOutput);
+    captured.push(runtime.output);
     expect(findLeaks(captured.join('\n')).length).toBe(0);
     expect(findLeaks(answers.join('\n')).length).toBe(0);
     expect(answers.length).toBe(2);

@@ -2,14 +2,11 @@
 // the CLI as child processes, against `npm start` (infra/local/main.ts, in memory, free ports: the CLI is told where
 // by LOCAL_LIFECYCLE_URL, as `npm start` prints). Each line must exit 0 and say what the README says it does; no
 // line may print an API key or a secret.
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findLeaks, registerSecret } from '../support/canaries.ts';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../infra/local/main.ts', import.meta.url));
+import { PROJECT_ROOT, type RuntimeProcess, startRuntimeProcess } from './support.ts';
 
 /** The command lines of the README's tour block (comments and blank lines dropped). */
 function tourCommands(readme: string): string[] {
@@ -23,7 +20,7 @@ function tourCommands(readme: string): string[] {
 
 function shell(command: string, env: NodeJS.ProcessEnv): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', command], { cwd: ROOT, env });
+    const child = spawn('sh', ['-c', command], { cwd: PROJECT_ROOT, env });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString('utf8');
@@ -37,30 +34,16 @@ function shell(command: string, env: NodeJS.ProcessEnv): Promise<{ code: number;
 }
 
 describe("README.md's short tour, as written", () => {
-  let runtime: ChildProcessWithoutNullStreams;
-  let runtimeOutput = '';
+  let runtime: RuntimeProcess | undefined;
   const results: Array<{ command: string; code: number; output: string }> = [];
-  const commands = tourCommands(readFileSync(`${ROOT}README.md`, 'utf8'));
+  const commands = tourCommands(readFileSync(`${PROJECT_ROOT}README.md`, 'utf8'));
   const stripeSecret = /echo (whsec_\S+) \|/.exec(commands.join('\n'))?.[1];
   if (stripeSecret !== undefined) registerSecret(stripeSecret);
 
   beforeAll(async () => {
-    runtime = spawn(process.execPath, ['--import', 'tsx', MAIN, '--in-memory', '--free-ports'], {
-      cwd: ROOT,
-      env: { ...process.env },
-    });
-    runtime.stdout.on('data', (chunk: Buffer) => {
-      runtimeOutput += chunk.toString('utf8');
-    });
-    runtime.stderr.on('data', (chunk: Buffer) => {
-      runtimeOutput += chunk.toString('utf8');
-    });
-    const deadline = Date.now() + 30_000;
-    while (!/Stop: Ctrl-C/.test(runtimeOutput) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    runtime = await startRuntimeProcess(['--in-memory', '--free-ports'], 30_000);
     // What `npm start` prints for the CLI when it is not on the default port.
-    const lifecycleUrl = /LOCAL_LIFECYCLE_URL=(http:\/\/127\.0\.0\.1:\d+) npm run cli/.exec(runtimeOutput)?.[1];
+    const lifecycleUrl = /LOCAL_LIFECYCLE_URL=(http:\/\/127\.0\.0\.1:\d+) npm run cli/.exec(runtime.output)?.[1];
     expect(lifecycleUrl).toBeDefined();
     const env = { ...process.env, LOCAL_LIFECYCLE_URL: lifecycleUrl };
     // One after the other, as typed (send-test-webhook answers once its delivery is processed).
@@ -68,9 +51,10 @@ describe("README.md's short tour, as written", () => {
   }, 240_000);
 
   afterAll(async () => {
-    if (runtime && runtime.exitCode === null) {
-      const exited = new Promise((resolve) => runtime.once('exit', resolve));
-      runtime.kill('SIGINT');
+    const child = runtime?.child;
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGINT');
       await exited;
     }
   });

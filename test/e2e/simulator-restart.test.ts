@@ -15,11 +15,9 @@ import { ForbiddenInputError } from '../../functions/shared/errors.ts';
 import { type LocalRuntime, type StopReport, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { readSettings } from '../../infra/local/settings.ts';
 import { simulatorSnapshotPath } from '../../infra/local/simulator-snapshot-file.ts';
-import { customerCreatedEvent, sendStripeEvent } from '../../infra/local/stripe-events.ts';
 import { transactionKey } from '../../infra/local/virtuous-simulator/model.ts';
-import type { VirtuousSimulatorState } from '../../infra/local/virtuous-simulator/simulator.ts';
-import { DONOR, findLeaks, registerSecret } from '../support/canaries.ts';
-import { onboardWithStripe, sendStripeGift } from './support.ts';
+import { findLeaks, registerSecret } from '../support/canaries.ts';
+import { onboardWithStripe, sendStripeDonor, sendStripeGift, simulatorOf } from './support.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../infra/local/main.ts', import.meta.url));
@@ -34,12 +32,6 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-function simulatorOf(runtime: LocalRuntime | undefined): VirtuousSimulatorState {
-  const control = runtime?.simulator?.control;
-  if (!control) throw new Error('the runtime has no simulator');
-  return control;
 }
 
 describe('a runtime that owns its simulator, stopped and started again', () => {
@@ -92,16 +84,11 @@ describe('a runtime that owns its simulator, stopped and started again', () => {
     organizationId = org.organizationId;
     await onboardWithStripe(first, CUSTOMER, org.apiKey, stripeSecret);
 
-    const donorCreated = await sendStripeEvent({
-      webhooksUrl: first.endpoints.webhooks,
+    const donorCreated = await sendStripeDonor(first.endpoints.webhooks, {
       customerId: CUSTOMER,
       secret: stripeSecret,
-      event: customerCreatedEvent({
-        eventId: 'evt_sim_restart_customer',
-        customerId: 'cus_sim_restart',
-        donor: DONOR,
-        created: Math.floor(Date.now() / 1000),
-      }),
+      eventId: 'evt_sim_restart_customer',
+      stripeCustomerId: 'cus_sim_restart',
     });
     expect(donorCreated.status).toBe(202);
     expect((await sendGift(first, 'pi_before_restart', 2_500)).status).toBe(202);

@@ -4,12 +4,14 @@
  * a deployed stack as the CLI's `--aws` target sees it (mocked CloudFormation outputs, a loopback lifecycle API), and
  * a local runtime in front of the Virtuous simulator for a describe block.
  */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { type CloudFormationClient, DescribeStacksCommand, type StackStatus } from '@aws-sdk/client-cloudformation';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, expect } from 'vitest';
@@ -17,9 +19,15 @@ import type { SecretStore } from '../../functions/credentials/secret-store.ts';
 import { runCli } from '../../infra/local/cli/main.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { readSettings } from '../../infra/local/settings.ts';
-import { paymentSucceededEvent, sendStripeEvent } from '../../infra/local/stripe-events.ts';
+import { customerCreatedEvent, paymentSucceededEvent, sendStripeEvent } from '../../infra/local/stripe-events.ts';
 import { startVirtuousSimulator, type VirtuousSimulator } from '../../infra/local/virtuous-simulator/server.ts';
+import type { VirtuousSimulatorState } from '../../infra/local/virtuous-simulator/simulator.ts';
 import { DONOR, registerSecret } from '../support/canaries.ts';
+
+/** The project's folder, where `npm start` and the CLI run. */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** What `npm start` runs. */
+export const LOCAL_MAIN = fileURLToPath(new URL('../../infra/local/main.ts', import.meta.url));
 
 class Collect extends Writable {
   text = '';
@@ -259,6 +267,66 @@ export async function startDeployedLifecycleApi(
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod/lifecycle`,
     received,
     close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Sends a signed Stripe `customer.created` (the canary donor, created now) to the webhooks endpoint given. */
+export function sendStripeDonor(
+  webhooksUrl: string,
+  donor: { customerId: string; secret: string; eventId: string; stripeCustomerId: string },
+) {
+  return sendStripeEvent({
+    webhooksUrl,
+    customerId: donor.customerId,
+    secret: donor.secret,
+    event: customerCreatedEvent({
+      eventId: donor.eventId,
+      customerId: donor.stripeCustomerId,
+      donor: DONOR,
+      created: Math.floor(Date.now() / 1000),
+    }),
+  });
+}
+
+/** The simulator a runtime started itself (`npm start` without `--virtuous-url`); a test fails without one. */
+export function simulatorOf(runtime: LocalRuntime | undefined): VirtuousSimulatorState {
+  const control = runtime?.simulator?.control;
+  if (!control) throw new Error('the runtime has no simulator');
+  return control;
+}
+
+export interface RuntimeProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Everything the process printed so far, stdout and stderr as they came. */
+  readonly output: string;
+}
+
+/**
+ * `npm start` as the user runs it: infra/local/main.ts as a child process with these arguments. Resolves once it
+ * prints its stop hint (`Stop: Ctrl-C`), or when `readyWithinMs` have passed (the test's own checks of the output then
+ * say what is missing).
+ */
+export async function startRuntimeProcess(args: readonly string[], readyWithinMs: number): Promise<RuntimeProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', LOCAL_MAIN, ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env },
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  });
+  const deadline = Date.now() + readyWithinMs;
+  while (!/Stop: Ctrl-C/.test(output) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    child,
+    get output() {
+      return output;
+    },
   };
 }
 

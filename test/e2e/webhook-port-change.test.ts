@@ -9,19 +9,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { readSettings } from '../../infra/local/settings.ts';
-import { customerCreatedEvent, sendStripeEvent } from '../../infra/local/stripe-events.ts';
 import { transactionKey } from '../../infra/local/virtuous-simulator/model.ts';
-import type { VirtuousSimulatorState } from '../../infra/local/virtuous-simulator/simulator.ts';
-import { DONOR, findLeaks, registerSecret } from '../support/canaries.ts';
-import { onboardWithStripe, sendStripeGift } from './support.ts';
+import { findLeaks, registerSecret } from '../support/canaries.ts';
+import { onboardWithStripe, sendStripeDonor, sendStripeGift, simulatorOf } from './support.ts';
 
 const CUSTOMER = 'port-change-co';
-
-function simulatorOf(runtime: LocalRuntime): VirtuousSimulatorState {
-  const control = runtime.simulator?.control;
-  if (!control) throw new Error('the runtime has no simulator');
-  return control;
-}
 
 describe('a restart on other ports (--free-ports)', () => {
   let dataDir: string;
@@ -69,16 +61,11 @@ describe('a restart on other ports (--free-ports)', () => {
 
   it('delivers the next nightly batch to the new port, signed with the secret the verifier knows', async () => {
     const runtime = second as LocalRuntime;
-    const donor = await sendStripeEvent({
-      webhooksUrl: runtime.endpoints.webhooks,
+    const donor = await sendStripeDonor(runtime.endpoints.webhooks, {
       customerId: CUSTOMER,
       secret: stripeSecret,
-      event: customerCreatedEvent({
-        eventId: 'evt_port_change_donor',
-        customerId: 'cus_port_change',
-        donor: DONOR,
-        created: Math.floor(Date.now() / 1000),
-      }),
+      eventId: 'evt_port_change_donor',
+      stripeCustomerId: 'cus_port_change',
     });
     expect(donor.status).toBe(202);
     const gift = await sendStripeGift(runtime, {
