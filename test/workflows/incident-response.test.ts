@@ -69,6 +69,25 @@ async function startIncident(customerId: string) {
   );
 }
 
+/**
+ * An incident for the customer, with a new key of its own organization handed over when the rotation asks for it;
+ * the incident must succeed. Its execution and the report it stored.
+ */
+async function incidentWithNewKey(
+  customerId: string,
+  organizationId: number,
+): Promise<{ execution: LocalExecution; report: IncidentReport | undefined }> {
+  const execution = await startIncident(customerId);
+  await rotationWaiting(env(), customerId);
+  await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/rotation-token`, {
+    token: env().sim.addKey(organizationId),
+  });
+  const outcome = await execution.result;
+  expect(outcome.status).toBe('SUCCEEDED');
+  const output = outcome.output as { findings: { report: { reportId: string } } };
+  return { execution, report: await env().deps.incidentReports.get(customerId, output.findings.report.reportId) };
+}
+
 /** The lifecycle API's incident routes over the test environment's report store. */
 async function getJson(path: string): Promise<{ statusCode: number; body: Record<string, unknown> }> {
   const response = await lifecycleApi(env(), { incidentReports: env().deps.incidentReports })(apiEvent('GET', path));
@@ -262,15 +281,7 @@ describe('incident-response workflow (statemachines/incident-response.asl.json)'
     };
     env().deps = { ...original, secretAccessTrail: refusing };
     try {
-      const execution = await startIncident(customerId);
-      await rotationWaiting(env(), customerId);
-      await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/rotation-token`, {
-        token: env().sim.addKey(org.organizationId),
-      });
-      const outcome = await execution.result;
-      expect(outcome.status).toBe('SUCCEEDED');
-      const output = outcome.output as { findings: { report: { reportId: string } } };
-      const report = await env().deps.incidentReports.get(customerId, output.findings.report.reportId);
+      const { report } = await incidentWithNewKey(customerId, org.organizationId);
       expect(report?.secretsManagerTrail).toMatchObject({
         source: 'cloudtrail',
         status: 'unavailable',
@@ -303,16 +314,8 @@ describe('incident-response workflow (statemachines/incident-response.asl.json)'
     };
     env().deps = { ...original, audit };
     try {
-      const execution = await startIncident(customerId);
-      await rotationWaiting(env(), customerId);
-      await callApi(env(), 'POST', `/lifecycle/customers/${customerId}/rotation-token`, {
-        token: env().sim.addKey(org.organizationId),
-      });
-      const outcome = await execution.result;
-      expect(outcome.status).toBe('SUCCEEDED');
+      const { execution, report } = await incidentWithNewKey(customerId, org.organizationId);
       expect(retriesOf(execution)).toMatchObject({ CollectSecretAccess: 2 });
-      const output = outcome.output as { findings: { report: { reportId: string } } };
-      const report = await env().deps.incidentReports.get(customerId, output.findings.report.reportId);
       expect(report?.compromiseIndicators).toEqual([]);
       expect(report?.secretAccess.unexpectedAccesses).toBe(0);
     } finally {

@@ -19,6 +19,7 @@ import { DONOR, findLeaks, PII_CANARIES, registerSecret } from '../../support/ca
 import { customerRecord, InMemoryCustomers } from '../../support/in-memory-customers.ts';
 import { InMemorySecretStore } from '../../support/in-memory-secret-store.ts';
 import { type LocalAws, startLocalAws } from '../../support/local-aws.ts';
+import { VIRTUOUS_NOT_CALLED } from '../../support/virtuous-not-called.ts';
 
 const NOW = new Date('2026-11-29T00:00:00.000Z');
 const TASK_TOKEN = registerSecret('sfn-task-token-operator-routes-0123456789abcdef');
@@ -74,14 +75,7 @@ function setup(options: { withDeadLetters?: boolean } = {}) {
   const deps: LifecycleApiDeps = {
     customers: new InMemoryCustomers(records),
     secrets: new InMemorySecretStore(),
-    virtuous: {
-      forCustomer: () => {
-        throw new Error('not used');
-      },
-      forToken: () => {
-        throw new Error('not used');
-      },
-    },
+    virtuous: VIRTUOUS_NOT_CALLED,
     starter: {
       start: async () => ({ executionId: 'x' }),
       describe: async () => undefined,

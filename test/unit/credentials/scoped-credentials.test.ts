@@ -34,16 +34,27 @@ function answer(expiresAt: number) {
   });
 }
 
+/** Sessions of function `fn` for the Virtuous API over the mocked STS, unless the test says otherwise. */
+function customerSessions(
+  options: Partial<ConstructorParameters<typeof StsCustomerSessions>[0]> = {},
+): StsCustomerSessions {
+  return new StsCustomerSessions({
+    roleArn: ROLE,
+    functionName: 'fn',
+    purpose: 'virtuous-api',
+    scope: SCOPE,
+    sts: new STSClient({}),
+    ...options,
+  });
+}
+
 describe('StsCustomerSessions', () => {
   it('assumes the role once for concurrent first calls, tagged with the customer', async () => {
     const t = Date.parse('2026-11-29T03:00:00Z');
     answer(t + 3600_000);
-    const sessions = new StsCustomerSessions({
-      roleArn: ROLE,
+    const sessions = customerSessions({
       functionName: 'webhook-verifier',
       purpose: 'webhook-verification',
-      scope: SCOPE,
-      sts: new STSClient({}),
       now: () => t,
     });
     const all = await Promise.all(Array.from({ length: 20 }, () => sessions.forCustomer('acme')));
@@ -65,7 +76,7 @@ describe('StsCustomerSessions', () => {
     const t = Date.parse('2026-11-29T03:00:00Z');
     answer(t + 3600_000);
     const sessionsFor = (purpose: 'webhook-verification' | 'virtuous-api' | 'secret-lifecycle') =>
-      new StsCustomerSessions({ roleArn: ROLE, functionName: 'fn', purpose, scope: SCOPE, sts: new STSClient({}) });
+      customerSessions({ purpose });
     await sessionsFor('webhook-verification').forCustomer('acme');
     await sessionsFor('virtuous-api').forCustomer('beta-org');
     await sessionsFor('secret-lifecycle').forCustomer('c_3');
@@ -98,23 +109,8 @@ describe('StsCustomerSessions', () => {
   });
 
   it('refuses an unknown purpose and a scope it cannot build a policy from, before calling STS', async () => {
-    expect(
-      () =>
-        new StsCustomerSessions({
-          roleArn: ROLE,
-          functionName: 'fn',
-          purpose: 'reader' as never,
-          scope: SCOPE,
-          sts: new STSClient({}),
-        }),
-    ).toThrow(ForbiddenInputError);
-    const sessions = new StsCustomerSessions({
-      roleArn: ROLE,
-      functionName: 'fn',
-      purpose: 'virtuous-api',
-      scope: { environment: 'staging', secretsKmsKeyArn: 'alias/secrets' },
-      sts: new STSClient({}),
-    });
+    expect(() => customerSessions({ purpose: 'reader' as never })).toThrow(ForbiddenInputError);
+    const sessions = customerSessions({ scope: { environment: 'staging', secretsKmsKeyArn: 'alias/secrets' } });
     await expect(sessions.forCustomer('acme')).rejects.toBeInstanceOf(ForbiddenInputError);
     expect(sts.commandCalls(AssumeRoleCommand)).toHaveLength(0);
   });
@@ -122,14 +118,7 @@ describe('StsCustomerSessions', () => {
   it('renews a session five minutes before it expires', async () => {
     let t = Date.parse('2026-11-29T03:00:00Z');
     answer(t + 15 * 60_000);
-    const sessions = new StsCustomerSessions({
-      roleArn: ROLE,
-      functionName: 'fn',
-      purpose: 'virtuous-api',
-      scope: SCOPE,
-      sts: new STSClient({}),
-      now: () => t,
-    });
+    const sessions = customerSessions({ now: () => t });
     await sessions.forCustomer('acme');
     t += 9 * 60_000;
     await sessions.forCustomer('acme');
@@ -148,13 +137,7 @@ describe('StsCustomerSessions', () => {
   });
 
   it('classifies a denied AssumeRole as permanent and a failing one as transient', async () => {
-    const sessions = new StsCustomerSessions({
-      roleArn: ROLE,
-      functionName: 'fn',
-      purpose: 'virtuous-api',
-      scope: SCOPE,
-      sts: new STSClient({}),
-    });
+    const sessions = customerSessions();
     sts
       .on(AssumeRoleCommand)
       .rejectsOnce(Object.assign(new Error('no'), { name: 'AccessDenied' }))

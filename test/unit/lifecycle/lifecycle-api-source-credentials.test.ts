@@ -8,6 +8,7 @@ import type { LifecycleApiDeps } from '../../../functions/lifecycle-api/lifecycl
 import { createWebhookVerifierHandler } from '../../../functions/webhook-verifier/handler.ts';
 import { registerSecret } from '../../support/canaries.ts';
 import { InMemorySecretStore } from '../../support/in-memory-secret-store.ts';
+import { VIRTUOUS_NOT_CALLED } from '../../support/virtuous-not-called.ts';
 import {
   apiEvent,
   customerRecord,
@@ -96,14 +97,7 @@ async function setup(
   const deps: LifecycleApiDeps = {
     customers,
     secrets,
-    virtuous: {
-      forCustomer: () => {
-        throw new Error('not used');
-      },
-      forToken: () => {
-        throw new Error('not used');
-      },
-    },
+    virtuous: VIRTUOUS_NOT_CALLED,
     starter: {
       start: async () => {
         throw new Error('not used');
