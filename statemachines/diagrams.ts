@@ -269,32 +269,6 @@ export function workflowDiagram(name: WorkflowName): string {
   return renderMermaid(parseWorkflow(name));
 }
 
-/**
- * The README's workflow section: one collapsible Mermaid diagram per workflow, from the same renderer as
- * docs/workflows.md (links there carry the source files).
- */
-export function readmeWorkflowsSection(): string {
-  return Object.values(WORKFLOWS)
-    .map((workflow) => {
-      const machine = parseWorkflow(workflow.name);
-      const summary = machine.Comment === undefined ? '' : ` — ${escapeSummary(machine.Comment)}`;
-      return [
-        `<details><summary><code>${workflow.name}</code>${summary}</summary>`,
-        '',
-        '```mermaid',
-        renderMermaid(machine).trimEnd(),
-        '```',
-        '',
-        '</details>',
-      ].join('\n');
-    })
-    .join('\n\n');
-}
-
-function escapeSummary(text: string): string {
-  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
-}
-
 /** The whole of docs/workflows.md. */
 export function workflowsMarkdown(): string {
   const sections = Object.values(WORKFLOWS).map((workflow) => {
