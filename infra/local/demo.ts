@@ -145,12 +145,18 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       `Virtuous webhook subscription ${subscription?.id ?? 'missing'} points at this runtime`,
     );
 
-    section('Send signed Stripe webhooks (a new donor and a $25.00 gift, the gift delivered twice)');
+    section('Connect Stripe through the CLI (the webhook signing secret goes in on stdin)');
     const stripeSecret = `whsec_${randomBytes(24).toString('base64url')}`;
     options.onSecret?.(stripeSecret);
-    const ref = { customerId: DEMO_CUSTOMER, kind: 'source_webhook_secret', source: 'stripe' } as const;
-    await rt.components.secrets.putPending(ref, stripeSecret, { reason: 'demo:configure-stripe' });
-    await rt.components.secrets.promotePending(ref, { reason: 'demo:configure-stripe' });
+    const connectedSecret = await cli(
+      ['connect-stripe', DEMO_CUSTOMER, '--webhook-secret', ...url.slice(0, 2)],
+      stripeSecret,
+      out,
+      cliSink,
+    );
+    check('stripe', connectedSecret === 0, `connect-stripe --webhook-secret exit ${connectedSecret}`);
+
+    section('Send signed Stripe webhooks (a new donor and a $25.00 gift, the gift delivered twice)');
     const created = Math.floor(Date.now() / 1000);
     const send = (event: unknown) =>
       sendStripeEvent({ webhooksUrl: rt.endpoints.webhooks, customerId: DEMO_CUSTOMER, secret: stripeSecret, event });
@@ -191,6 +197,36 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       'stripe',
       submitted.held.gifts === 1,
       `Virtuous holds ${submitted.held.gifts} gift transaction(s) for its nightly batch`,
+    );
+
+    section("Connect the customer's Stripe account (Stripe Connect): its history loads into Virtuous once");
+    // The account authorizes the platform at the Stripe stand-in (what `sim stripe connect` does); its refresh
+    // token goes into connect-stripe on stdin, never printed.
+    const grant = rt.stripe.control.connectAccount();
+    options.onSecret?.(grant.refreshToken);
+    const connectedAccount = await cli(
+      ['connect-stripe', DEMO_CUSTOMER, '--refresh-token', ...url.slice(0, 2)],
+      grant.refreshToken,
+      out,
+      cliSink,
+    );
+    check('stripe', connectedAccount === 0, `connect-stripe --refresh-token exit ${connectedAccount}`);
+    const seeded = (rt.stripe.control.history(grant.accountId)?.paymentIntents ?? [])
+      .filter((intent) => intent.status === 'succeeded')
+      .map((intent) => transactionKey('Stripe', intent.id));
+    const loadedOnce = () => {
+      const received = sim.control.inspect(organizationId).giftTransactions;
+      return seeded.filter((key) => received[key] === 1).length;
+    };
+    // The load runs in the background, as the bulk loader's asynchronous invoke does on AWS.
+    for (let polls = 0; polls < 100 && loadedOnce() < seeded.length; polls++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await waitIdle();
+    check(
+      'stripe',
+      seeded.length > 0 && loadedOnce() === seeded.length,
+      `${loadedOnce()} of the account's ${seeded.length} past payments submitted to Virtuous exactly once`,
     );
 
     section('A signed but malformed event is dead-lettered; the operator lists and discards it through the CLI');

@@ -36,6 +36,16 @@ describe('npm run demo, as a test', () => {
     expect(report.cliOutput).toMatch(/"secretsDeleted": [1-9]/);
   });
 
+  it('connects Stripe through the CLI, as an operator does: the webhook secret, then the Connect refresh token', () => {
+    expect(report.cliOutput).toContain('Stripe webhook signing secret of demo-customer stored');
+    expect(report.cliOutput).toContain(
+      'Stripe Connect refresh token of demo-customer validated with Stripe and stored; the Stripe history load started',
+    );
+    expect(report.checks.some((check) => /past payments submitted to Virtuous exactly once/.test(check.detail))).toBe(
+      true,
+    );
+  });
+
   it('leaks no donor data or secret into its output, the CLI output, or any answer of the product', () => {
     const productAnswers = recorder.answers.filter((answer) => /\/(webhooks|lifecycle|local)\//.test(answer.url));
     expect(productAnswers.length).toBeGreaterThan(10);

@@ -2,8 +2,8 @@
  * The payments a connected account of the Stripe stand-in holds: a deterministic set derived from the account's
  * number (the same account number always has the same customers, PaymentIntents, amounts and times), shaped like
  * Stripe's objects as far as the history load and the processor read them. Donors are synthetic
- * (`…@donors.stripe-simulator.example`); one PaymentIntent is a guest checkout and one never succeeded, so a load
- * shows both the guest path and the filter on `status`.
+ * (`…@donors.stripe-simulator.example`); one PaymentIntent is a returning donor's guest checkout (no Stripe customer)
+ * and one never succeeded, so a load shows both the guest path and the filter on `status`.
  */
 import { seededRandom } from '../virtuous-simulator/prng.ts';
 
@@ -108,9 +108,10 @@ export function seededHistory(accountNumber: number, size: HistorySize): Account
     });
   }
   const guest = paymentIntents[0]?.shipping;
-  if (guest !== undefined) {
+  const guestEmail = customers[0]?.email;
+  if (guest !== undefined && guestEmail !== undefined) {
+    // A returning donor checking out as a guest: Virtuous matches the gift to the contact by email.
     const cents = amount();
-    const guestEmail = `guest.${accountNumber}@donors.stripe-simulator.example`;
     paymentIntents.push(
       {
         id: `pi_sim${accountNumber}_guest`,
@@ -122,7 +123,7 @@ export function seededHistory(accountNumber: number, size: HistorySize): Account
         status: 'succeeded',
         customer: null,
         receipt_email: guestEmail,
-        shipping: { ...guest, name: 'Guest Donor' },
+        shipping: guest,
       },
       {
         id: `pi_sim${accountNumber}_declined`,
@@ -134,7 +135,7 @@ export function seededHistory(accountNumber: number, size: HistorySize): Account
         status: 'requires_payment_method',
         customer: null,
         receipt_email: guestEmail,
-        shipping: { ...guest, name: 'Guest Donor' },
+        shipping: guest,
       },
     );
   }
