@@ -24,17 +24,18 @@ import type { WorkflowName } from '../../../functions/customers/customer.ts';
 import type { IncidentReport, IncidentReportSummary } from '../../../functions/lifecycle/ports.ts';
 import { CliError, EXIT, usage } from './errors.ts';
 import type { Step } from './progress.ts';
-import type {
-  CustomerView,
-  DeadLetterView,
-  DebugCaptureView,
-  ExecutionView,
-  OnboardOptions,
-  PauseView,
-  ResumeView,
-  SourceConnectionView,
-  SourceCredentialName,
-  Target,
+import {
+  type CustomerView,
+  type DeadLetterView,
+  type DebugCaptureView,
+  type ExecutionView,
+  type OnboardOptions,
+  type PauseView,
+  type ResumeView,
+  type SourceConnection,
+  type SourceConnectionView,
+  sourceConnectionRequest,
+  type Target,
 } from './target.ts';
 
 const CALL_TIMEOUT_MS = 30_000;
@@ -220,16 +221,9 @@ export class AwsTarget implements Target {
     await this.callApi(`/customers/${encodeURIComponent(customerId)}/rotation-token`, { token });
   }
 
-  async connectSource(
-    customerId: string,
-    source: 'stripe',
-    credential: SourceCredentialName,
-    value: string,
-  ): Promise<SourceConnectionView> {
-    return (await this.callApi(`/customers/${encodeURIComponent(customerId)}/sources/${source}`, {
-      credential,
-      value,
-    })) as SourceConnectionView;
+  async connectSource(connection: SourceConnection): Promise<SourceConnectionView> {
+    const { path, body } = sourceConnectionRequest(connection);
+    return (await this.callApi(path, body)) as SourceConnectionView;
   }
 
   async pause(customerId: string, reason: string | undefined): Promise<PauseView> {

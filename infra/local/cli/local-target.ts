@@ -6,17 +6,18 @@
 import type { WorkflowName } from '../../../functions/customers/customer.ts';
 import type { IncidentReport, IncidentReportSummary } from '../../../functions/lifecycle/ports.ts';
 import { CliError, EXIT, usage } from './errors.ts';
-import type {
-  CustomerView,
-  DeadLetterView,
-  DebugCaptureView,
-  ExecutionView,
-  OnboardOptions,
-  PauseView,
-  ResumeView,
-  SourceConnectionView,
-  SourceCredentialName,
-  Target,
+import {
+  type CustomerView,
+  type DeadLetterView,
+  type DebugCaptureView,
+  type ExecutionView,
+  type OnboardOptions,
+  type PauseView,
+  type ResumeView,
+  type SourceConnection,
+  type SourceConnectionView,
+  sourceConnectionRequest,
+  type Target,
 } from './target.ts';
 
 const CALL_TIMEOUT_MS = 30_000;
@@ -85,20 +86,9 @@ export class LocalTarget implements Target {
     await this.call('POST', `/lifecycle/customers/${encodeURIComponent(customerId)}/rotation-token`, { token });
   }
 
-  async connectSource(
-    customerId: string,
-    source: 'stripe',
-    credential: SourceCredentialName,
-    value: string,
-  ): Promise<SourceConnectionView> {
-    const { json } = await this.call(
-      'POST',
-      `/lifecycle/customers/${encodeURIComponent(customerId)}/sources/${source}`,
-      {
-        credential,
-        value,
-      },
-    );
+  async connectSource(connection: SourceConnection): Promise<SourceConnectionView> {
+    const { path, body } = sourceConnectionRequest(connection);
+    const { json } = await this.call('POST', `/lifecycle${path}`, body);
     return json as SourceConnectionView;
   }
 

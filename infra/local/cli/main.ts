@@ -385,7 +385,7 @@ async function connectStripe(parsed: Parsed, target: Target, io: CliIo): Promise
   const credential = webhookSecret ? 'webhook_secret' : 'refresh_token';
   const what = webhookSecret ? 'Stripe webhook signing secret' : 'Stripe Connect refresh token';
   const value = await readToken(io, `${what} of ${customerId}`);
-  const connected = await target.connectSource(customerId, 'stripe', credential, value);
+  const connected = await target.connectSource({ customerId, source: 'stripe', credential, value });
   if (webhookSecret) {
     io.stdout.write(`${what} of ${customerId} stored: Stripe deliveries signed with it are accepted\n`);
   } else {

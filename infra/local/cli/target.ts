@@ -66,6 +66,28 @@ export interface SourceConnectionView {
   readonly historyLoad: string;
 }
 
+/** A credential of the customer's source platform, for the lifecycle API to validate and store. */
+export interface SourceConnection {
+  readonly customerId: string;
+  readonly source: 'stripe';
+  readonly credential: SourceCredentialName;
+  readonly value: string;
+}
+
+/**
+ * The lifecycle API request that connects a source credential, the same on both targets: its path below the API's
+ * `/lifecycle` resource, and the body that alone carries the value.
+ */
+export function sourceConnectionRequest(connection: SourceConnection): {
+  path: string;
+  body: { credential: SourceCredentialName; value: string };
+} {
+  return {
+    path: `/customers/${encodeURIComponent(connection.customerId)}/sources/${connection.source}`,
+    body: { credential: connection.credential, value: connection.value },
+  };
+}
+
 export interface Target {
   readonly description: string;
   /** Submits the customer's Virtuous API key (validated and stored as pending) and starts onboarding. */
@@ -76,12 +98,7 @@ export interface Target {
   /** Stores the Virtuous sandbox key the deletion drill onboards with (validated first; never echoed). */
   storeDrillSandboxKey(token: string): Promise<void>;
   /** Validates and stores a credential of the customer's source platform (its value goes only into the body). */
-  connectSource(
-    customerId: string,
-    source: 'stripe',
-    credential: SourceCredentialName,
-    value: string,
-  ): Promise<SourceConnectionView>;
+  connectSource(connection: SourceConnection): Promise<SourceConnectionView>;
   /** Pauses the customer's sync by hand (its messages are held until resume). */
   pause(customerId: string, reason: string | undefined): Promise<PauseView>;
   /** Checks the stored Virtuous key, sets the customer active and releases its held messages at once. */
