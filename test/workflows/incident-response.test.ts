@@ -40,19 +40,26 @@ async function seedWrites(customerId: string): Promise<void> {
   await env().aws.documentClient.send(
     new BatchWriteCommand({ RequestItems: { [env().aws.tableNames.syncRecords]: items } }),
   );
+  for (let i = 0; i < 3; i++) await recordIntruderRead(customerId, now - 30 * 60_000, { outcome: 'ok' });
+}
+
+/** A read of the customer's token by a principal that is not ours, as the secret audit log records it. */
+async function recordIntruderRead(
+  customerId: string,
+  atMs: number,
+  result: { outcome: 'ok' } | { outcome: 'error'; errorCode: string },
+): Promise<void> {
   const audit = new DynamoDbAuditLog(env().aws.documentClient, env().aws.tableNames.secretAudit);
-  for (let i = 0; i < 3; i++) {
-    await audit.record({
-      customerId,
-      kind: 'api_token',
-      action: 'read',
-      stage: 'current',
-      accessor: INTRUDER,
-      reason: 'sync:submit',
-      outcome: 'ok',
-      at: new Date(now - 30 * 60_000).toISOString(),
-    });
-  }
+  await audit.record({
+    customerId,
+    kind: 'api_token',
+    action: 'read',
+    stage: 'current',
+    accessor: INTRUDER,
+    reason: 'sync:submit',
+    ...result,
+    at: new Date(atMs).toISOString(),
+  });
 }
 
 /** The token rotation started after `before` was taken (the incident's nested execution). */
@@ -96,17 +103,9 @@ async function getJson(path: string): Promise<{ statusCode: number; body: Record
 
 /** A read of the customer's token the local store refused, by a principal that is not ours. */
 async function seedDeniedRead(customerId: string): Promise<void> {
-  const audit = new DynamoDbAuditLog(env().aws.documentClient, env().aws.tableNames.secretAudit);
-  await audit.record({
-    customerId,
-    kind: 'api_token',
-    action: 'read',
-    stage: 'current',
-    accessor: INTRUDER,
-    reason: 'sync:submit',
+  await recordIntruderRead(customerId, Date.now() - 20 * 60_000, {
     outcome: 'error',
     errorCode: 'SECRET_ACCESS_DENIED',
-    at: new Date(Date.now() - 20 * 60_000).toISOString(),
   });
 }
 
