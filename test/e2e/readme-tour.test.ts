@@ -96,6 +96,12 @@ describe("README.md's short tour, as written", () => {
     expect(after).toContain('webhook deliveries sent: 2 delivered, 0 failed');
   });
 
+  it("connects a Stripe account's refresh token piped from the Stripe stand-in, which starts the history load", () => {
+    const connected = outputOf(/sim stripe connect \| npm run cli -- connect-stripe acme --refresh-token/);
+    expect(connected).toContain('Stripe Connect refresh token of acme validated with Stripe and stored');
+    expect(connected).toContain('the Stripe history load started');
+  });
+
   it('offboards acme', () => {
     expect(outputOf(/offboard acme --yes/)).toContain('offboarding succeeded');
   });
@@ -103,6 +109,8 @@ describe("README.md's short tour, as written", () => {
   it('printed no API key or secret', () => {
     const printed = results.map((result) => result.output).join('\n');
     expect(printed).not.toMatch(/vsim_/);
+    // Nor a Stripe stand-in refresh or access token (they went through the pipe only).
+    expect(printed).not.toMatch(/rt_sim_|sk_test_sim_/);
     expect(findLeaks(printed)).toEqual([]);
   });
 });
