@@ -53,7 +53,7 @@ export class LocalTarget implements Target {
       const label = typeof code === 'string' ? code : `HTTP ${response.status}`;
       const message = (json as { message?: unknown }).message;
       const detail = typeof message === 'string' ? `: ${message}` : '';
-      // 501: this runtime does not offer it (e.g. no Stripe OAuth client): a refusal to explain, not a failure.
+      // 501: the target does not offer it (e.g. a deployment without a Stripe OAuth client): a refusal to explain.
       if (response.status < 500 || response.status === 501)
         throw usage(`refused (${response.status} ${label})${detail}`);
       throw new CliError(`the runtime failed (${response.status} ${label})`, EXIT.failed);
