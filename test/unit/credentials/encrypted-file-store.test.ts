@@ -51,6 +51,24 @@ describe('EncryptedFileStore on disk', () => {
     expect((await openStore().read(token, 'current', ctx))?.value).toBe(secret);
   });
 
+  it('keeps an integration-internal secret sealed beside the customers, through reopening, KEK rotation and offboarding', async () => {
+    const store = openStore();
+    const client = registerSecret('{"client_id":"ca_unit","client_secret":"sk_test_unit_platform_5e1d"}');
+    expect(await store.readPlatformSecret('stripe', 'oauth_client')).toBeUndefined();
+    await store.putPlatformSecret('stripe', 'oauth_client', client);
+    await store.putPending(token, registerSecret('acme-token-4c2b8d'), ctx);
+    const bytes = await readFile(storePath);
+    expect(bytes.includes(Buffer.from('sk_test_unit_platform_5e1d', 'utf8'))).toBe(false);
+    expect(Object.keys((await readDocument()).secrets)).toContain('stripe/test/_platform/oauth_client');
+
+    await store.rotateKek({ retirePrevious: true });
+    await store.deleteCustomer('acme', ctx);
+    expect(await openStore().readPlatformSecret('stripe', 'oauth_client')).toBe(client);
+    // No customer reaches it: the customer audit trail has no record of it, and a name that is no source is refused.
+    expect(audit.all().some((record) => record.customerId === '_platform')).toBe(false);
+    await expect(store.readPlatformSecret('virtuous', 'oauth_client')).rejects.toThrow(ForbiddenInputError);
+  });
+
   it('rotates the key-encryption key: re-wraps every entry, old entries stay readable, retired keys disappear', async () => {
     const store = openStore();
     const [a, b, c] = [
