@@ -72,6 +72,21 @@ export function seededHistory(accountNumber: number, size: HistorySize): Account
   };
   const customers: StripeCustomerObject[] = [];
   const paymentIntents: StripePaymentIntentObject[] = [];
+  const paymentIntent = (
+    id: string,
+    cents: number,
+    status: StripePaymentIntentObject['status'],
+    payer: Pick<StripePaymentIntentObject, 'customer' | 'receipt_email' | 'shipping'>,
+  ): StripePaymentIntentObject => ({
+    id,
+    object: 'payment_intent',
+    created: next(),
+    amount: cents,
+    amount_received: status === 'succeeded' ? cents : 0,
+    currency: 'usd',
+    status,
+    ...payer,
+  });
   for (let index = 0; index < size.customers; index++) {
     const [first, last] = NAMES[index % NAMES.length] as (typeof NAMES)[number];
     const email = `${first}.${last}.${accountNumber}-${index}@donors.stripe-simulator.example`.toLowerCase();
@@ -93,50 +108,24 @@ export function seededHistory(accountNumber: number, size: HistorySize): Account
       address,
     };
     customers.push(customer);
-    const cents = amount();
-    paymentIntents.push({
-      id: `pi_sim${accountNumber}_${index}`,
-      object: 'payment_intent',
-      created: next(),
-      amount: cents,
-      amount_received: cents,
-      currency: 'usd',
-      status: 'succeeded',
-      customer: customer.id,
-      receipt_email: email,
-      shipping: { name: customer.name, phone, address },
-    });
+    paymentIntents.push(
+      paymentIntent(`pi_sim${accountNumber}_${index}`, amount(), 'succeeded', {
+        customer: customer.id,
+        receipt_email: email,
+        shipping: { name: customer.name, phone, address },
+      }),
+    );
   }
   const guest = paymentIntents[0]?.shipping;
   const guestEmail = customers[0]?.email;
   if (guest !== undefined && guestEmail !== undefined) {
-    // A returning donor checking out as a guest: Virtuous matches the gift to the contact by email.
+    const asGuest = { customer: null, receipt_email: guestEmail, shipping: guest };
     const cents = amount();
     paymentIntents.push(
-      {
-        id: `pi_sim${accountNumber}_guest`,
-        object: 'payment_intent',
-        created: next(),
-        amount: cents,
-        amount_received: cents,
-        currency: 'usd',
-        status: 'succeeded',
-        customer: null,
-        receipt_email: guestEmail,
-        shipping: guest,
-      },
-      {
-        id: `pi_sim${accountNumber}_declined`,
-        object: 'payment_intent',
-        created: next(),
-        amount: cents,
-        amount_received: 0,
-        currency: 'usd',
-        status: 'requires_payment_method',
-        customer: null,
-        receipt_email: guestEmail,
-        shipping: guest,
-      },
+      // A returning donor checking out as a guest: Virtuous matches the gift to the contact by email.
+      paymentIntent(`pi_sim${accountNumber}_guest`, cents, 'succeeded', asGuest),
+      // A payment that never succeeded: the history load must not turn it into a gift.
+      paymentIntent(`pi_sim${accountNumber}_declined`, cents, 'requires_payment_method', asGuest),
     );
   }
   return { customers, paymentIntents };
