@@ -1,7 +1,7 @@
 /**
  * What offboarding cannot delete, stated in the deletion record instead of being silently left: for each store that
  * still holds something of the customer, what it holds, until when, and why. The figures are the deployed stack's
- * settings (test/infra/deletion-reach.test.ts checks them against the synthesized template).
+ * settings (test/infra/crypto-shredding.test.ts checks them against the synthesized template).
  */
 import type { AuditRecord } from '../credentials/audit-log.ts';
 import { PermanentError } from '../shared/errors.ts';
